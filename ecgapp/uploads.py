@@ -1,0 +1,116 @@
+"""Turn uploaded files (name + bytes) into a Record, safely.
+
+Uploaded bytes are written under sanitised names into a fresh temporary folder that is deleted after
+reading, so a hostile name (``../../x.hea``), a header that points at other files, or a multi-segment
+header can neither read nor write anything outside that folder. Supported: a WFDB record (``.hea`` +
+``.dat`` [+ one annotation file such as ``.atr``]), one CSV (``.csv``/``.txt``), or one EDF (``.edf``).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+from .errors import InputError, UnsupportedFormatError
+from .readers import header_data_files, read_csv, read_edf, read_wfdb
+from .records import Record
+
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # 24 h of 2-lead 360 Hz format-212 data is ~93 MB
+MAX_NAME_LENGTH = 100
+CSV_EXTENSIONS = {"csv", "txt"}
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def sanitize_filename(name: str) -> str:
+    """A safe bare file name: folders dropped, odd characters replaced by ``_``, no leading dot.
+
+    ``../../x.hea`` -> ``x.hea``; ``C:\\\\ecg\\\\a b.csv`` -> ``a_b.csv``. Raises InputError if nothing is left.
+    """
+    base = str(name).replace("\x00", "").replace("\\", "/").split("/")[-1].strip()
+    base = _UNSAFE.sub("_", base).lstrip(".")
+    if len(base) > MAX_NAME_LENGTH:
+        stem, dot, ext = base.rpartition(".")
+        base = (stem[: MAX_NAME_LENGTH - len(ext) - 1] + dot + ext) if dot and len(ext) < 10 else base[:MAX_NAME_LENGTH]
+    if not base or base in {".", ".."} or not base.strip("._-"):
+        raise InputError(f"upload: file name {name!r} has no usable characters")
+    return base
+
+
+def _ext(name: str) -> str:
+    return name.rpartition(".")[2].lower() if "." in name else ""
+
+
+def load_upload(files, fs: float | None = None, max_bytes: int = MAX_UPLOAD_BYTES) -> Record:
+    """Read uploaded files into a Record.
+
+    ``files``: iterable of (file name, bytes) pairs, e.g. from Streamlit's uploader. ``fs``: sampling
+    rate in Hz for a CSV without a time column. Raises InputError (or UnsupportedFormatError) with a
+    message naming the file and the problem.
+    """
+    files = [(str(n), bytes(b)) for n, b in files]
+    if not files:
+        raise InputError("upload: no files were given")
+    total = sum(len(b) for _, b in files)
+    if total > max_bytes:
+        raise InputError(f"upload: {total / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit")
+    named: dict[str, bytes] = {}
+    for raw_name, data in files:
+        safe = sanitize_filename(raw_name)
+        if safe in named:
+            raise InputError(f"upload: two files are both called {safe!r}")
+        named[safe] = data
+    by_ext: dict[str, list[str]] = {}
+    for n in named:
+        by_ext.setdefault(_ext(n), []).append(n)
+
+    with tempfile.TemporaryDirectory(prefix="ecgapp-upload-") as tmp:
+        folder = Path(tmp)
+        for n, data in named.items():
+            with open(folder / n, "xb") as fh:  # "x": never overwrite, even inside our own folder
+                fh.write(data)
+        if "hea" in by_ext:
+            return _load_wfdb_upload(folder, by_ext)
+        if len(named) == 1:
+            (n,) = named
+            if _ext(n) in CSV_EXTENSIONS:
+                return read_csv(folder / n, fs=fs)
+            if _ext(n) == "edf":
+                return read_edf(folder / n)
+        if "dat" in by_ext:
+            raise InputError(f"upload: {by_ext['dat'][0]} needs its WFDB header (.hea) uploaded with it")
+        kinds = ", ".join(sorted(named))
+        if len(named) > 1 and set(by_ext) <= CSV_EXTENSIONS | {"edf"}:
+            raise InputError(f"upload: one CSV or EDF file at a time, got {kinds}")
+        raise UnsupportedFormatError(
+            f"upload: unsupported file type ({kinds}); upload a WFDB record (.hea + .dat, optional "
+            f"annotation file such as .atr), a CSV (.csv) or an EDF (.edf) file"
+        )
+
+
+def _load_wfdb_upload(folder: Path, by_ext: dict[str, list[str]]) -> Record:
+    headers = by_ext["hea"]
+    if len(headers) > 1:
+        raise InputError(f"upload: one WFDB record at a time, got headers {', '.join(sorted(headers))}")
+    header = folder / headers[0]
+    record = header.name[: -len(".hea")]
+    _, data_files = header_data_files(header)
+    for f in data_files:
+        if not (folder / f).is_file():
+            uploaded = ", ".join(sorted(p.name for p in folder.iterdir() if p.name != header.name)) or "none"
+            raise InputError(
+                f"{header.name} refers to data file {f!r}, which was not uploaded (uploaded: {uploaded})"
+            )
+    # any other file is taken as an annotation file of this record; 'atr' (reference) first
+    others = sorted(n for e, names in by_ext.items() for n in names if e not in ("hea", "dat")
+                    and n not in data_files)
+    ann_ext = None
+    if others:
+        pick = next((n for n in others if _ext(n) == "atr"), others[0])
+        ann_ext = _ext(pick) or "ann"
+        target = folder / f"{record}.{ann_ext}"
+        if target.name != pick:
+            if target.exists():
+                raise InputError(f"upload: cannot use {pick} as annotations: {target.name} is also uploaded")
+            (folder / pick).rename(target)
+    return read_wfdb(folder / record, ann_ext=ann_ext)
