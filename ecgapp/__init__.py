@@ -1,7 +1,7 @@
 """ecgapp: classify every heartbeat of an ECG (AAMI N, S, V, F, Q) and explain why.
 
 The library holds all the work; ``streamlit_app.py`` and ``train.py`` are thin layers over it.
-Modules: ``records`` (the Record type), ``readers`` (WFDB/EDF/CSV files), ``uploads`` (uploaded files),
+Modules: ``records`` (the Record type), ``wfdbfile``, ``edffile``, ``csvfile`` (readers), ``uploads`` (uploaded files),
 ``physionet`` (where data lives, downloads), ``mitdb`` (MIT-BIH names and splits), ``processing``
 (resampling and filtering), ``aami`` (beat classes), ``beats`` (beat windows and RR features).
 """

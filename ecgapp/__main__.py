@@ -12,7 +12,7 @@ from .aami import class_counts
 from .beats import extract_beats
 from .errors import DataNotFoundError, InputError
 from .mitdb import DS1, DS2, PACED_RECORDS, VALIDATION, list_records, load_record
-from .readers import read_wfdb
+from .wfdbfile import read_wfdb
 
 
 def _split_of(name: str) -> str:

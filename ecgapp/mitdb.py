@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from .errors import InputError
 from .physionet import locate_record
-from .readers import read_wfdb
+from .wfdbfile import read_wfdb
 from .records import Record
 
 MITDB_RECORDS: tuple[str, ...] = tuple(str(r) for r in (

@@ -119,6 +119,11 @@ def mv_scale(unit: str | None) -> float | None:
     return _TO_MV.get(u)
 
 
+def lead_label(lead: str) -> str:
+    """``lead V5`` for notes and messages; a default name such as ``lead 1`` is not prefixed twice."""
+    return lead if lead.lower().startswith("lead ") else f"lead {lead}"
+
+
 def _gap_runs(nan: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) indices of the runs of True in a 1-D bool array."""
     edges = np.diff(np.concatenate(([0], nan.view(np.int8), [0])))
@@ -143,13 +148,13 @@ def repair_gaps(x: np.ndarray, fs: float, lead: str) -> tuple[np.ndarray, list[s
         good = np.flatnonzero(~nan)
         x[fill] = np.interp(fill, good, x[good])
         notes.append(
-            f"lead {lead}: {int(short.sum())} short gap(s) of missing samples (up to "
+            f"{lead_label(lead)}: {int(short.sum())} short gap(s) of missing samples (up to "
             f"{lengths[short].max() / fs * 1000:.0f} ms) interpolated"
         )
     if (~short).any():
         masked = int(lengths[~short].sum())
         notes.append(
-            f"lead {lead}: {int((~short).sum())} gap(s) of missing samples ({masked / fs:.2f} s, "
+            f"{lead_label(lead)}: {int((~short).sum())} gap(s) of missing samples ({masked / fs:.2f} s, "
             f"{100 * masked / x.size:.1f}% of the lead) masked: shown as gaps, no beats taken from them"
         )
     return x, notes
@@ -202,14 +207,14 @@ def make_record(
     for i, (lead, unit) in enumerate(zip(leads, units)):
         scale = mv_scale(unit)
         if scale is None:
-            notes.append(f"lead {lead}: units {unit!r} are not a voltage; channel left out")
+            notes.append(f"{lead_label(lead)}: units {unit!r} are not a voltage; channel left out")
             continue
         col = x[:, i] * scale
         if not np.isfinite(col).any():
-            notes.append(f"lead {lead}: no valid samples (all NaN or empty); lead left out")
+            notes.append(f"{lead_label(lead)}: no valid samples (all NaN or empty); lead left out")
             continue
         if scale != 1.0:
-            notes.append(f"lead {lead}: converted from {unit} to mV")
+            notes.append(f"{lead_label(lead)}: converted from {unit} to mV")
         col, gap_notes = repair_gaps(col, fs, lead)
         notes.extend(gap_notes)
         keep.append(lead)

@@ -13,7 +13,9 @@ import tempfile
 from pathlib import Path
 
 from .errors import InputError, UnsupportedFormatError
-from .readers import header_data_files, read_csv, read_edf, read_wfdb
+from .csvfile import read_csv
+from .edffile import read_edf
+from .wfdbfile import header_data_files, read_wfdb
 from .records import Record
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # 24 h of 2-lead 360 Hz format-212 data is ~93 MB
@@ -41,6 +43,27 @@ def _ext(name: str) -> str:
     return name.rpartition(".")[2].lower() if "." in name else ""
 
 
+def _size(n: int) -> str:
+    """Bytes in words: ``900 bytes``, ``2.0 kB``, ``93.6 MB``."""
+    if n < 1024:
+        return f"{n} bytes"
+    if n < 2**20:
+        return f"{n / 1024:.1f} kB"
+    return f"{n / 2**20:.1f} MB"
+
+
+def _as_bytes(name: str, data) -> bytes:
+    """The contents of an upload as bytes: bytes-like, or a file object (Streamlit's UploadedFile)."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    for method in ("getvalue", "read"):
+        if callable(getattr(data, method, None)):
+            value = getattr(data, method)()
+            if isinstance(value, (bytes, bytearray, memoryview)):
+                return bytes(value)
+    raise InputError(f"upload: {name}: contents must be bytes, got {type(data).__name__}")
+
+
 def load_upload(files, fs: float | None = None, max_bytes: int = MAX_UPLOAD_BYTES) -> Record:
     """Read uploaded files into a Record.
 
@@ -48,18 +71,24 @@ def load_upload(files, fs: float | None = None, max_bytes: int = MAX_UPLOAD_BYTE
     rate in Hz for a CSV without a time column. Raises InputError (or UnsupportedFormatError) with a
     message naming the file and the problem.
     """
-    files = [(str(n), bytes(b)) for n, b in files]
+    files = [(str(n), _as_bytes(str(n), b)) for n, b in files]
     if not files:
         raise InputError("upload: no files were given")
     total = sum(len(b) for _, b in files)
     if total > max_bytes:
-        raise InputError(f"upload: {total / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit")
+        what = (f"{files[0][0]} is {_size(total)}" if len(files) == 1 else
+                f"{', '.join(n for n, _ in files)} are {_size(total)} in all")
+        raise InputError(f"upload: {what}, over the upload limit of {_size(max_bytes)}")
     named: dict[str, bytes] = {}
+    raw_names: dict[str, str] = {}
     for raw_name, data in files:
         safe = sanitize_filename(raw_name)
         if safe in named:
-            raise InputError(f"upload: two files are both called {safe!r}")
+            first = raw_names[safe]
+            how = f" (uploaded as {first!r} and {raw_name!r})" if first != safe or raw_name != safe else ""
+            raise InputError(f"upload: two files are both called {safe!r}{how}; upload one record at a time")
         named[safe] = data
+        raw_names[safe] = raw_name
     by_ext: dict[str, list[str]] = {}
     for n in named:
         by_ext.setdefault(_ext(n), []).append(n)
@@ -94,16 +123,23 @@ def _load_wfdb_upload(folder: Path, by_ext: dict[str, list[str]]) -> Record:
         raise InputError(f"upload: one WFDB record at a time, got headers {', '.join(sorted(headers))}")
     header = folder / headers[0]
     record = header.name[: -len(".hea")]
+    if not header.name.endswith(".hea"):  # "100.HEA": wfdb looks for "100.hea"
+        header = header.rename(folder / f"{record}.hea")
     _, data_files = header_data_files(header)
     for f in data_files:
         if not (folder / f).is_file():
+            same = [p for p in folder.iterdir() if p.name.lower() == f.lower() and p != header]
+            if len(same) == 1:  # "100.DAT" uploaded for "100.dat" (case-insensitive file systems)
+                same[0].rename(folder / f)
+                continue
             uploaded = ", ".join(sorted(p.name for p in folder.iterdir() if p.name != header.name)) or "none"
             raise InputError(
                 f"{header.name} refers to data file {f!r}, which was not uploaded (uploaded: {uploaded})"
             )
     # any other file is taken as an annotation file of this record; 'atr' (reference) first
+    data_names = {f.lower() for f in data_files}
     others = sorted(n for e, names in by_ext.items() for n in names if e not in ("hea", "dat")
-                    and n not in data_files)
+                    and n.lower() not in data_names)
     ann_ext = None
     if others:
         pick = next((n for n in others if _ext(n) == "atr"), others[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ecgapp.edf import read_edf
+from ecgapp.edffile import read_edf
 from ecgapp.errors import InputError, UnsupportedFormatError
 from ecgapp.mitdb import load_record
 from tests.edf_writer import write_edf

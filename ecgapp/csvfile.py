@@ -1,0 +1,250 @@
+"""Reading ECGs from CSV text files (a spreadsheet export, PhysioNet's CSV export, a device dump).
+
+Accepted: an optional header row (and a units row, as in PhysioNet's export), an optional time column
+(seconds; ms when its name says so; or ``[h:]m:s.fff`` clock times), a sample-number column (left out),
+and lead columns in mV unless a column name gives units (``V1 (uV)``). Columns are separated by ``,``,
+``;``, tabs or spaces; with ``;`` or tabs, decimal commas are read. Every problem is reported with the
+file name, and for bad cells with the line and the column.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .records import Record, check_sampling_rate, make_record
+
+_TIME_NAMES = re.compile(r"^(t|time|times|sec|secs|seconds|s|elapsed( time)?|timestamp)$")
+_INDEX_NAMES = re.compile(r"^(sample|samples|sample ?#|sample ?(no\.?|nr\.?|number)|#|n|idx|index)$")
+_UNIT_IN_NAME = re.compile(r"^(.*?)\s*[\(\[]\s*([^\)\]]+)\s*[\)\]]\s*$")  # "MLII (mV)", "time [ms]"
+_NAN_WORDS = {"", "nan", "na", "n/a", "null", "none", "-"}
+_DECIMAL_COMMA = re.compile(r"^\s*([+-]?\d*),(\d+(?:[eE][+-]?\d+)?)\s*$")  # "-0,145" (semicolon CSVs)
+_SEPARATORS = (";", "\t", ",")
+
+
+def _split_name_unit(name: str) -> tuple[str, str | None]:
+    name = name.strip().strip("'\"").strip()
+    m = _UNIT_IN_NAME.match(name)
+    if m:
+        return m.group(1).strip(), m.group(2).strip()
+    for suffix in ("_ms", "_s", "_mv", "_uv"):  # time_ms, ecg_mV
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)], name[-len(suffix) + 1:]
+    return name, None
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
+def _decode_text(raw: bytes, fname: str) -> str:
+    """The file as text (UTF-8, UTF-16 with a BOM, else Latin-1); InputError if it is binary data."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel's "Unicode text" export
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError(f"{fname}: not a text CSV file (broken UTF-16 text)") from None
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:  # Latin-1 text has a few accented letters ("µV"), binary data many
+            if len(raw) - len(raw.translate(None, bytes(range(128, 256)))) > 0.05 * len(raw):
+                raise InputError(f"{fname}: not a text CSV file (it contains binary data)") from None
+            text = raw.decode("latin-1")
+    control = sum(text.count(chr(c)) for c in [*range(32), *range(0x7F, 0xA0)] if chr(c) not in "\t\n\r\x0c")
+    if "\x00" in text or control > 0.01 * len(text):
+        raise InputError(f"{fname}: not a text CSV file (it contains binary data)")
+    return text
+
+
+def _separator(lines: list[str]) -> str:
+    """The column separator: ';', tab or ',' if the first lines agree on it, else runs of white space."""
+    first = lines[:5]
+    for sep in _SEPARATORS:
+        counts = {ln.count(sep) for ln in first}
+        if len(counts) == 1 and counts.pop() > 0:
+            return sep
+    sep = max(_SEPARATORS, key=first[0].count)
+    return sep if first[0].count(sep) else r"\s+"
+
+
+def _clock_to_seconds(values: pd.Series, column: str, fname: str, line_of) -> np.ndarray:
+    """Parse ``[h:]m:s.fff`` strings (PhysioNet's CSV export, hours only from 1 h on) into seconds."""
+    parts = values.str.strip().str.strip("'\"").str.split(":")
+    n_parts = parts.str.len().to_numpy()
+    seconds = np.zeros(len(values))
+    bad = (n_parts < 1) | (n_parts > 3)
+    for k in range(3):  # from the right: seconds, minutes, hours
+        field = pd.to_numeric(parts.str[-1 - k].where(n_parts > k, "0"), errors="coerce").to_numpy()
+        bad |= ~np.isfinite(field) | (field < 0)
+        seconds += np.nan_to_num(field) * 60 ** k
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{fname}: line {line_of(row)}, time column {column!r}: {values.iloc[row]!r} is not a time "
+            f"(expected seconds or [h:]m:s.fff)"
+        )
+    return seconds
+
+
+def _numeric_column(values: pd.Series, column: str, fname: str, line_of) -> np.ndarray:
+    """Column as float64; empty/NaN words become NaN; any other non-number raises naming line and column.
+
+    ``line_of(row)`` is the line number in the file of body row ``row``.
+    """
+    text = values.astype(str).str.strip().str.strip("'\"")
+    numbers = pd.to_numeric(text, errors="coerce")
+    bad = numbers.isna() & ~text.str.lower().isin(_NAN_WORDS)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"{fname}: line {line_of(row)}, {column}: {text.iloc[row]!r} is not a number")
+    return numbers.to_numpy(dtype=np.float64)
+
+
+def _read_table(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """All cells as strings (blank lines dropped) and, per table row, its line number in the file."""
+    fname = path.name
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise InputError(f"{fname} is empty")
+    text = _decode_text(raw, fname)
+    all_lines = text.splitlines()
+    line_numbers = np.array([i + 1 for i, ln in enumerate(all_lines) if ln.strip()])
+    lines = [ln for ln in all_lines if ln.strip()]
+    if not lines:
+        raise InputError(f"{fname} is empty (only blank lines)")
+    sep = _separator(lines)
+    try:
+        table = pd.read_csv(io.StringIO("\n".join(lines)), sep=sep, header=None, dtype=str,
+                            skip_blank_lines=False, keep_default_na=False,
+                            engine="c" if sep != r"\s+" else "python")
+    except Exception as exc:
+        raise InputError(f"{fname}: not a readable CSV table ({type(exc).__name__}: {exc})") from None
+    if len(table) != len(lines):  # quoted line breaks: line numbers in messages would be wrong
+        line_numbers = np.arange(1, len(table) + 1)
+    if sep != ",":  # European exports: "0,145" with ';' or tab between columns
+        for c in table.columns:
+            col = table[c]
+            if col.str.contains(",", regex=False).any():
+                table[c] = col.str.replace(_DECIMAL_COMMA, r"\1.\2", regex=True)
+    return table, line_numbers
+
+
+def _header(table: pd.DataFrame) -> tuple[int, list[str], list[str | None]]:
+    """(number of header rows, column names, column units) from a header row and a units row if any."""
+    first_row = [str(c).strip().strip("'\"") for c in table.iloc[0]]
+    names = [""] * table.shape[1]
+    units: list[str | None] = [None] * table.shape[1]
+    if any(_is_number(c) for c in first_row if c):
+        return 0, names, units
+    names, units = map(list, zip(*(_split_name_unit(c) for c in first_row)))
+    if len(table) > 1:
+        second = [str(c).strip().strip("'\"") for c in table.iloc[1]]
+        cells = second if len(second) == 1 else second[1:]  # a units row names a unit for every lead
+        if all(c and not _is_number(c) and c.lower() not in _NAN_WORDS for c in cells):
+            # PhysioNet export: 'Elapsed time','MLII','V5' then 'hh:mm:ss.mmm','mV','mV'
+            return 2, names, [u if u is not None else (s or None) for u, s in zip(units, second)]
+    return 1, names, units
+
+
+def _time_column(body, names, units, header_rows, fname, line_of, label) -> tuple[int | None, np.ndarray | None]:
+    """Index of the time column and its values in seconds, or (None, None) if there is none."""
+    for i, n in enumerate(names):
+        if _TIME_NAMES.match(n.strip().lower()) or n.strip().lower().startswith("time"):
+            col = body.iloc[:, i].astype(str)
+            if col.str.contains(":").any():
+                return i, _clock_to_seconds(col, n, fname, line_of)
+            seconds = _numeric_column(col, label(i), fname, line_of)
+            unit = (units[i] or "").lower()
+            if unit in ("ms", "msec") or "ms" in n.lower().split("_"):
+                seconds = seconds / 1000.0
+            return i, seconds
+    if header_rows == 0 and body.shape[1] >= 2:
+        first = _numeric_column(body.iloc[:, 0], label(0), fname, line_of)
+        step = np.diff(first)
+        if first.size > 10 and np.all(np.isfinite(step)) and np.all(step > 0) and \
+                np.ptp(step) <= 0.01 * np.median(step) + 1e-9:
+            return 0, first  # unlabelled but evenly increasing: a time column in seconds
+    return None, None
+
+
+def _rate_from_time(time_s: np.ndarray, fs: float | None, tname: str, fname: str, line_of) -> float:
+    """Sampling rate in Hz implied by an evenly spaced time column (checked against ``fs`` if given)."""
+    if not np.all(np.isfinite(time_s)):
+        row = int(np.flatnonzero(~np.isfinite(time_s))[0])
+        raise InputError(f"{fname}: line {line_of(row)}, time column {tname!r} has no time")
+    back = np.flatnonzero(np.diff(time_s) < 0)
+    if back.size:
+        row = int(back[0]) + 1
+        raise InputError(
+            f"{fname}: time column {tname!r} goes backwards at line {line_of(row)} "
+            f"({time_s[row - 1]:g} s, then {time_s[row]:g} s); rows must be in time order"
+        )
+    if time_s.size < 2 or time_s[-1] <= time_s[0]:
+        raise InputError(f"{fname}: time column {tname!r} is not increasing")
+    fs_time = (time_s.size - 1) / (time_s[-1] - time_s[0])
+    jitter = np.abs(time_s - time_s[0] - np.arange(time_s.size) / fs_time).max() * fs_time
+    if jitter > 1.0:
+        raise InputError(
+            f"{fname}: time column {tname!r} is not evenly sampled (off by up to "
+            f"{jitter:.1f} samples); resample to a fixed rate first"
+        )
+    if fs is not None and abs(fs - fs_time) > 0.01 * fs_time:
+        raise InputError(
+            f"{fname}: the time column implies {fs_time:.4g} Hz but the sampling rate given is {fs:g} Hz"
+        )
+    return fs_time
+
+
+def read_csv(path: str | Path, fs: float | None = None, name: str | None = None) -> Record:
+    """Read a CSV ECG into a Record (see the module docstring for the layouts understood).
+
+    The sampling rate comes from the time column or, without one, from ``fs`` (Hz).
+    """
+    path = Path(path)
+    fname = path.name
+    if fs is not None:
+        fs = check_sampling_rate(fs, fname)
+    table, line_numbers = _read_table(path)
+    header_rows, names, units = _header(table)
+    body = table.iloc[header_rows:].reset_index(drop=True)
+    if body.empty:
+        raise InputError(f"{fname}: has a header but no data rows")
+
+    def line_of(row: int) -> int:
+        return int(line_numbers[header_rows + row])
+
+    def label(i: int) -> str:
+        return f"column {names[i]!r}" if names[i] else f"column {i + 1}"
+
+    time_col, time_s = _time_column(body, names, units, header_rows, fname, line_of, label)
+    notes = []
+    skip = {time_col}
+    for i, n in enumerate(names):
+        if i != time_col and _INDEX_NAMES.match(n.strip().lower()):
+            index = pd.to_numeric(body.iloc[:, i].astype(str).str.strip(), errors="coerce").to_numpy()
+            if np.all(np.diff(index) == 1):  # sample numbers 0, 1, 2, ...: not a lead
+                skip.add(i)
+                notes.append(f"column {n!r} (sample numbers) left out")
+    lead_cols = [i for i in range(body.shape[1]) if i not in skip]
+    if not lead_cols:
+        raise InputError(f"{fname}: no lead columns besides the time column")
+    if time_s is not None:
+        fs = _rate_from_time(time_s, fs, names[time_col] or "column 1", fname, line_of)
+        notes.insert(0, f"sampling rate {fs:.4g} Hz taken from the time column")
+    elif fs is None:
+        raise InputError(f"{fname}: no time column, so the sampling rate (Hz) must be given")
+    signal = np.column_stack([_numeric_column(body.iloc[:, i], label(i), fname, line_of) for i in lead_cols])
+    lead_units = [units[i] or "mV" for i in lead_cols]
+    leads = [names[i] or f"lead {k + 1}" for k, i in enumerate(lead_cols)]
+    return make_record(signal, fs, name=name or path.stem, leads=leads, units=lead_units, notes=notes,
+                       source=fname)
