@@ -53,7 +53,10 @@ def parse_header(raw: bytes, fname: str) -> EdfHeader:
         ns = int(_field(raw, 252, 4))
     except ValueError:
         raise InputError(f"{fname}: not an EDF file (its header fields cannot be read)") from None
-    if ns < 1 or header_bytes != 256 * (ns + 1) or len(raw) < header_bytes:
+    if ns >= 1 and header_bytes == 256 * (ns + 1) and len(raw) < header_bytes:
+        raise InputError(f"{fname} is truncated inside its header: the header declares {header_bytes} bytes "
+                         f"for {ns} signals, the file holds {len(raw)}")
+    if ns < 1 or header_bytes != 256 * (ns + 1):
         raise InputError(f"{fname}: not an EDF file (inconsistent header: {ns} signals, {header_bytes} bytes)")
 
     def column(offset: int, width: int) -> list[str]:

@@ -188,6 +188,9 @@ def make_record(
     if x.ndim != 2 or x.shape[1] == 0:
         raise InputError(f"{source}: expected samples x leads, got an array of shape {x.shape}")
     n, n_leads = x.shape
+    if n < n_leads and n <= 16 and n_leads >= MIN_DURATION_S * fs:
+        raise InputError(f"{source}: got {n} rows of {n_leads} values: that looks like leads x samples; "
+                         f"pass samples x leads (transpose the array)")
     if n < MIN_DURATION_S * fs:
         raise InputError(
             f"{source}: the signal is {n / fs:.2f} s long ({n} samples at {fs:g} Hz); "

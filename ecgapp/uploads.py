@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from .errors import InputError, UnsupportedFormatError
@@ -149,4 +150,9 @@ def _load_wfdb_upload(folder: Path, by_ext: dict[str, list[str]]) -> Record:
             if target.exists():
                 raise InputError(f"upload: cannot use {pick} as annotations: {target.name} is also uploaded")
             (folder / pick).rename(target)
-    return read_wfdb(folder / record, ann_ext=ann_ext)
+    rec = read_wfdb(folder / record, ann_ext=ann_ext)
+    unused = [n for n in others if n != pick]
+    if unused:  # say so rather than silently drop a second annotation file
+        note = f"annotation file(s) not used: {', '.join(unused)} (reference beats taken from {pick})"
+        rec = replace(rec, notes=rec.notes + (note,))
+    return rec

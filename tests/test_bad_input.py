@@ -386,3 +386,10 @@ def test_upload_over_the_size_limit():
 def test_upload_contents_must_be_bytes():
     with pytest.raises(InputError, match=r"^upload: a\.csv: contents must be bytes, got str"):
         load_upload([("a.csv", "0,1\n")])
+
+
+def test_transposed_array_is_explained():
+    from ecgapp.records import make_record
+
+    with pytest.raises(InputError, match=r"x: got 2 rows of 3600 values: that looks like leads x samples"):
+        make_record(np.zeros((2, 3600)), 360, name="x")

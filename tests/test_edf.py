@@ -78,3 +78,12 @@ def test_damaged_and_unsupported_edf(tmp_path, rec100):
     flat = write_edf(tmp_path / "f.edf", [("II", "mV", 360, ecg, (-10, 10))], digital=(0, 0))
     with pytest.raises(InputError, match="channel II has an empty digital or physical range"):
         read_edf(flat)
+
+
+def test_edf_cut_inside_its_header(tmp_path, rec100):
+    good = write_edf(tmp_path / "g.edf", [("II", "mV", 360, rec100.signal[:3600, 0], (-10, 10)),
+                                          ("V5", "mV", 360, rec100.signal[:3600, 1], (-10, 10))])
+    cut = tmp_path / "cut.edf"
+    cut.write_bytes(good.read_bytes()[:600])
+    with pytest.raises(InputError, match=r"cut.edf is truncated inside its header: .* 768 bytes for 2 signals"):
+        read_edf(cut)

@@ -288,3 +288,10 @@ def test_edf_upload_matches_the_wfdb_record(tmp_path, mitdb_copy, rec100):
     assert rec.name == "100" and rec.leads == ("MLII", "V5") and rec.fs == 360
     assert rec.n_samples >= 3600 * 4
     np.testing.assert_allclose(rec.signal[: 3600 * 4], rec100.signal[: 3600 * 4], atol=0.01)
+
+
+def test_second_annotation_file_is_named_in_the_notes(files100):
+    rec = load_upload([("100.hea", files100["hea"]), ("100.dat", files100["dat"]), ("100.atr", files100["atr"]),
+                       ("100.qrs", files100["atr"])])
+    assert len(rec.annotations) == 2274
+    assert "annotation file(s) not used: 100.qrs (reference beats taken from 100.atr)" in rec.notes
