@@ -23,6 +23,15 @@ MITDB = Path(os.environ.get("ECGAPP_DATA_DIR") or SHARED_DATA_DIR) / "mitdb"
 HEADER_100 = (MITDB / "100.hea").read_text()
 
 
+
+def _reader_and_upload_reject(read, path, content: bytes, message: str, **kwargs) -> None:
+    """The file reader and load_upload both refuse ``content`` (saved as ``path``) with ``message``."""
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        read(path, **kwargs)
+    with pytest.raises(InputError, match=message):
+        load_upload([(path.name, content)], **kwargs)
+
 def _wave(n: int = 3600) -> np.ndarray:
     return np.sin(np.arange(n) / 10.0)
 
@@ -223,12 +232,7 @@ def test_csv_without_header_names_the_column_number(tmp_path):
     (b"'Elapsed time','MLII','V5'\n'hh:mm:ss.mmm','mV','mV'\n", r"^empty\.csv: has a header but no data rows"),
 ], ids=["zero-bytes", "blank-lines", "header-only", "physionet-header-only"])
 def test_empty_csv(tmp_path, content, message):
-    path = tmp_path / "empty.csv"
-    path.write_bytes(content)
-    with pytest.raises(InputError, match=message):
-        read_csv(path, fs=360)
-    with pytest.raises(InputError, match=message):
-        load_upload([("empty.csv", content)], fs=360)
+    _reader_and_upload_reject(read_csv, tmp_path / "empty.csv", content, message, fs=360)
 
 
 @pytest.mark.parametrize("content", [
@@ -365,12 +369,7 @@ def test_truncated_edf(edf_100):
     (b"", r"^fake\.edf is empty \(0 bytes\)"),
 ], ids=["text", "zip", "garbage-after-magic", "empty"])
 def test_non_edf_bytes_named_edf(tmp_path, content, message):
-    path = tmp_path / "fake.edf"
-    path.write_bytes(content)
-    with pytest.raises(InputError, match=message):
-        read_edf(path)
-    with pytest.raises(InputError, match=message):
-        load_upload([("fake.edf", content)])
+    _reader_and_upload_reject(read_edf, tmp_path / "fake.edf", content, message)
 
 
 # ---------------------------------------------------------------------------------------------- size
