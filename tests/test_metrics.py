@@ -1,0 +1,67 @@
+"""AAMI EC57 statistics against hand-computed values."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from ecgapp.metrics import aami_report, confusion_matrix
+
+
+def _labels_from_matrix(m):
+    true, pred = [], []
+    for i in range(5):
+        for j in range(5):
+            true += [i] * m[i][j]
+            pred += [j] * m[i][j]
+    return np.array(true), np.array(pred)
+
+
+def test_hand_computed_example():
+    m = [[90, 5, 5, 0, 0],   # N: 100 reference beats, 90 right
+         [10, 20, 0, 0, 0],  # S: 30 beats, 20 right
+         [0, 0, 40, 0, 0],   # V: all 40 right
+         [2, 0, 3, 5, 0],    # F: 10 beats, 5 right
+         [0, 0, 0, 0, 0]]    # Q: none
+    report = aami_report(*_labels_from_matrix(m))
+    np.testing.assert_array_equal(report.matrix, m)
+    assert report.se["N"] == pytest.approx(90 / 100) and report.ppv["N"] == pytest.approx(90 / 102)
+    assert report.se["S"] == pytest.approx(20 / 30) and report.ppv["S"] == pytest.approx(20 / 25)
+    assert report.se["V"] == pytest.approx(1.0) and report.ppv["V"] == pytest.approx(40 / 48)
+    f1_s = 2 * (20 / 30) * (20 / 25) / (20 / 30 + 20 / 25)
+    assert report.f1["S"] == pytest.approx(f1_s)
+    f1_n = 2 * 0.9 * (90 / 102) / (0.9 + 90 / 102)
+    f1_v = 2 * 1.0 * (40 / 48) / (1.0 + 40 / 48)
+    assert report.macro_f1 == pytest.approx((f1_n + f1_s + f1_v) / 3)
+    assert report.accuracy == pytest.approx(155 / 180)
+    assert math.isnan(report.se["Q"]) and math.isnan(report.ppv["Q"]) and math.isnan(report.f1["Q"])
+    assert report.support == {"N": 100, "S": 30, "V": 40, "F": 10, "Q": 0}
+    d = json.loads(json.dumps(report.to_dict()))
+    assert d["Se"]["Q"] is None and d["Se"]["S"] == round(20 / 30, 4) and d["confusion_matrix"]["counts"] == m
+    text = report.table()
+    assert "macro-F1 (N, S, V)" in text and "   90" in text and "0.667" in text
+    assert report.markdown().splitlines()[3].startswith("| S | 0.667 | 0.800 |")
+
+
+def test_perfect_and_unlabelled():
+    true = np.array([0, 1, 2, 3, 4, 0, -1])
+    pred = np.array([0, 1, 2, 3, 4, 0, 2])  # the -1 beat has no reference: ignored
+    report = aami_report(true, pred)
+    assert report.matrix.sum() == 6 and report.accuracy == 1.0 and report.macro_f1 == 1.0
+    no_s = aami_report([0, 0, 2], [0, 0, 2])  # a validation subset without S beats
+    assert math.isnan(no_s.f1["S"]) and no_s.macro_f1 == 1.0
+    assert all(v == 1.0 for v in report.se.values())
+
+
+def test_class_never_predicted_has_zero_se_nan_ppv_and_zero_f1():
+    report = aami_report([0, 0, 1, 1, 2], [0, 0, 0, 0, 2])
+    assert report.se["S"] == 0.0 and math.isnan(report.ppv["S"]) and report.f1["S"] == 0.0
+    assert report.macro_f1 == pytest.approx((2 * 2 / (4 + 2) + 0 + 1) / 3)
+
+
+def test_shapes_must_agree():
+    with pytest.raises(ValueError, match="3 reference labels but 2 predictions"):
+        confusion_matrix([0, 1, 2], [0, 1])
