@@ -1,0 +1,79 @@
+"""Training-time augmentation of beat windows, and the noise records it draws on.
+
+Noise comes from the MIT-BIH Noise Stress Test Database (``bw`` baseline wander, ``em`` electrode motion,
+``ma`` muscle artifact, both channels). The first half of every noise record is for training; the second
+half is held back for robustness tests, so no noise sample used in training is used in evaluation.
+
+The model sees cleaned beats (``processing.clean``). Because the band-pass is linear,
+clean(ecg + noise) = clean(ecg) + clean(noise) away from the edges, so augmenting a cleaned window with
+band-passed noise gives exactly what the serving path produces for a noisy recording.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .mitdb import NSTDB_NOISE, load_nstdb
+from .processing import MODEL_FS, bandpass
+
+NOISE_PARTS = ("train", "test")
+
+
+@lru_cache(maxsize=2)
+def noise_bank(part: str = "train") -> tuple[np.ndarray, ...]:
+    """Band-passed nstdb noise (mV at 360 Hz): one array per record and channel, from the given half."""
+    if part not in NOISE_PARTS:
+        raise ValueError(f"part must be one of {NOISE_PARTS}")
+    bank = []
+    for name in NSTDB_NOISE:
+        rec = load_nstdb(name)
+        half = rec.n_samples // 2
+        for ch in range(rec.n_leads):
+            x = rec.signal[:half, ch] if part == "train" else rec.signal[half:, ch]
+            bank.append(bandpass(x, MODEL_FS))
+    return tuple(bank)
+
+
+def scale_noise_to_snr(signal_power: np.ndarray, noise: np.ndarray, snr_db: np.ndarray) -> np.ndarray:
+    """Noise (n, L) rescaled so that 10*log10(signal_power / noise_power) = snr_db, row by row."""
+    noise_power = np.mean(noise ** 2, axis=1) + 1e-12
+    gain = np.sqrt(signal_power / (noise_power * 10 ** (np.asarray(snr_db) / 10)))
+    return noise * gain[:, None]
+
+
+class Augmenter:
+    """Random noise at random SNRs, amplitude scaling, small time shifts and residual baseline wander.
+
+    Call on a batch of cleaned windows (n, L) in mV; returns a new array. All randomness comes from ``rng``.
+    """
+
+    def __init__(self, rng: np.random.Generator, noise=None, p_noise=0.5, snr_db=(0.0, 24.0),
+                 scale=(0.8, 1.25), max_shift=5, wander_mv=0.1):
+        self.rng = rng
+        self.noise = noise_bank("train") if noise is None else noise
+        self.p_noise, self.snr_db, self.scale = p_noise, snr_db, scale
+        self.max_shift, self.wander_mv = max_shift, wander_mv
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        n, length = windows.shape
+        rng = self.rng
+        w = windows * rng.uniform(*self.scale, size=(n, 1))
+        if self.max_shift:  # shift by up to max_shift samples (14 ms), holding the edge value
+            shift = rng.integers(-self.max_shift, self.max_shift + 1, size=n)
+            idx = np.clip(np.arange(length)[None, :] - shift[:, None], 0, length - 1)
+            w = np.take_along_axis(w, idx, axis=1)
+        if self.wander_mv:  # what wander leaves after the band-pass: a slow tilt and offset
+            t = np.linspace(-1, 1, length)[None, :]
+            w = w + rng.uniform(-1, 1, (n, 1)) * self.wander_mv * t + rng.uniform(-1, 1, (n, 1)) * self.wander_mv / 2
+        noisy = rng.random(n) < self.p_noise
+        if noisy.any():
+            k = int(noisy.sum())
+            src = rng.integers(len(self.noise), size=k)
+            starts = rng.integers(0, [self.noise[s].size - length for s in src])
+            segs = np.stack([self.noise[s][a: a + length] for s, a in zip(src, starts)])
+            centred = windows[noisy] - np.median(windows[noisy], axis=1, keepdims=True)
+            power = np.mean(centred ** 2, axis=1)
+            w[noisy] += scale_noise_to_snr(power, segs, rng.uniform(*self.snr_db, size=k))
+        return w.astype(np.float32)

@@ -1,0 +1,99 @@
+"""Model inputs, augmentation and the three architectures (shapes, devices, safe save/load)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ecgapp.augment import Augmenter, noise_bank, scale_noise_to_snr
+from ecgapp.beats import WINDOW_LENGTH, extract_beats
+from ecgapp.features import beat_inputs, normalise_waves, record_scale
+from ecgapp.mitdb import load_record
+from ecgapp.model import ARCHITECTURES, BeatClassifier, ModelConfig, load_model, pick_device, save_model
+
+
+@pytest.fixture(scope="module")
+def beats119():
+    return extract_beats(load_record("119"))
+
+
+def test_beat_inputs_keep_relative_amplitude(beats119):
+    waves, rr = beat_inputs(beats119)
+    assert waves.shape == (len(beats119), 1, WINDOW_LENGTH) and waves.dtype == np.float32
+    assert rr.shape == (len(beats119), 6) and np.isfinite(rr).all()
+    size = np.ptp(waves[:, 0], axis=1)
+    assert np.median(size[beats119.label == 0]) == pytest.approx(1.0, abs=0.15)  # normal beats ~ 1
+    assert np.median(size[beats119.label == 2]) > 1.3  # this patient's PVCs are taller than his normal beats
+    # scaling the whole recording does not change what the model sees
+    w3 = beats119.windows * 3
+    np.testing.assert_allclose(normalise_waves(w3, record_scale(w3)), waves, rtol=1e-4, atol=1e-5)
+
+
+def test_noise_halves_do_not_overlap():
+    train, test = noise_bank("train"), noise_bank("test")
+    assert len(train) == len(test) == 6  # bw, em, ma x 2 channels
+    assert all(a.size == 325000 for a in train) and all(np.isfinite(a).all() for a in train)
+    assert not np.array_equal(train[0][:1000], test[0][:1000])
+
+
+def test_noise_is_scaled_to_the_asked_snr():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(4, 256))
+    power = np.array([1.0, 0.5, 2.0, 1.0])
+    scaled = scale_noise_to_snr(power, noise, np.array([0.0, 6.0, 12.0, 24.0]))
+    snr = 10 * np.log10(power / np.mean(scaled ** 2, axis=1))
+    np.testing.assert_allclose(snr, [0, 6, 12, 24], atol=1e-6)
+
+
+def test_augmenter_changes_beats_reproducibly(beats119):
+    w = beats119.windows[:64]
+    a = Augmenter(np.random.default_rng(1))(w)
+    b = Augmenter(np.random.default_rng(1))(w)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == w.shape and not np.allclose(a, w)
+    corr = [np.corrcoef(x, y)[0, 1] for x, y in zip(a, w)]
+    assert np.median(corr) > 0.5  # still the same beat underneath
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_architectures_forward_and_learn(arch):
+    torch.manual_seed(0)
+    model = BeatClassifier(ModelConfig(arch=arch, dropout=0.0))
+    waves, rr = torch.randn(32, 1, WINDOW_LENGTH), torch.randn(32, 6)
+    target = torch.arange(32) % 5
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(60):
+        loss = torch.nn.functional.cross_entropy(model(waves, rr), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert model(waves, rr).shape == (32, 5)
+    assert losses[-1] < 0.5 * losses[0]  # it can fit a small batch: gradients reach every part
+
+
+def test_hybrid_and_baselines_share_parts():
+    hybrid, cnn, lstm = (BeatClassifier(ModelConfig(arch=a)) for a in ("hybrid", "cnn", "lstm"))
+    assert str(hybrid.cnn) == str(cnn.cnn)
+    assert hybrid.lstm.hidden_size == lstm.lstm.hidden_size
+    assert not hasattr(cnn, "lstm") and not hasattr(lstm, "cnn")
+    with pytest.raises(ValueError, match="unknown architecture"):
+        BeatClassifier(ModelConfig(arch="transformer"))
+
+
+def test_save_and_safe_load(tmp_path):
+    model = BeatClassifier(ModelConfig(arch="cnn", channels=(8, 16, 32)))
+    save_model(model, tmp_path / "m", {"name": "m"})
+    loaded, card = load_model(tmp_path / "m", device="cpu")
+    assert card["config"]["channels"] == [8, 16, 32] and card["parameters"] > 0
+    x, r = torch.randn(4, 1, WINDOW_LENGTH), torch.randn(4, 6)
+    model.eval()
+    torch.testing.assert_close(loaded(x, r), model(x, r))
+    assert pick_device().type in ("cpu", "cuda")
+    # a pickle with code in it is refused by weights_only loading
+    torch.save({"evil": object()}, tmp_path / "bad.pt")
+    (tmp_path / "bad.json").write_text((tmp_path / "m.json").read_text())
+    with pytest.raises(Exception, match="(?i)weights_only|unsupported"):
+        load_model(tmp_path / "bad", device="cpu")
