@@ -3,7 +3,9 @@
 The library holds all the work; ``streamlit_app.py`` and ``train.py`` are thin layers over it.
 Modules: ``records`` (the Record type), ``wfdbfile``, ``edffile``, ``csvfile`` (readers), ``uploads`` (uploaded files),
 ``physionet`` (where data lives, downloads), ``mitdb`` (MIT-BIH names and splits), ``processing``
-(resampling and filtering), ``aami`` (beat classes), ``beats`` (beat windows and RR features).
+(resampling and filtering), ``aami`` (beat classes), ``beats`` (beat windows and RR features),
+``features`` (model inputs), ``model`` (CNN+LSTM and baselines), ``augment`` (training noise),
+``inference`` (per-beat predictions), ``metrics`` (AAMI EC57 statistics), ``evaluation`` (record lists).
 """
 
 from .aami import AAMI_CLASSES, aami_index, class_counts

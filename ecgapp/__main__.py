@@ -1,18 +1,27 @@
-"""Command line: ``python -m ecgapp records`` lists the MIT-BIH records; ``info RECORD`` describes one.
+"""Command line.
 
-(``classify`` and ``evaluate`` arrive with the model.)
+    python -m ecgapp records                       list the 48 MIT-BIH records (age, sex, medications, split)
+    python -m ecgapp info RECORD                   describe a record (MIT-BIH name or WFDB path)
+    python -m ecgapp classify RECORD --out beats.csv [--wfdb-out DIR]   label every beat
+    python -m ecgapp evaluate                      AAMI table on DS2 for the shipped weights
+
+RECORD is a WFDB record path without extension (any sampling rate, any number of leads), or a MIT-BIH
+record name such as 119.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
 
 from .aami import class_counts
-from .beats import extract_beats
 from .errors import DataNotFoundError, InputError
-from .mitdb import DS1, DS2, PACED_RECORDS, VALIDATION, list_records, load_record
+from .mitdb import DS1, DS2, MITDB_RECORDS, PACED_RECORDS, VALIDATION, list_records, load_record
 from .wfdbfile import read_wfdb
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "hybrid"
 
 
 def _split_of(name: str) -> str:
@@ -23,13 +32,30 @@ def _split_of(name: str) -> str:
     return "DS1" if name in DS1 else "DS2" if name in DS2 else "-"
 
 
+def _load(record: str, ann: str | None):
+    if record in MITDB_RECORDS and not Path(record + ".hea").exists():
+        return load_record(record)
+    return read_wfdb(record, ann_ext=ann)
+
+
+def _model(weights: str):
+    from .model import load_model
+
+    path = Path(weights).with_suffix("")
+    if not path.with_suffix(".pt").is_file() or not path.with_suffix(".json").is_file():
+        raise InputError(f"no trained weights at {path}.pt / {path}.json; train them with train.py")
+    return load_model(path)
+
+
 def cmd_records(_args) -> None:
     for info in list_records():
         print(f"{info.label:<70} {'/'.join(info.leads):<9} {_split_of(info.name)}")
 
 
 def cmd_info(args) -> None:
-    rec = load_record(args.record) if args.record.isdigit() else read_wfdb(args.record, ann_ext=args.ann)
+    from .beats import extract_beats
+
+    rec = _load(args.record, args.ann)
     print(f"{rec.name}: {rec.n_leads} lead(s) {', '.join(rec.leads)}, {rec.fs:g} Hz, {rec.duration_s:.1f} s")
     for c in rec.comments:
         print(f"  # {c}")
@@ -40,16 +66,82 @@ def cmd_info(args) -> None:
         print(f"  reference beats: {len(beats)} {class_counts(beats.label)}")
 
 
+def write_wfdb_annotations(table, record_name: str, fs: float, out_dir: Path, extension: str = "pred") -> Path:
+    """Predictions as a WFDB annotation file ``<out_dir>/<record_name>.<extension>`` (wfdb.rdann reads it).
+
+    Symbols are the AAMI letters, which are MIT-BIH codes of the same class (N normal, S supraventricular
+    premature, V ventricular premature, F fusion, Q unclassifiable); aux_note holds the confidence.
+    """
+    import wfdb
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    notes = [f"p={c:.3f}" for c in table["confidence"]]
+    wfdb.wrann(record_name, extension, table["sample"].to_numpy(), symbol=table["label"].tolist(),
+               aux_note=notes, fs=fs, write_dir=str(out_dir))
+    return out_dir / f"{record_name}.{extension}"
+
+
+def cmd_classify(args) -> None:
+    from .inference import classify_record
+
+    if args.beats == "detect":
+        raise InputError("--beats detect is not available yet (QRS detection is a coming feature); "
+                         "use --beats reference with an annotation file")
+    t0 = time.perf_counter()
+    model, _ = _model(args.weights)
+    t1 = time.perf_counter()
+    rec = _load(args.record, args.ann)
+    if rec.annotations is None:
+        raise InputError(f"{args.record}: no annotation file '.{args.ann}' to take beat locations from")
+    beats, table = classify_record(model, rec, lead=args.lead)
+    elapsed = time.perf_counter() - t1
+    table.to_csv(args.out, index=False)
+    print(f"{rec.name}: {len(table)} beats on lead {beats.lead} classified in {elapsed:.2f} s "
+          f"(model load {t1 - t0:.2f} s) -> {args.out}")
+    print("  predicted: " + ", ".join(f"{c} {n}" for c, n in table["label"].value_counts().items()))
+    if (table["reference"] != "").any():
+        agree = (table["label"] == table["reference"]).mean()
+        print(f"  agreement with the reference labels: {100 * agree:.1f}%")
+    if beats.skipped:
+        print(f"  {beats.skipped} beat(s) skipped: their window touches missing data")
+    if args.wfdb_out:
+        path = write_wfdb_annotations(table, Path(args.record).name, rec.fs, Path(args.wfdb_out))
+        print(f"  WFDB annotations -> {path}")
+
+
+def cmd_evaluate(args) -> None:
+    from .evaluation import evaluate_records
+
+    model, card = _model(args.weights)
+    names = DS2 if args.records == "DS2" else tuple(args.records.split(","))
+    report, _ = evaluate_records(model, names)
+    print(f"{card.get('name', args.weights)} on {args.records} ({len(names)} records, reference beats):")
+    print(report.table())
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ecgapp", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ecgapp", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("records", help="list the 48 MIT-BIH records with age, sex, medications, split")
     p = sub.add_parser("info", help="describe a record: a MIT-BIH name (100) or a WFDB path without extension")
     p.add_argument("record")
-    p.add_argument("--ann", default="atr", help="annotation file extension for a WFDB path (default: atr)")
+    p.add_argument("--ann", default="atr", help="annotation file extension (default: atr)")
+    p = sub.add_parser("classify", help="classify every beat of a WFDB record")
+    p.add_argument("record", help="WFDB record path without extension, or a MIT-BIH name")
+    p.add_argument("--out", default="beats.csv", help="CSV with one row per beat (default: beats.csv)")
+    p.add_argument("--lead", default=None, help="lead name (default: MLII if present, else the first)")
+    p.add_argument("--beats", choices=("reference", "detect"), default="reference")
+    p.add_argument("--ann", default="atr", help="annotation extension for --beats reference (default: atr)")
+    p.add_argument("--wfdb-out", default=None, help="also write <DIR>/<record>.pred, a WFDB annotation file")
+    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="weights path without extension")
+    p = sub.add_parser("evaluate", help="AAMI statistics on DS2 (or --records 100,119) for the shipped weights")
+    p.add_argument("--records", default="DS2")
+    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     args = parser.parse_args(argv)
+    commands = {"records": cmd_records, "info": cmd_info, "classify": cmd_classify, "evaluate": cmd_evaluate}
     try:
-        {"records": cmd_records, "info": cmd_info}[args.command](args)
+        commands[args.command](args)
     except (InputError, DataNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
