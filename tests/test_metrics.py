@@ -65,3 +65,36 @@ def test_class_never_predicted_has_zero_se_nan_ppv_and_zero_f1():
 def test_shapes_must_agree():
     with pytest.raises(ValueError, match="3 reference labels but 2 predictions"):
         confusion_matrix([0, 1, 2], [0, 1])
+
+
+def test_unlabelled_prediction_ignored_and_false_positive_only_class():
+    # reference N N V F, predicted N -1 V V: the -1 prediction drops that beat; F is predicted nowhere,
+    # V is predicted for the F beat, so V has TP=1, FP=1 -> +P 0.5, F1 = 2/(2+1+0) = 2/3; F has Se 0, +P NaN, F1 0
+    report = aami_report([0, 0, 2, 3], [0, -1, 2, 2])
+    assert report.matrix.sum() == 3 and report.support["N"] == 1
+    assert report.ppv["V"] == 0.5 and report.f1["V"] == pytest.approx(2 / 3)
+    assert report.se["F"] == 0.0 and math.isnan(report.ppv["F"]) and report.f1["F"] == 0.0
+    # S predicted but absent from the reference: Se NaN, +P 0, F1 0 and it counts in macro-F1
+    fp_s = aami_report([0, 0], [0, 1])
+    assert math.isnan(fp_s.se["S"]) and fp_s.ppv["S"] == 0.0 and fp_s.f1["S"] == 0.0
+    assert fp_s.macro_f1 == pytest.approx((2 / 3 + 0.0) / 2)  # N: 2*1/(2+0+1); V absent on both sides
+
+
+def test_table_and_markdown_layout():
+    report = aami_report([0, 0, 0, 1, 2, 2], [0, 0, 1, 1, 2, 0])
+    lines = report.table().splitlines()
+    assert lines[0].split()[-5:] == list("NSVFQ")
+    assert [line.split()[0] for line in lines[1:6]] == list("NSVFQ")
+    assert lines[1].split()[1:] == ["2", "1", "0", "0", "0"]  # row N of the matrix
+    assert "nan" in report.table() and "accuracy 0.6667" in report.table()
+    md = report.markdown().splitlines()
+    assert len(md) == 7 and all(line.startswith("|") and line.endswith("|") for line in md)
+
+
+def test_empty_input():
+    report = aami_report(np.array([], dtype=np.int64), np.array([], dtype=np.int64))
+    assert report.matrix.shape == (5, 5) and report.matrix.dtype == np.int64 and report.matrix.sum() == 0
+    assert math.isnan(report.accuracy) and math.isnan(report.macro_f1)
+    d = json.loads(json.dumps(report.to_dict()))
+    assert d["accuracy"] is None and d["macro_F1_NSV"] is None
+    report.table()  # formats without error
