@@ -38,5 +38,5 @@ def rr_inputs(rr: np.ndarray) -> np.ndarray:
 
 
 def beat_inputs(beats: BeatSet) -> tuple[np.ndarray, np.ndarray]:
-    """(waves (n, 1, WINDOW_LENGTH) float32, rr (n, 6) float32) for the model, from one record's beats."""
+    """(waves (n, 1, WINDOW_LENGTH) float32, rr (n, 8) float32) for the model, from one record's beats."""
     return normalise_waves(beats.windows, record_scale(beats.windows)), rr_inputs(beats.rr)

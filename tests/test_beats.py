@@ -28,11 +28,12 @@ def test_rr_features_regular_and_premature():
     t = np.arange(20, dtype=float)  # 60 bpm
     t[10] -= 0.4  # premature beat, then compensatory pause
     rr = rr_features(t)
-    assert rr.shape == (20, 6)
+    assert rr.shape == (20, 8)
     assert rr[10, 0] == pytest.approx(0.6) and rr[10, 1] == pytest.approx(1.4)
     assert rr[10, 3] == pytest.approx(0.6) and rr[10, 4] == pytest.approx(1.4)  # median RR is 1 s
     assert rr[0, 0] == rr[0, 1] == pytest.approx(1.0)  # first beat reuses its post RR
     assert rr[10, 2] == pytest.approx(1.0, abs=0.01)  # local mean smooths the pair out
+    assert rr[10, 6] == pytest.approx(0.6, abs=0.01) and rr[10, 7] == pytest.approx(1.4, abs=0.01)
     broken = np.zeros(19, bool)
     broken[3] = True
     t2 = np.arange(20, dtype=float)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ecgapp.augment import Augmenter, noise_bank, scale_noise_to_snr
-from ecgapp.beats import WINDOW_LENGTH, extract_beats
+from ecgapp.beats import RR_FEATURES, WINDOW_LENGTH, extract_beats
 from ecgapp.features import beat_inputs, normalise_waves, record_scale
 from ecgapp.mitdb import load_record
 from ecgapp.model import ARCHITECTURES, BeatClassifier, ModelConfig, load_model, pick_device, save_model
@@ -21,7 +21,7 @@ def beats119():
 def test_beat_inputs_keep_relative_amplitude(beats119):
     waves, rr = beat_inputs(beats119)
     assert waves.shape == (len(beats119), 1, WINDOW_LENGTH) and waves.dtype == np.float32
-    assert rr.shape == (len(beats119), 6) and np.isfinite(rr).all()
+    assert rr.shape == (len(beats119), len(RR_FEATURES)) and np.isfinite(rr).all()
     size = np.ptp(waves[:, 0], axis=1)
     assert np.median(size[beats119.label == 0]) == pytest.approx(1.0, abs=0.15)  # normal beats ~ 1
     assert np.median(size[beats119.label == 2]) > 1.3  # this patient's PVCs are taller than his normal beats
@@ -60,7 +60,7 @@ def test_augmenter_changes_beats_reproducibly(beats119):
 def test_architectures_forward_and_learn(arch):
     torch.manual_seed(0)
     model = BeatClassifier(ModelConfig(arch=arch, dropout=0.0))
-    waves, rr = torch.randn(32, 1, WINDOW_LENGTH), torch.randn(32, 6)
+    waves, rr = torch.randn(32, 1, WINDOW_LENGTH), torch.randn(32, len(RR_FEATURES))
     target = torch.arange(32) % 5
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
@@ -88,7 +88,7 @@ def test_save_and_safe_load(tmp_path):
     save_model(model, tmp_path / "m", {"name": "m"})
     loaded, card = load_model(tmp_path / "m", device="cpu")
     assert card["config"]["channels"] == [8, 16, 32] and card["parameters"] > 0
-    x, r = torch.randn(4, 1, WINDOW_LENGTH), torch.randn(4, 6)
+    x, r = torch.randn(4, 1, WINDOW_LENGTH), torch.randn(4, len(RR_FEATURES))
     model.eval()
     torch.testing.assert_close(loaded(x, r), model(x, r))
     assert pick_device().type in ("cpu", "cuda")
