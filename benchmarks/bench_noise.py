@@ -2,7 +2,7 @@
 
 Run from the project root: .venv/bin/python -m benchmarks.bench_noise [--weights weights/hybrid]
 
-Noise is the second half of each nstdb noise record (bw, em, ma; channel 1), which training never sees
+Noise is the second half of each nstdb noise record (bw, em, ma; first channel), which training never sees
 (augment.py uses only the first half). It is added to the raw MLII signal before the normal pipeline
 (clean, cut, classify), at the SNR convention of the Noise Stress Test Database (evaluation.noise_for_snr).
 """
