@@ -30,6 +30,7 @@ from ecgapp.model import BeatClassifier, ModelConfig, count_parameters, pick_dev
 # ----------------------------------------------------------------------------------------------- config
 _before_config = set(globals())
 arch = "hybrid"  # hybrid | cnn | lstm
+bidirectional = True  # LSTM reads the beat both ways (measured against one way: see README)
 seed = 0
 epochs = 30
 patience = 8  # stop when validation macro-F1 has not improved for this many epochs
@@ -87,7 +88,7 @@ def main(argv=None) -> dict:
     print(f"data: {len(train['label'])} training beats from {len(train_names)} records, "
           f"{len(val['label'])} validation beats from {len(val_names)} records ({time.perf_counter() - t0:.1f} s)")
 
-    model = BeatClassifier(ModelConfig(arch=cfg["arch"])).to(dev)
+    model = BeatClassifier(ModelConfig(arch=cfg["arch"], bidirectional=cfg["bidirectional"])).to(dev)
     averaged = (torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema"]), use_buffers=True)
         if cfg["ema"] else None)

@@ -5,7 +5,8 @@ Run from the project root: .venv/bin/python -m benchmarks.ablation [--seeds 0 1 
 Each run is ``train.py --arch A --seed S`` (selection on validation, DS2 evaluated once at the end);
 weights and cards go to runs/ablation/ (not tracked). Prints, per architecture, the mean and standard
 deviation over seeds of the DS2 statistics, and writes them to benchmarks/results/ablation.json.
-Use --summarise to print the table from existing cards without training.
+Use --summarise to print the table from existing cards without training; --tag _uni -- --bidirectional false
+runs a variant under other names (benchmarks/results/ablation_uni.json).
 """
 
 from __future__ import annotations
@@ -57,18 +58,20 @@ def main() -> None:
     parser.add_argument("--archs", nargs="+", default=["hybrid", "cnn", "lstm"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--summarise", action="store_true", help="only read existing cards")
+    parser.add_argument("--tag", default="", help="suffix for run names and the results file (variants)")
     parser.add_argument("extra", nargs="*", help="more train.py flags after --, e.g. -- --epochs 20")
     args = parser.parse_args()
     cards: dict[str, list[dict]] = {}
     for arch in args.archs:
         for seed in args.seeds:
-            out = RUNS / f"{arch}_s{seed}"
+            out = RUNS / f"{arch}{args.tag}_s{seed}"
             if not args.summarise:
                 train.main(["--arch", arch, "--seed", str(seed), "--out", str(out), *args.extra])
             cards.setdefault(arch, []).append(json.loads(out.with_suffix(".json").read_text()))
     summary = summarise(cards)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
+    results = RESULTS.with_name(f"ablation{args.tag}.json")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(summary, indent=2) + "\n")
     print(markdown(summary))
 
 
