@@ -1,16 +1,42 @@
-"""ecgapp: the Streamlit clinical demo (placeholder until the app issue lands).
+"""ecgapp: label every heartbeat of an ECG (AAMI N, S, V, F, Q) and explain any beat with Captum.
 
-For now it lets a user pick a MIT-BIH record and see its header facts and reference beat counts,
-which exercises the library end to end. Run: .venv/bin/streamlit run streamlit_app.py
+Run: .venv/bin/streamlit run streamlit_app.py
+A thin layer over the ``ecgapp`` library: every number and figure comes from library functions; this
+script only lays out widgets, keeps the view in ``st.session_state`` and caches the heavy work.
 """
 
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 import streamlit as st
 
-from ecgapp import DataNotFoundError, InputError, class_counts, extract_beats, list_records, load_record
+from ecgapp import AAMI_CLASSES, DataNotFoundError, InputError, list_records, load_record, load_upload
+from ecgapp.analysis import Analysis, analyse
+from ecgapp.explain import CLASS_NAMES, METHODS, explain_beat, reading
+from ecgapp.exports import beats_csv_bytes, safe_record_name, wfdb_annotation_bytes
+from ecgapp.figures import ecg_figure, explanation_figure, overview_figure, probability_figure
+from ecgapp.model import load_model
+from ecgapp.summary import agreement_frames
+from ecgapp.uploads import MAX_UPLOAD_BYTES
 
-st.set_page_config(page_title="ecgapp", layout="wide")
-st.title("ecgapp: heartbeat classification with explanations")
-st.info("Research demo, not a medical device. The classifier and the ECG view arrive in the next releases.")
+WEIGHTS = Path(__file__).resolve().parent / "weights" / "hybrid"
+WIDTHS_S = (5, 10, 20, 30, 60)
+SOURCES = {"reference": "reference annotations", "detected": "detected (QRS detector)"}
+NOTICE = ("Research demo, not a medical device: do not use it to diagnose or treat anyone. The classifier was "
+          "trained on 18 MIT-BIH patients and misses many supraventricular beats (see the model card).")
+
+st.set_page_config(page_title="ecgapp - heartbeat classification", page_icon="🫀", layout="wide")
+
+
+# ---------------------------------------------------------------- heavy work, cached
+@st.cache_resource(show_spinner="Loading the model...")
+def get_model():
+    """The classifier and its model card, loaded once per server process (shared by every session)."""
+    return load_model(WEIGHTS)
 
 
 @st.cache_data(show_spinner=False)
@@ -18,26 +44,275 @@ def record_labels() -> dict[str, str]:
     return {info.name: info.label for info in list_records()}
 
 
-@st.cache_data(show_spinner="Loading record...")
-def record_summary(name: str) -> dict:
-    rec = load_record(name)
-    beats = extract_beats(rec)
-    return {"leads": rec.leads, "duration_s": rec.duration_s, "comments": rec.comments,
-            "counts": class_counts(beats.label), "lead": beats.lead}
+@st.cache_resource(max_entries=6, show_spinner="Loading the record...")
+def mitdb_record(name: str):
+    return load_record(name)
 
 
+@st.cache_resource(max_entries=4, show_spinner="Reading the upload...")
+def uploaded_record(digest: str, _files: tuple, fs: float | None):
+    """The Record of uploaded files; ``digest`` (their names and bytes hashed) is the cache key."""
+    return load_upload(_files, fs=fs)
+
+
+@st.cache_resource(max_entries=12, show_spinner="Filtering, finding and classifying beats...")
+def analysed(key: str, _record, lead: str, source: str) -> Analysis:
+    """``key`` names the record (MIT-BIH name or upload digest); results are shared read-only."""
+    return analyse(get_model()[0], _record, lead=lead, source=source)
+
+
+@st.cache_data(max_entries=256, show_spinner="Computing the explanation...")
+def explanation(key: str, lead: str, source: str, beat: int, method: str, target: str | None, _a: Analysis):
+    return explain_beat(get_model()[0], _a.waves, _a.rr, beat, method=method, target=target)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def downloads(key: str, lead: str, source: str, _a: Analysis) -> tuple[bytes, str, bytes]:
+    name, ann = wfdb_annotation_bytes(_a.table, _a.record, _a.fs)
+    return beats_csv_bytes(_a.table), name, ann
+
+
+def upload_digest(files: list[tuple[str, bytes]], fs) -> str:
+    h = hashlib.sha256(repr(fs).encode())
+    for name, data in sorted(files):
+        h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return "upload-" + h.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- view state
+def reset_view_if(context: str) -> None:
+    """A new record, lead or beat source starts at t = 0 with the first beat selected."""
+    if st.session_state.get("context") != context:
+        st.session_state.context = context
+        st.session_state.view_start = 0.0
+        st.session_state.beat = 1
+
+
+def show_beat(a: Analysis, beat: int) -> None:
+    """Select beat number ``beat`` (1-based) and move the window so that it sits in view."""
+    beat = int(np.clip(beat, 1, len(a.table)))
+    st.session_state.beat = beat
+    width = st.session_state.get("view_width", 10)
+    t = float(a.table["time_s"].iloc[beat - 1])
+    st.session_state.view_start = float(np.clip(round(t - width / 3, 1), 0, max_start(a, width)))
+
+
+def jump(a: Analysis, cls: str, direction: int) -> None:
+    """Select the next (+1) or previous (-1) beat labelled ``cls`` after/before the selected one."""
+    beats = np.flatnonzero(a.table["label"].to_numpy() == cls) + 1
+    current = st.session_state.get("beat", 1)
+    after = beats[beats > current] if direction > 0 else beats[beats < current][::-1]
+    if after.size:
+        show_beat(a, int(after[0]))
+    else:
+        st.session_state.jump_note = f"no {'later' if direction > 0 else 'earlier'} {cls} beat"
+
+
+def page(a: Analysis, direction: int) -> None:
+    width = st.session_state.get("view_width", 10)
+    start = st.session_state.get("view_start", 0.0) + direction * width
+    st.session_state.view_start = float(np.clip(start, 0, max_start(a, width)))
+
+
+def max_start(a: Analysis, width: float) -> float:
+    return float(max(0.0, np.floor((a.duration_s - width) * 10) / 10))
+
+
+def on_table_select(shown: list[int]) -> None:
+    rows = st.session_state.beat_table.selection.rows
+    if rows:
+        st.session_state.select_beat = shown[rows[0]]
+
+
+def on_chart_select(a: Analysis) -> None:
+    points = st.session_state.ecg_chart.selection.points
+    if points:
+        t = float(points[0]["x"])
+        st.session_state.select_beat = int(np.argmin(np.abs(a.table["time_s"].to_numpy() - t))) + 1
+
+
+# ---------------------------------------------------------------- sidebar: input
+st.sidebar.title("🫀 ecgapp")
+kind = st.sidebar.radio("ECG", ["MIT-BIH record", "Upload a file"], key="kind", horizontal=True)
+record = None
+key = ""
 try:
-    labels = record_labels()
-    name = st.sidebar.selectbox("MIT-BIH record", list(labels), format_func=labels.get)
-    summary = record_summary(name)
+    if kind == "MIT-BIH record":
+        labels = record_labels()
+        name = st.sidebar.selectbox("MIT-BIH Arrhythmia Database record", list(labels), format_func=labels.get,
+                                    key="mitdb_name", help="age, sex and medications from the record's header")
+        record, key = mitdb_record(name), name
+    else:
+        limit_mb = MAX_UPLOAD_BYTES // 2**20
+        uploads = st.sidebar.file_uploader(
+            "ECG files", accept_multiple_files=True, key="upload",
+            help=f"WFDB: the .hea and .dat files (plus an annotation file such as .atr for reference beats); "
+                 f"or one CSV; or one EDF. Up to {limit_mb} MB in total.")
+        st.sidebar.caption(f"WFDB (.hea + .dat [+ .atr]), CSV or EDF; at most {limit_mb} MB. Files are read in a "
+                           f"temporary folder and never stored.")
+        csv_fs = st.sidebar.number_input("CSV sampling rate (Hz)", min_value=0.0, max_value=10_000.0, value=None,
+                                         help="only for a CSV without a time column", key="csv_fs")
+        if uploads:
+            files = [(f.name, f.getvalue()) for f in uploads]
+            fs = csv_fs or None
+            key = upload_digest(files, fs)
+            record = uploaded_record(key, tuple(files), fs)
 except (DataNotFoundError, InputError) as exc:
-    st.error(str(exc))
+    problem = str(exc)
+else:
+    problem = None
+
+st.title("Heartbeat classification with explanations")
+st.warning(NOTICE, icon="⚠️")
+if problem:
+    st.error(problem)
+    st.caption("Nothing was stored. Fix the file and upload it again, or pick a MIT-BIH record.")
+    st.stop()
+if record is None:
+    st.info("Upload an ECG in the sidebar (WFDB, CSV or EDF), or pick a MIT-BIH record.")
     st.stop()
 
-st.subheader(labels[name])
-st.write(f"Leads: {', '.join(summary['leads'])}; duration {summary['duration_s'] / 60:.1f} min")
-st.write(f"Reference beats per AAMI class (lead {summary['lead']}):")
-for column, (cls, count) in zip(st.columns(len(summary["counts"])), summary["counts"].items()):
-    column.metric(cls, count)
-if summary["comments"]:
-    st.caption(" ".join(summary["comments"]))
+lead = st.sidebar.selectbox("Lead", record.leads, index=record.leads.index(record.default_lead), key=f"lead:{key}")
+has_reference = record.annotations is not None
+sources = list(SOURCES) if has_reference else ["detected"]
+source = st.sidebar.radio("Beat locations", sources, format_func=SOURCES.get, key=f"source:{key}",
+                          help="reference annotations from the record's annotation file, or beats found by "
+                               "the QRS detector")
+if not has_reference:
+    st.sidebar.caption("No annotation file: beats are detected.")
+
+try:
+    a = analysed(key, record, lead, source)
+except (InputError, ValueError) as exc:
+    st.error(str(exc))
+    st.stop()
+reset_view_if(f"{key}|{lead}|{source}")
+n_beats = len(a.table)
+if "select_beat" in st.session_state:  # a click in the table or on the chart, applied before widgets exist
+    show_beat(a, st.session_state.pop("select_beat"))
+st.session_state.beat = int(np.clip(st.session_state.get("beat", 1), 1, n_beats))
+
+# ---------------------------------------------------------------- header and summary
+title = labels[record.name] if kind == "MIT-BIH record" else record.name
+st.subheader(title)
+facts = f"lead {a.lead} - {a.fs:g} Hz - {a.duration_s / 60:.1f} min - {n_beats} beats ({SOURCES[source]})"
+st.caption(facts + (" - " + " ".join(record.comments) if record.comments else ""))
+if a.lead != "MLII":
+    st.caption("The model was trained on MIT-BIH lead MLII (a modified lead II); other leads are less reliable.")
+for note in record.notes:
+    st.info(note)
+if a.beats.skipped:
+    st.info(f"{a.beats.skipped} beat(s) were not classified: their window touches missing data.")
+
+s = a.summary
+hr = s["heart_rate_bpm"]
+cols = st.columns(5)
+cols[0].metric("beats", s["beats"])
+cols[1].metric("mean heart rate", f"{hr['mean']:.0f} bpm" if np.isfinite(hr["mean"]) else "-")
+cols[2].metric("min - max heart rate", f"{hr['min']:.0f} - {hr['max']:.0f} bpm" if np.isfinite(hr["min"]) else "-",
+               help="running median over 5 RR intervals")
+cols[3].metric("S burden", f"{s['burden_pct']['S']:.1f}%", help="share of beats labelled S")
+cols[4].metric("V burden", f"{s['burden_pct']['V']:.1f}%", help="share of beats labelled V")
+st.markdown("Predicted beats: " + ", ".join(f"**{c}** {n}" for c, n in s["counts"].items()))
+
+if a.agreement is not None:
+    with st.expander(f"Agreement with the reference labels: {100 * a.agreement.accuracy:.1f}% of "
+                     f"{int(a.agreement.matrix.sum())} beats"):
+        stats, matrix = agreement_frames(a.agreement)
+        left, right = st.columns(2)
+        left.dataframe(stats.style.format({"Se": "{:.3f}", "+P": "{:.3f}", "F1": "{:.3f}"}, na_rep="-"))
+        right.dataframe(matrix)
+        if a.detection:
+            d = a.detection
+            st.caption(f"Detected beats vs the reference (150 ms window): {d['matched']} matched, {d['missed']} "
+                       f"missed, {d['extra']} extra.")
+
+# ---------------------------------------------------------------- the ECG view
+st.markdown("#### ECG")
+c = st.columns([1.2, 1, 1, 1.2, 1, 1, 1.3])
+width = c[0].selectbox("window (s)", WIDTHS_S, index=1, key="view_width")
+c[1].button("◀ page", on_click=page, args=(a, -1), width="stretch")
+c[2].button("page ▶", on_click=page, args=(a, 1), width="stretch")
+jump_cls = c[3].selectbox("jump to class", AAMI_CLASSES, index=2, key="jump_cls", label_visibility="collapsed")
+c[4].button(f"◀ {jump_cls}", on_click=jump, args=(a, jump_cls, -1), width="stretch",
+            help=f"previous {jump_cls} beat")
+c[5].button(f"{jump_cls} ▶", on_click=jump, args=(a, jump_cls, 1), width="stretch",
+            help=f"next {jump_cls} beat")
+show_raw = c[6].toggle("raw overlay", key="show_raw")
+if note := st.session_state.pop("jump_note", None):
+    st.caption(note)
+top = max_start(a, width)
+st.session_state.view_start = float(min(st.session_state.get("view_start", 0.0), top))
+start = st.slider("start (s)", 0.0, max(top, 0.1), step=0.1, key="view_start", disabled=top == 0)
+view = (start, min(start + width, a.duration_s))
+st.plotly_chart(ecg_figure(a.signal, 360.0, a.table, *view, raw=a.raw if show_raw else None,
+                           selected=st.session_state.beat - 1),
+                width="stretch", key="ecg_chart", on_select=lambda: on_chart_select(a),
+                selection_mode="points", config={"displaylogo": False})
+st.plotly_chart(overview_figure(a.signal, 360.0, a.table, view), width="stretch",
+                config={"displayModeBar": False}, key="overview")
+
+# ---------------------------------------------------------------- beats and explanation
+left, right = st.columns([1, 1.35])
+with left:
+    st.markdown("#### Beats")
+    f1, f2 = st.columns(2)
+    classes = f1.multiselect("classes", AAMI_CLASSES, default=list(AAMI_CLASSES), key="table_classes")
+    order = f2.selectbox("sort", ["time", "least certain first"], key="table_sort")
+    only_diff = st.checkbox("only beats that differ from the reference", key="only_diff",
+                            disabled=a.agreement is None)
+    table = a.table.assign(beat=np.arange(1, n_beats + 1))
+    shown = table[table["label"].isin(classes)]
+    if only_diff:
+        shown = shown[(shown["reference"] != "") & (shown["reference"] != shown["label"])]
+    if order == "least certain first":
+        shown = shown.sort_values("confidence", kind="stable")
+    cols_shown = ["beat", "time_s", "label", "confidence", "reference"]
+    st.dataframe(shown[cols_shown], hide_index=True, height=320, key="beat_table", on_select=
+                 lambda: on_table_select(shown["beat"].tolist()), selection_mode="single-row",
+                 column_config={"confidence": st.column_config.ProgressColumn(min_value=0, max_value=1, format="%.2f"),
+                                "time_s": st.column_config.NumberColumn("time (s)", format="%.2f")})
+    st.caption(f"{len(shown)} of {n_beats} beats. Click a row, or a beat on the ECG, to explain it.")
+
+with right:
+    st.markdown("#### Why this label?")
+    e1, e2, e3 = st.columns([1, 1.4, 1.2])
+    beat = e1.number_input("beat #", min_value=1, max_value=n_beats, step=1, key="beat")
+    method = e2.selectbox("method", METHODS, key="method")
+    row = a.table.iloc[beat - 1]
+    target_opts = ["predicted"] + list(AAMI_CLASSES)
+    target = e3.selectbox("explain class", target_opts, key="target",
+                          format_func=lambda t: f"predicted ({row['label']})" if t == "predicted" else t)
+    expl = explanation(key, a.lead, source, beat - 1, method, None if target == "predicted" else target, a)
+    ref = f", reference {row['reference']}" if row["reference"] else ""
+    st.markdown(f"Beat {beat} at {row['time_s']:.2f} s: **{row['label']}** ({CLASS_NAMES[row['label']]}), "
+                f"confidence {100 * row['confidence']:.0f}%{ref}")
+    st.plotly_chart(explanation_figure(expl, a.beats.windows[beat - 1]), width="stretch",
+                    key="explanation_chart", config={"displaylogo": False})
+    p1, p2 = st.columns([1, 1.6])
+    p1.plotly_chart(probability_figure(expl.probabilities), width="stretch", key="proba_chart",
+                    config={"displayModeBar": False})
+    p2.markdown("\n".join(f"- {line}" for line in reading(expl)))
+    st.button("show this beat on the ECG", on_click=show_beat, args=(a, beat))
+
+# ---------------------------------------------------------------- downloads and model card
+st.markdown("#### Downloads")
+csv, ann_name, ann = downloads(key, a.lead, source, a)
+base = f"{safe_record_name(a.record)}_{safe_record_name(a.lead)}"
+d1, d2 = st.columns(2)
+d1.download_button("beats CSV", csv, file_name=f"{base}_beats.csv", mime="text/csv", key="dl_csv",
+                   help="one row per beat: sample, time_s, label, confidence, p_N..p_Q, reference")
+d2.download_button(f"WFDB annotations ({ann_name})", ann, file_name=ann_name, mime="application/octet-stream",
+                   key="dl_wfdb", help="read with wfdb.rdann(record, 'pred'); symbols are the AAMI letters")
+
+model, card = get_model()
+with st.expander("Model card"):
+    ds2 = card.get("ds2") or {}
+    st.markdown(f"**{card['architecture']}** CNN+LSTM, {card['parameters']:,} parameters; trained with "
+                f"`{card['command']}`. {card['data']['split']}. Data: {card['data']['database']}.")
+    if ds2:
+        st.markdown(f"DS2 (22 unseen patients, reference beats): accuracy {ds2['accuracy']:.3f}, "
+                    f"macro-F1 (N, S, V) {ds2['macro_F1_NSV']:.3f}")
+        st.dataframe(pd.DataFrame({k: ds2[k] for k in ("Se", "+P", "F1", "support")}))
+    st.caption("Data: MIT-BIH Arrhythmia Database (Moody & Mark 2001), PhysioNet (Goldberger et al. 2000), "
+               "ODC-By 1.0.")

@@ -19,6 +19,7 @@ from pathlib import Path
 from .aami import class_counts
 from .errors import DataNotFoundError, InputError
 from .mitdb import DS1, DS2, MITDB_RECORDS, PACED_RECORDS, VALIDATION, list_records, load_record
+from .exports import write_wfdb_annotations
 from .wfdbfile import read_wfdb
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "hybrid"
@@ -66,34 +67,25 @@ def cmd_info(args) -> None:
         print(f"  reference beats: {len(beats)} {class_counts(beats.label)}")
 
 
-def write_wfdb_annotations(table, record_name: str, fs: float, out_dir: Path, extension: str = "pred") -> Path:
-    """Predictions as a WFDB annotation file ``<out_dir>/<record_name>.<extension>`` (wfdb.rdann reads it).
-
-    Symbols are the AAMI letters, which are MIT-BIH codes of the same class (N normal, S supraventricular
-    premature, V ventricular premature, F fusion, Q unclassifiable); aux_note holds the confidence.
-    """
-    import wfdb
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    notes = [f"p={c:.3f}" for c in table["confidence"]]
-    wfdb.wrann(record_name, extension, table["sample"].to_numpy(), symbol=table["label"].tolist(),
-               aux_note=notes, fs=fs, write_dir=str(out_dir))
-    return out_dir / f"{record_name}.{extension}"
-
-
 def cmd_classify(args) -> None:
+    from .analysis import reference_labels_for
+    from .detection import detect_r_peaks
     from .inference import classify_record
 
-    if args.beats == "detect":
-        raise InputError("--beats detect is not available yet (QRS detection is a coming feature); "
-                         "use --beats reference with an annotation file")
     t0 = time.perf_counter()
     model, _ = _model(args.weights)
     t1 = time.perf_counter()
     rec = _load(args.record, args.ann)
-    if rec.annotations is None:
-        raise InputError(f"{args.record}: no annotation file '.{args.ann}' to take beat locations from")
-    beats, table = classify_record(model, rec, lead=args.lead)
+    r_peaks = None
+    if args.beats == "detect":
+        lead = rec.leads[rec.lead_index(args.lead)]
+        r_peaks = detect_r_peaks(rec.lead_signal(lead), rec.fs, lead=f"{rec.name} lead {lead}")
+    elif rec.annotations is None:
+        raise InputError(f"{args.record}: no annotation file '.{args.ann}' to take beat locations from; "
+                         f"use --beats detect")
+    beats, table = classify_record(model, rec, lead=args.lead, r_peaks=r_peaks)
+    if r_peaks is not None:  # reference labels of the matching annotated beats, when there are any
+        table["reference"] = reference_labels_for(rec, beats.sample)[0]
     elapsed = time.perf_counter() - t1
     table.to_csv(args.out, index=False)
     print(f"{rec.name}: {len(table)} beats on lead {beats.lead} classified in {elapsed:.2f} s "

@@ -102,6 +102,16 @@ def rr_features(times_s: np.ndarray, broken: np.ndarray | None = None) -> np.nda
     return out
 
 
+def intervals_spanning_gaps(x: np.ndarray, samples: np.ndarray) -> np.ndarray | None:
+    """For consecutive beats at ``samples`` (sorted indices into lead ``x``): True where the interval
+    between them holds masked (NaN) samples, so its length is not a real RR interval; None if none can."""
+    missing = np.isnan(x)
+    if not missing.any() or samples.size < 2:
+        return None
+    cum = np.concatenate(([0], np.cumsum(missing)))
+    return (cum[samples[1:]] - cum[samples[:-1]]) > 0
+
+
 def extract_beats(record: Record, lead: str | int | None = None, r_peaks: np.ndarray | None = None) -> BeatSet:
     """Cut every beat of one lead of ``record`` into model inputs.
 
@@ -122,12 +132,7 @@ def extract_beats(record: Record, lead: str | int | None = None, r_peaks: np.nda
             raise InputError(f"{record.name}: R-peak indices must lie in 0..{record.n_samples - 1}")
         symbols = np.full(samples.size, "", dtype="<U1")
     x = record.signal[:, li]
-    missing = np.isnan(x)
-    broken = None
-    if missing.any() and samples.size > 1:
-        cum = np.concatenate(([0], np.cumsum(missing)))
-        broken = (cum[samples[1:]] - cum[samples[:-1]]) > 0
-    rr = rr_features(samples / record.fs, broken)
+    rr = rr_features(samples / record.fs, intervals_spanning_gaps(x, samples))
     windows = cut_windows(clean(x, record.fs), resample_samples(samples, record.fs, MODEL_FS))
     ok = ~np.isnan(windows).any(axis=1)
     return BeatSet(

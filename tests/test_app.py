@@ -1,21 +1,211 @@
-"""The Streamlit app runs (placeholder until the app issue): pick a record, see its facts and counts."""
+"""The Streamlit app driven by AppTest on real MIT-BIH records with the shipped weights.
+
+Covers: pick a record, change lead, switch beat source, upload WFDB / CSV / corrupt files (clear error,
+app still usable), select a beat and explain it, navigate, and download what the app serves.
+"""
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pytest
+import wfdb
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
+from conftest import MITDB_DIR
+from ecgapp.aami import is_beat
+from ecgapp.mitdb import load_record
+
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+TIMEOUT = 300
 
 
-def test_app_shows_a_record():
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    assert not at.exception
-    assert at.sidebar.selectbox[0].value == "100"
-    at.sidebar.selectbox[0].select("119").run()
-    assert not at.exception
+def start() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def ok(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def chart(at: AppTest, key: str) -> dict:
+    for el in at.get("plotly_chart"):
+        if el.proto.id.endswith(key):
+            return json.loads(el.proto.spec)
+    raise AssertionError(f"no chart {key}")
+
+
+def values(v) -> np.ndarray:
+    """A Plotly JSON array: a list, or a typed array {"dtype", "bdata" (base64)}."""
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+    return np.asarray(v if v is not None else [])
+
+
+def markers(spec: dict) -> dict[str, np.ndarray]:
+    """Beat marker x positions (s) per class trace of the ECG figure."""
+    return {t["name"]: values(t.get("x")) for t in spec["data"] if t["name"] in "NSVFQ"}
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+
+
+def upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
+    at.radio(key="kind").set_value("Upload a file").run()
+    at.file_uploader(key="upload").set_value([(n, b, "application/octet-stream") for n, b in files])
+    return at.run()
+
+
+def test_pick_a_record_shows_every_beat_labelled():
+    at = start()
+    at.selectbox(key="mitdb_name").select("119")
+    ok(at)
     assert at.subheader[0].value.startswith("119 - 51 y F")
-    counts = {m.label: m.value for m in at.metric}
-    assert counts == {"N": "1543", "S": "0", "V": "444", "F": "0", "Q": "0"}
-    assert "lead MLII" in " ".join(m.value for m in at.markdown)
+    m = metrics(at)
+    assert m["beats"] == "1987" and m["V burden"] == "22.3%"  # the shipped model gets 119's V beats right
+    assert m["mean heart rate"] == "66 bpm"
+    spec = chart(at, "ecg_chart")
+    ref = load_record("119").annotations
+    beat_times = ref.sample[is_beat(ref.symbol)] / 360.0
+    shown = np.sort(np.concatenate([v for v in markers(spec).values()]))
+    np.testing.assert_allclose(shown, beat_times[beat_times < 10.0], atol=1e-3)  # every beat of the 10 s window
+    assert spec["layout"]["xaxis"]["dtick"] == 0.2 and spec["layout"]["xaxis"]["minor"]["dtick"] == 0.04
+    assert "Agreement with the reference labels: 100.0% of 1987 beats" in [e.label for e in at.expander]
+
+
+def test_change_lead_and_switch_beat_source():
+    at = start()
+    at.selectbox(key="mitdb_name").select("100")
+    ok(at)
+    at.selectbox(key="lead:100").select("V5")
+    ok(at)
+    assert "lead V5" in texts(at) and "other leads are less reliable" in texts(at)
+    assert metrics(at)["beats"] == "2273"
+    at.radio(key="source:100").set_value("detected")
+    ok(at)
+    detected = int(metrics(at)["beats"])
+    assert abs(detected - 2273) <= 10
+    note = next(c.value for c in at.caption if "Detected beats vs the reference" in c.value)
+    matched = int(note.split(": ")[1].split(" matched")[0])
+    assert matched >= 2260
+
+
+def test_navigate_and_explain_a_beat():
+    at = start()
+    at.selectbox(key="mitdb_name").select("119")
+    ok(at)
+    next_v = next(b for b in at.button if b.label == "V ▶")
+    next_v.click()
+    ok(at)
+    beat = at.number_input(key="beat").value
+    ref = load_record("119").annotations
+    t = ref.sample[is_beat(ref.symbol)][beat - 1] / 360.0
+    assert beat > 1 and ref.symbol[is_beat(ref.symbol)][beat - 1] == "V"  # the first V beat of 119
+    assert "labels this beat **V**" in texts(at)
+    start_s = at.slider(key="view_start").value
+    assert start_s <= t < start_s + at.selectbox(key="view_width").value  # the window moved onto it
+    first_v = beat
+    next(b for b in at.button if b.label == "V ▶").click()
+    ok(at)
+    assert at.number_input(key="beat").value > first_v
+    spec = chart(at, "explanation_chart")
+    assert values(spec["data"][1]["marker"]["color"]).size == 256  # one attribution per sample of the beat window
+    for method in ("Saliency", "Occlusion"):
+        at.selectbox(key="method").select(method)
+        ok(at)
+        assert f"{method}:" in texts(at)
+    at.selectbox(key="target").select("N")
+    ok(at)
+    assert "class N splits as" in texts(at)
+    at.number_input(key="beat").set_value(1)
+    ok(at)
+    assert "Beat 1 at" in texts(at)
+    at.button[0].click()  # "◀ page" at t = 0 stays at t = 0
+    ok(at)
+    assert at.slider(key="view_start").value == 0.0
+
+
+@pytest.fixture
+def served_files(monkeypatch):
+    """The bytes the app hands to Streamlit's media storage (download buttons), by file id."""
+    files: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def spy(self, path_or_data, mimetype, kind, filename=None):
+        file_id = original(self, path_or_data, mimetype, kind, filename)
+        files[file_id] = path_or_data if isinstance(path_or_data, bytes) else Path(path_or_data).read_bytes()
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    return files
+
+
+def downloaded(at: AppTest, files: dict[str, bytes], label_start: str) -> bytes:
+    button = next(b for b in at.download_button if b.label.startswith(label_start))
+    file_id = button.proto.url.rsplit("/", 1)[1].split(".")[0]
+    return files[file_id]
+
+
+def test_downloads_are_the_beats_csv_and_a_wfdb_annotation_file(served_files, tmp_path):
+    at = start()
+    at.selectbox(key="mitdb_name").select("119")
+    ok(at)
+    table = pd.read_csv(io.BytesIO(downloaded(at, served_files, "beats CSV")), keep_default_na=False)
+    assert len(table) == 1987 and (table["label"] == "V").sum() == 444
+    ann = downloaded(at, served_files, "WFDB annotations")
+    (tmp_path / "119.pred").write_bytes(ann)
+    back = wfdb.rdann(str(tmp_path / "119"), "pred")
+    np.testing.assert_array_equal(back.sample, table["sample"])
+    assert back.symbol == table["label"].tolist()
+
+
+def test_upload_a_wfdb_record():
+    at = start()
+    files = [(f"119.{ext}", (MITDB_DIR / f"119.{ext}").read_bytes()) for ext in ("hea", "dat", "atr")]
+    ok(upload(at, *files))
+    assert metrics(at)["beats"] == "1987" and metrics(at)["V burden"] == "22.3%"
+    at.radio(key=next(r.key for r in at.radio if r.key.startswith("source:"))).set_value("detected")
+    ok(at)
+    assert abs(int(metrics(at)["beats"]) - 1987) <= 10
+
+
+def test_upload_a_csv_without_annotations_uses_detected_beats():
+    rec = load_record("119")
+    n = int(60 * rec.fs)
+    x = rec.lead_signal("MLII")[:n]
+    csv = "time_s,MLII\n" + "\n".join(f"{i / rec.fs:.6f},{v:.4f}" for i, v in enumerate(x))
+    at = start()
+    ok(upload(at, ("patient one.csv", csv.encode())))
+    assert not at.error
+    ref = rec.annotations
+    expected = int((is_beat(ref.symbol) & (ref.sample < n)).sum())
+    assert abs(int(metrics(at)["beats"]) - expected) <= 2
+    assert "No annotation file: beats are detected." in [c.value for c in at.sidebar.caption]
+    assert float(metrics(at)["V burden"].rstrip("%")) > 10
+
+
+def test_corrupt_upload_shows_one_clear_error_and_the_app_keeps_working():
+    at = start()
+    dat = (MITDB_DIR / "100.dat").read_bytes()
+    ok(upload(at, ("100.hea", (MITDB_DIR / "100.hea").read_bytes()), ("100.dat", dat[:1000])))
+    assert len(at.error) == 1 and "100.dat" in at.error[0].value and "truncated" in at.error[0].value.lower()
+    ok(upload(at, ("notes.docx", b"PK\x03\x04 not an ecg")))
+    assert len(at.error) == 1 and "notes.docx" in at.error[0].value
+    at.radio(key="kind").set_value("MIT-BIH record")
+    ok(at)
+    assert not at.error and metrics(at)["beats"] == "2273"

@@ -64,8 +64,6 @@ def test_clear_errors(tmp_path, mitdb_copy, weights, capsys):
     record = mitdb_copy("100", ("hea", "dat"))
     assert main(["classify", str(record), "--out", str(tmp_path / "x.csv"), "--weights", weights]) == 2
     assert "no annotation file '.atr'" in capsys.readouterr().err
-    assert main(["classify", str(record), "--beats", "detect", "--weights", weights]) == 2
-    assert "--beats detect is not available yet" in capsys.readouterr().err
     assert main(["classify", str(record), "--weights", str(tmp_path / "none")]) == 2
     assert "no trained weights at" in capsys.readouterr().err
     annotated = mitdb_copy("101")
@@ -77,3 +75,17 @@ def test_evaluate_prints_the_aami_table(weights, capsys):
     assert main(["evaluate", "--records", "100,103", "--weights", weights]) == 0
     out = capsys.readouterr().out
     assert "macro-F1 (N, S, V)" in out and "reference \\ predicted" in out
+
+
+def test_classify_with_detected_beats_needs_no_annotation_file(tmp_path, mitdb_copy, weights, capsys):
+    record = mitdb_copy("100", ("hea", "dat"))  # no .atr at all
+    out = tmp_path / "detected.csv"
+    assert main(["classify", str(record), "--beats", "detect", "--out", str(out), "--weights", weights]) == 0
+    table = pd.read_csv(out, keep_default_na=False)
+    ref = load_record("100").annotations
+    ref_samples = ref.sample[is_beat(ref.symbol)]
+    # every detection sits on a reference R peak (within 150 ms; most within a few samples) and few are missed
+    nearest = np.abs(ref_samples[None, :] - table["sample"].to_numpy()[:, None]).min(axis=1)
+    assert (nearest <= 54).all() and np.median(nearest) <= 3
+    assert len(table) >= 0.99 * len(ref_samples) and (table["reference"] == "").all()
+    assert "beats on lead MLII" in capsys.readouterr().out

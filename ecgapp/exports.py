@@ -1,0 +1,51 @@
+"""Results as files: the beats table as CSV and the predictions as a WFDB annotation file.
+
+Used by ``python -m ecgapp classify`` and the app's download buttons.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+PREDICTION_EXTENSION = "pred"
+
+
+def safe_record_name(name: str) -> str:
+    """A record name WFDB accepts and that is safe as a file name: letters, digits, ``_`` and ``-`` only."""
+    clean = re.sub(r"[^A-Za-z0-9_-]+", "_", str(name)).strip("_-")
+    return clean[:60] or "record"
+
+
+def write_wfdb_annotations(table: pd.DataFrame, record_name: str, fs: float, out_dir: Path,
+                           extension: str = PREDICTION_EXTENSION) -> Path:
+    """Predictions as a WFDB annotation file ``<out_dir>/<record_name>.<extension>`` (wfdb.rdann reads it).
+
+    ``table`` holds ``sample`` (indices at ``fs`` Hz), ``label`` and ``confidence``. Symbols are the AAMI
+    letters, which are MIT-BIH codes of the same class (N normal, S supraventricular premature, V
+    ventricular premature, F fusion, Q unclassifiable); aux_note holds the confidence.
+    """
+    import wfdb
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    notes = [f"p={c:.3f}" for c in table["confidence"]]
+    wfdb.wrann(record_name, extension, table["sample"].to_numpy(), symbol=table["label"].tolist(),
+               aux_note=notes, fs=fs, write_dir=str(out_dir))
+    return out_dir / f"{record_name}.{extension}"
+
+
+def wfdb_annotation_bytes(table: pd.DataFrame, record_name: str, fs: float) -> tuple[str, bytes]:
+    """(file name, contents) of the WFDB prediction annotation file, built in a temporary folder."""
+    name = safe_record_name(record_name)
+    with tempfile.TemporaryDirectory(prefix="ecgapp-ann-") as tmp:
+        path = write_wfdb_annotations(table, name, fs, Path(tmp))
+        return path.name, path.read_bytes()
+
+
+def beats_csv_bytes(table: pd.DataFrame) -> bytes:
+    """The beats table as UTF-8 CSV (columns of ``inference.beats_table``)."""
+    return table.to_csv(index=False).encode("utf-8")

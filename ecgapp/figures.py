@@ -1,0 +1,209 @@
+"""Plotly figures of the app, built by plain functions (arrays and tables in, ``go.Figure`` out).
+
+- ``ecg_figure``: a window of the filtered ECG on standard ECG paper (major grid 0.2 s / 0.5 mV, minor
+  0.04 s / 0.1 mV), every beat marked at its R peak with its predicted class, disagreements with the
+  reference ringed. Only the window's samples are sent to the browser.
+- ``overview_figure``: the whole record as a min/max-decimated strip (every R peak's amplitude survives
+  decimation), ectopic beats as ticks, and the current window shaded.
+- ``explanation_figure`` and ``probability_figure``: one beat with its attribution as a heat-coloured
+  line over the P / QRS / ST-T regions, the RR-context attribution, and the class probabilities.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .aami import AAMI_CLASSES
+from .beats import RR_FEATURES, WINDOW_AFTER, WINDOW_BEFORE
+from .explain import REGIONS_S, BeatExplanation
+from .processing import MODEL_FS
+
+CLASS_COLOURS = {"N": "#1a7f37", "S": "#1f5fbf", "V": "#c21f1f", "F": "#8a3ffc", "Q": "#6e6e6e"}
+PAPER = {"background": "#fffafa", "major": "#f0a8a8", "minor": "#fadede", "trace": "#1c1c1c"}
+GRID_MAJOR_S, GRID_MINOR_S = 0.2, 0.04  # s (5 mm and 1 mm at 25 mm/s)
+GRID_MAJOR_MV, GRID_MINOR_MV = 0.5, 0.1  # mV (5 mm and 1 mm at 10 mm/mV)
+DISAGREE_COLOUR = "#ff8c00"
+REGION_COLOURS = {"P wave": "#8fb3ff", "QRS complex": "#ffb38f", "ST-T segment": "#9fdf9f"}
+RR_LABELS = {"pre_rr_s": "pre-RR (s)", "post_rr_s": "post-RR (s)", "local_rr_s": "local RR (s)",
+             "pre_rr_norm": "pre-RR / median", "post_rr_norm": "post-RR / median", "local_rr_norm": "local / median",
+             "pre_rr_local": "pre-RR / local", "post_rr_local": "post-RR / local"}
+
+
+def ecg_paper(fig: go.Figure, row: int | None = None, col: int | None = None) -> go.Figure:
+    """Give a figure's axes the ECG-paper grid: seconds on x (0.2 s / 0.04 s), mV on y (0.5 mV / 0.1 mV)."""
+    where = {} if row is None else {"row": row, "col": col}
+    fig.update_xaxes(dtick=GRID_MAJOR_S, gridcolor=PAPER["major"], showgrid=True, zeroline=False,
+                     minor=dict(dtick=GRID_MINOR_S, gridcolor=PAPER["minor"], showgrid=True), **where)
+    fig.update_yaxes(dtick=GRID_MAJOR_MV, gridcolor=PAPER["major"], showgrid=True, zeroline=False,
+                     minor=dict(dtick=GRID_MINOR_MV, gridcolor=PAPER["minor"], showgrid=True), **where)
+    fig.update_layout(plot_bgcolor=PAPER["background"])
+    return fig
+
+
+def _window(n: int, fs: float, start_s: float, end_s: float) -> slice:
+    return slice(max(0, int(np.floor(start_s * fs))), min(n, int(np.ceil(end_s * fs)) + 1))
+
+
+def beats_in_window(table: pd.DataFrame, start_s: float, end_s: float) -> pd.DataFrame:
+    """Rows of the beats table whose R peak lies in [start_s, end_s)."""
+    t = table["time_s"]
+    return table[(t >= start_s) & (t < end_s)]
+
+
+def ecg_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, start_s: float, end_s: float,
+               raw: np.ndarray | None = None, selected: int | None = None, title: str = "",
+               height: int = 360) -> go.Figure:
+    """The filtered ECG between ``start_s`` and ``end_s`` with every beat labelled.
+
+    ``signal``: filtered lead (mV) at ``fs`` Hz; ``raw``: the unfiltered lead at the same rate (overlay,
+    optional); ``table``: beats (``time_s``, ``label``, ``confidence``, ``reference``; index = beat
+    number); ``selected``: a beat number to highlight.
+    """
+    win = _window(len(signal), fs, start_s, end_s)
+    t = np.arange(win.start, win.stop) / fs
+    y = signal[win]
+    fig = go.Figure()
+    if raw is not None:
+        fig.add_trace(go.Scatter(x=t, y=raw[win], mode="lines", name="raw", hoverinfo="skip",
+                                 line=dict(color="#7f7f7f", width=1), opacity=0.55))
+    fig.add_trace(go.Scatter(x=t, y=y, mode="lines", name="filtered ECG", line=dict(color=PAPER["trace"], width=1.3),
+                             hovertemplate="%{x:.3f} s<br>%{y:.2f} mV<extra></extra>"))
+    beats = beats_in_window(table, start_s, end_s)
+    idx = np.clip(np.round(beats["time_s"].to_numpy() * fs).astype(np.int64), 0, len(signal) - 1)
+    amp = np.nan_to_num(signal[idx]) if len(idx) else np.zeros(0)
+    ref = beats["reference"].fillna("").astype(str) if "reference" in beats else pd.Series("", index=beats.index)
+    custom = np.stack([beats.index.to_numpy() + 1, beats["label"], 100 * beats["confidence"],
+                       ref.replace("", "-")], axis=1) if len(beats) else np.zeros((0, 4))
+    hover = ("beat %{customdata[0]}<br>%{x:.3f} s<br>predicted %{customdata[1]} "
+             "(%{customdata[2]:.0f}%)<br>reference %{customdata[3]}<extra></extra>")
+    for cls in AAMI_CLASSES:
+        m = (beats["label"] == cls).to_numpy()
+        fig.add_trace(go.Scatter(
+            x=beats["time_s"].to_numpy()[m], y=amp[m], mode="markers+text", name=cls, text=[cls] * int(m.sum()),
+            textposition="top center", textfont=dict(color=CLASS_COLOURS[cls], size=13),
+            marker=dict(color=CLASS_COLOURS[cls], size=7), customdata=custom[m], hovertemplate=hover,
+            legendgroup=cls, showlegend=bool(m.any()),
+        ))
+    wrong = ((ref != "") & (ref != beats["label"])).to_numpy()
+    fig.add_trace(go.Scatter(
+        x=beats["time_s"].to_numpy()[wrong], y=amp[wrong], mode="markers", name="differs from reference",
+        marker=dict(symbol="circle-open", size=22, color=DISAGREE_COLOUR, line=dict(width=2.5)),
+        customdata=custom[wrong], hovertemplate=hover, showlegend=bool(wrong.any()),
+    ))
+    if selected is not None and selected in table.index:
+        r = float(table.loc[selected, "time_s"])
+        fig.add_vrect(x0=r - WINDOW_BEFORE / MODEL_FS, x1=r + WINDOW_AFTER / MODEL_FS, fillcolor="#4c9aff",
+                      opacity=0.15, line_width=0)
+    finite = y[np.isfinite(y)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
+    lo = np.floor((lo - 0.2) / GRID_MAJOR_MV) * GRID_MAJOR_MV
+    hi = np.ceil((hi + 0.45) / GRID_MAJOR_MV) * GRID_MAJOR_MV  # room for the class letters
+    ecg_paper(fig)
+    fig.update_xaxes(range=[start_s, end_s], title_text="time (s)")
+    fig.update_yaxes(range=[lo, hi], title_text="mV")
+    fig.update_layout(height=height, margin=dict(l=50, r=10, t=30 if title else 10, b=40), title=title or None,
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), hovermode="closest")
+    return fig
+
+
+def minmax_decimate(x: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shrink ``x`` to at most 2 * ``buckets`` points that keep its envelope.
+
+    Each bucket of consecutive samples contributes the indices of its minimum and maximum (in time
+    order), so every peak (every R wave) keeps its full height however far the record is shrunk.
+    Returns (sample indices int64, values); a bucket that is all NaN gives NaN values (a gap).
+    """
+    x = np.asarray(x, dtype=np.float32)
+    n = x.size
+    if n <= 2 * buckets:
+        return np.arange(n), x.copy()
+    size = int(np.ceil(n / buckets))
+    m = int(np.ceil(n / size))
+    padded = np.full(m * size, np.nan, np.float32)
+    padded[:n] = x
+    blocks = padded.reshape(m, size)
+    nan = np.isnan(blocks)
+    all_nan = nan.all(axis=1)
+    lo = np.argmin(np.where(nan, np.inf, blocks), axis=1)
+    hi = np.argmax(np.where(nan, -np.inf, blocks), axis=1)
+    first, second = np.minimum(lo, hi), np.maximum(lo, hi)
+    base = np.arange(m) * size
+    idx = np.stack([base + first, base + second], axis=1).reshape(-1)
+    values = padded[idx].copy()
+    values[np.repeat(all_nan, 2)] = np.nan
+    idx = np.minimum(idx, n - 1)
+    return idx, values
+
+
+def overview_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, view: tuple[float, float],
+                    buckets: int = 1500, height: int = 140) -> go.Figure:
+    """The whole record, decimated to ``buckets`` min/max pairs, with ectopic beats as ticks above it and
+    the window ``view`` = (start_s, end_s) shaded."""
+    idx, values = minmax_decimate(signal, buckets)
+    fig = go.Figure(go.Scatter(x=idx / fs, y=values, mode="lines", line=dict(color="#444", width=0.8),
+                               name="record", hoverinfo="skip", showlegend=False))
+    finite = values[np.isfinite(values)]
+    top = float(finite.max()) if finite.size else 1.0
+    for cls in AAMI_CLASSES[1:]:
+        t = table.loc[table["label"] == cls, "time_s"].to_numpy()
+        if t.size:
+            fig.add_trace(go.Scatter(x=t, y=np.full(t.size, top * 1.15), mode="markers", name=cls,
+                                     marker=dict(symbol="line-ns-open", size=9, color=CLASS_COLOURS[cls]),
+                                     hovertemplate=f"{cls} beat at %{{x:.1f}} s<extra></extra>"))
+    fig.add_vrect(x0=view[0], x1=view[1], fillcolor="#4c9aff", opacity=0.25, line_width=0)
+    fig.update_xaxes(range=[0, len(signal) / fs], title_text=None, showgrid=False)
+    fig.update_yaxes(visible=False, fixedrange=True)
+    fig.update_layout(height=height, margin=dict(l=50, r=10, t=5, b=25), plot_bgcolor="white",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), dragmode=False)
+    return fig
+
+
+def explanation_figure(expl: BeatExplanation, wave_mv: np.ndarray | None = None, height: int = 340) -> go.Figure:
+    """One beat with its attribution: left, the waveform (mV if ``wave_mv`` is given) as a heat-coloured
+    line over shaded P / QRS / ST-T regions; right, the attribution of each RR-context feature."""
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.68, 0.32], horizontal_spacing=0.14,
+                        subplot_titles=(f"beat: attribution to class {expl.target} ({expl.method})",
+                                        "RR-interval context"))
+    y = np.asarray(wave_mv if wave_mv is not None else expl.wave, dtype=float)
+    attr = expl.wave_attribution
+    signed = expl.method != "Saliency"
+    scale = float(np.abs(attr).max()) or 1.0
+    colours = dict(colorscale="RdBu_r", cmin=-scale, cmax=scale) if signed else dict(colorscale="Reds", cmin=0, cmax=scale)
+    for name, (lo, hi) in REGIONS_S.items():
+        fig.add_vrect(x0=lo, x1=hi, fillcolor=REGION_COLOURS[name], opacity=0.18, line_width=0, row=1, col=1,
+                      annotation_text=name, annotation_position="top left", annotation_font_size=10)
+    fig.add_trace(go.Scatter(x=expl.time_s, y=y, mode="lines", line=dict(color="#999", width=1), hoverinfo="skip",
+                             showlegend=False), row=1, col=1)
+    fig.add_trace(go.Scatter(
+        x=expl.time_s, y=y, mode="markers", showlegend=False, customdata=attr,
+        marker=dict(color=attr, size=6, colorbar=dict(title="attr.", x=0.6, len=0.9, thickness=10), **colours),
+        hovertemplate="%{x:.3f} s from R<br>%{y:.2f}<br>attribution %{customdata:.3g}<extra></extra>"), row=1, col=1)
+    labels = [RR_LABELS[c] for c in RR_FEATURES]
+    fig.add_trace(go.Bar(
+        y=labels, x=expl.rr_attribution, orientation="h", showlegend=False,
+        marker_color=["#c21f1f" if a > 0 else "#1f5fbf" for a in expl.rr_attribution],
+        customdata=expl.rr, hovertemplate="%{y} = %{customdata:.3f}<br>attribution %{x:.3g}<extra></extra>"),
+        row=1, col=2)
+    ecg_paper(fig, row=1, col=1)
+    fig.update_xaxes(title_text="time from R peak (s)", row=1, col=1)
+    fig.update_yaxes(title_text="mV" if wave_mv is not None else "normalised", row=1, col=1)
+    fig.update_xaxes(title_text="attribution", row=1, col=2, zeroline=True)
+    fig.update_yaxes(autorange="reversed", row=1, col=2)
+    fig.update_layout(height=height, margin=dict(l=50, r=10, t=40, b=40))
+    return fig
+
+
+def probability_figure(probabilities: dict[str, float], height: int = 200) -> go.Figure:
+    """Horizontal bars of the class probabilities (0-1), one per AAMI class."""
+    classes = list(probabilities)
+    fig = go.Figure(go.Bar(x=[probabilities[c] for c in classes], y=classes, orientation="h",
+                           marker_color=[CLASS_COLOURS.get(c, "#888") for c in classes],
+                           text=[f"{100 * probabilities[c]:.1f}%" for c in classes], textposition="auto",
+                           hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
+    fig.update_xaxes(range=[0, 1], title_text="probability")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(height=height, margin=dict(l=30, r=10, t=10, b=40))
+    return fig

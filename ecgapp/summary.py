@@ -1,0 +1,62 @@
+"""What a clinician reads first: beats per class, heart rate, ectopic burden, agreement with a reference.
+
+All functions take the beats table of ``inference.beats_table`` (one row per beat: ``time_s``, ``label``,
+``reference`` ...) and return plain numbers, so the app, the CLI and tests share them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .aami import AAMI_CLASSES
+from .metrics import AamiReport, aami_report
+
+HR_SMOOTHING_BEATS = 5  # min/max heart rate: running median of 5 RR intervals, so one ectopic beat is no "max HR"
+
+
+def heart_rate(times_s: np.ndarray, broken: np.ndarray | None = None) -> dict[str, float]:
+    """Mean, min and max heart rate in beats per minute from R-peak times (s).
+
+    mean = 60 / mean RR; min/max from the running median of HR_SMOOTHING_BEATS RR intervals. ``broken``
+    (n-1 bools) marks intervals that span missing data; they are left out. NaN when fewer than 2 beats.
+    """
+    rr = np.diff(np.asarray(times_s, dtype=np.float64))
+    if broken is not None:
+        rr = rr[~np.asarray(broken, dtype=bool)]
+    rr = rr[rr > 0]
+    if rr.size == 0:
+        return {"mean": math.nan, "min": math.nan, "max": math.nan}
+    k = min(HR_SMOOTHING_BEATS, rr.size)
+    smooth = pd.Series(rr).rolling(k, center=True, min_periods=k).median().dropna().to_numpy()
+    return {"mean": 60.0 / rr.mean(), "min": 60.0 / smooth.max(), "max": 60.0 / smooth.min()}
+
+
+def rhythm_summary(table: pd.DataFrame, broken: np.ndarray | None = None) -> dict:
+    """Beats per predicted class, total, heart rate (bpm) and ectopic burden (% of beats labelled S, V)."""
+    counts = {c: int((table["label"] == c).sum()) for c in AAMI_CLASSES}
+    n = int(len(table))
+    return {
+        "beats": n, "counts": counts, "heart_rate_bpm": heart_rate(table["time_s"].to_numpy(), broken),
+        "burden_pct": {c: (100.0 * counts[c] / n if n else math.nan) for c in ("S", "V")},
+    }
+
+
+def agreement(table: pd.DataFrame) -> AamiReport | None:
+    """AAMI statistics of predicted vs reference labels over the beats that have a reference; None if none do."""
+    ref = table["reference"].fillna("").astype(str)
+    has = ref.isin(AAMI_CLASSES)
+    if not has.any():
+        return None
+    index = {c: i for i, c in enumerate(AAMI_CLASSES)}
+    return aami_report(ref[has].map(index).to_numpy(), table.loc[has, "label"].map(index).to_numpy())
+
+
+def agreement_frames(report: AamiReport) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-class Se / +P / F1 / reference beats, confusion matrix) as tables for display."""
+    stats = pd.DataFrame({"Se": report.se, "+P": report.ppv, "F1": report.f1, "reference beats": report.support})
+    matrix = pd.DataFrame(report.matrix, index=[f"ref {c}" for c in AAMI_CLASSES],
+                          columns=[f"pred {c}" for c in AAMI_CLASSES])
+    return stats, matrix
