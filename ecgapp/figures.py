@@ -172,15 +172,15 @@ def explanation_figure(expl: BeatExplanation, wave_mv: np.ndarray | None = None,
     signed = expl.method != "Saliency"
     scale = float(np.abs(attr).max()) or 1.0
     colours = dict(colorscale="RdBu_r", cmin=-scale, cmax=scale) if signed else dict(colorscale="Reds", cmin=0, cmax=scale)
-    for name, (lo, hi) in REGIONS_S.items():
-        fig.add_vrect(x0=lo, x1=hi, fillcolor=REGION_COLOURS[name], opacity=0.18, line_width=0, row=1, col=1,
-                      annotation_text=name, annotation_position="top left", annotation_font_size=10)
     fig.add_trace(go.Scatter(x=expl.time_s, y=y, mode="lines", line=dict(color="#999", width=1), hoverinfo="skip",
                              showlegend=False), row=1, col=1)
     fig.add_trace(go.Scatter(
         x=expl.time_s, y=y, mode="markers", showlegend=False, customdata=attr,
         marker=dict(color=attr, size=6, colorbar=dict(title="attr.", x=0.6, len=0.9, thickness=10), **colours),
         hovertemplate="%{x:.3f} s from R<br>%{y:.2f}<br>attribution %{customdata:.3g}<extra></extra>"), row=1, col=1)
+    for name, (lo, hi) in REGIONS_S.items():  # after the traces: plotly skips shapes on empty subplots
+        fig.add_vrect(x0=lo, x1=hi, fillcolor=REGION_COLOURS[name], opacity=0.18, line_width=0, row=1, col=1,
+                      annotation_text=name, annotation_position="top left", annotation_font_size=10)
     labels = [RR_LABELS[c] for c in RR_FEATURES]
     fig.add_trace(go.Bar(
         y=labels, x=expl.rr_attribution, orientation="h", showlegend=False,

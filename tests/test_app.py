@@ -209,3 +209,54 @@ def test_corrupt_upload_shows_one_clear_error_and_the_app_keeps_working():
     at.radio(key="kind").set_value("MIT-BIH record")
     ok(at)
     assert not at.error and metrics(at)["beats"] == "2273"
+
+
+def test_model_loads_once_per_server_process(monkeypatch):
+    import streamlit as st
+
+    import ecgapp.model
+
+    calls = []
+    real = ecgapp.model.load_model
+    monkeypatch.setattr(ecgapp.model, "load_model", lambda *a, **k: calls.append(a) or real(*a, **k))
+    st.cache_resource.clear()
+    first, second = start(), start()  # two browser sessions of one server process
+    second.selectbox(key="mitdb_name").select("119")
+    ok(second)
+    ok(first)
+    assert len(calls) == 1
+
+
+def test_beat_table_filters_by_class_and_puts_the_least_certain_first():
+    at = start()
+    at.selectbox(key="mitdb_name").select("208")
+    ok(at)
+    at.multiselect(key="table_classes").set_value(["V", "F"])
+    at.selectbox(key="table_sort").select("least certain first")
+    ok(at)
+    shown = next(d.value for d in at.dataframe if "beat" in d.value)
+    assert set(shown["label"]) == {"V", "F"} and shown["confidence"].is_monotonic_increasing
+    assert len(shown) == sum(int(v) for k, v in metrics_counts(at).items() if k in "VF")
+    at.checkbox(key="only_diff").check()
+    ok(at)
+    shown = next(d.value for d in at.dataframe if "beat" in d.value)
+    assert (shown["reference"] != shown["label"]).all() and len(shown) > 0
+
+
+def metrics_counts(at: AppTest) -> dict[str, str]:
+    line = next(m.value for m in at.markdown if m.value.startswith("Predicted beats:"))
+    return {part.split("**")[1]: part.split("** ")[1] for part in line.split(": ", 1)[1].split(", ")}
+
+
+def test_upload_limit_is_configured_and_stated():
+    import tomllib
+
+    from ecgapp.uploads import MAX_UPLOAD_BYTES
+
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] * 2**20 == MAX_UPLOAD_BYTES
+    at = start()
+    at.radio(key="kind").set_value("Upload a file")
+    ok(at)
+    assert any(f"{MAX_UPLOAD_BYTES // 2**20} MB" in c.value for c in at.sidebar.caption)
+    assert "Upload an ECG" in at.info[0].value

@@ -1,0 +1,117 @@
+"""Captum explanations with the shipped weights on real beats, and their clinician-facing summary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ecgapp import extract_beats, load_record
+from ecgapp.beats import RR_FEATURES
+from ecgapp.explain import (METHODS, REGIONS_S, RR_REGION, explain_beat, explain_inputs, reading, rr_reference,
+                            summarise_regions)
+from ecgapp.features import beat_inputs
+from ecgapp.model import load_model
+from ecgapp.analysis import analyse
+from test_weights import WEIGHTS
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(WEIGHTS, device="cpu")[0]
+
+
+@pytest.fixture(scope="module")
+def inputs119():
+    beats = extract_beats(load_record("119"))
+    waves, rr = beat_inputs(beats)
+    return beats, waves, rr
+
+
+def logit(model, wave, rr, k):
+    with torch.no_grad():
+        return float(model(torch.as_tensor(wave).reshape(1, 1, -1), torch.as_tensor(rr).reshape(1, -1))[0, k])
+
+
+def test_integrated_gradients_add_up_to_the_logit_change(model, inputs119):
+    beats, waves, rr = inputs119
+    for i in np.flatnonzero(beats.symbol == "V")[:3].tolist() + [0]:
+        e = explain_beat(model, waves, rr, i)
+        k = "NSVFQ".index(e.target)
+        change = logit(model, waves[i], rr[i], k) - logit(model, np.zeros_like(waves[i]), rr_reference(rr[i:i + 1])[0], k)
+        total = e.wave_attribution.sum() + e.rr_attribution.sum()
+        assert total == pytest.approx(change, rel=0.02, abs=0.02)
+
+
+def test_ventricular_beats_are_explained_by_their_qrs_not_their_p_wave(model, inputs119):
+    beats, waves, rr = inputs119
+    v = np.flatnonzero(beats.symbol == "V")[:20]
+    qrs, p = [], []
+    for i in v:
+        e = explain_beat(model, waves, rr, int(i))
+        assert e.target == "V" and e.predicted == "V"
+        r = summarise_regions(e)
+        assert sum(x["share"] for x in r.values()) == pytest.approx(1.0)
+        qrs.append(r["QRS complex"]["share"] + r["ST-T segment"]["share"])
+        p.append(r["P wave"]["share"])
+    assert np.median(qrs) > 0.5 > np.median(p)  # a wide QRS and its T wave carry the evidence for V
+
+
+def test_every_method_and_any_target_class(model, inputs119):
+    beats, waves, rr = inputs119
+    i = int(np.flatnonzero(beats.symbol == "V")[0])
+    for method in METHODS:
+        e = explain_beat(model, waves, rr, i, method=method)
+        assert e.method == method and e.wave_attribution.shape == (256,) and e.rr_attribution.shape == (8,)
+        assert np.isfinite(e.wave_attribution).all() and np.abs(e.wave_attribution).sum() > 0
+    assert (explain_beat(model, waves, rr, i, method="Saliency").wave_attribution >= 0).all()
+    n = explain_beat(model, waves, rr, i, target="N")
+    assert n.target == "N" and n.predicted == "V"
+    assert n.wave_attribution.sum() + n.rr_attribution.sum() < 0  # the beat's shape argues against N
+    assert explain_beat(model, waves, rr, i, target=1).target == "S"
+    with pytest.raises(ValueError, match="unknown attribution method"):
+        explain_beat(model, waves, rr, i, method="LIME")
+    with pytest.raises(ValueError, match="unknown class"):
+        explain_beat(model, waves, rr, i, target="X")
+    with pytest.raises(IndexError, match="out of range"):
+        explain_beat(model, waves, rr, len(waves))
+
+
+def test_occlusion_of_the_most_important_region_lowers_the_score(model, inputs119):
+    beats, waves, rr = inputs119
+    i = int(np.flatnonzero(beats.symbol == "V")[5])
+    e = explain_beat(model, waves, rr, i, method="Occlusion")
+    r = summarise_regions(e)
+    top = max((k for k in r if k != RR_REGION), key=lambda k: r[k]["net"])
+    lo, hi = REGIONS_S[top]
+    w = waves[i].copy()
+    w[0, (e.time_s >= lo) & (e.time_s < hi)] = 0.0
+    assert logit(model, w, rr[i], 2) < logit(model, waves[i], rr[i], 2) - 1.0
+
+
+def test_reading_names_the_class_the_evidence_and_the_rhythm(model, inputs119):
+    beats, waves, rr = inputs119
+    premature = np.flatnonzero((beats.symbol == "V") & (rr[:, RR_FEATURES.index("pre_rr_local")] < 0.8))
+    e = explain_beat(model, waves, rr, int(premature[0]))
+    text = " ".join(reading(e))
+    assert "labels this beat **V** (ventricular ectopic beat)" in text
+    assert "QRS complex" in text and "premature" in text and "% of the local mean RR" in text
+    steady = np.flatnonzero((beats.symbol == "N") & (np.abs(rr[:, RR_FEATURES.index("pre_rr_local")] - 1) < 0.03))
+    assert "on time" in " ".join(reading(explain_beat(model, waves, rr, int(steady[0]))))
+    sal = " ".join(reading(explain_beat(model, waves, rr, 0, method="Saliency")))
+    assert "sensitivity of class N" in sal and ", against" not in sal
+
+
+def test_rr_reference_is_the_usual_rhythm(inputs119):
+    _, _, rr = inputs119
+    ref = rr_reference(rr[:10])
+    median = rr[0, 0] / rr[0, 3]
+    np.testing.assert_allclose(ref[:, :3], median, rtol=1e-5)
+    np.testing.assert_allclose(ref[:, 3:], 1.0)
+
+
+def test_explanation_matches_what_the_app_classified(model):
+    a = analyse(model, load_record("119"))
+    e = explain_inputs(model, a.waves[7], a.rr[7])
+    row = a.table.iloc[7]
+    assert e.predicted == row["label"] and e.probabilities[row["label"]] == pytest.approx(row["confidence"], abs=1e-3)

@@ -1,0 +1,136 @@
+"""Figure builders on real records: ECG-paper grid, beat markers and flags, decimation that keeps R peaks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecgapp import extract_beats, load_record
+from ecgapp.explain import BeatExplanation
+from ecgapp.figures import (CLASS_COLOURS, DISAGREE_COLOUR, ecg_figure, explanation_figure, minmax_decimate,
+                            overview_figure, probability_figure)
+from ecgapp.inference import beats_table
+from ecgapp.processing import MODEL_FS, clean
+
+
+@pytest.fixture(scope="module")
+def rec119():
+    rec = load_record("119")
+    beats = extract_beats(rec)
+    probs = np.zeros((len(beats), 5), np.float32)
+    probs[np.arange(len(beats)), np.clip(beats.label, 0, 4)] = 0.9  # "predictions" = the reference ...
+    probs[:5] = [0.1, 0.1, 0.7, 0.05, 0.05]  # ... except the first five beats, called V
+    table = beats_table(beats, probs)
+    return clean(rec.lead_signal(), rec.fs), table
+
+
+def trace(fig, name):
+    return next(t for t in fig.data if t.name == name)
+
+
+def test_ecg_figure_has_the_standard_paper_grid_and_units(rec119):
+    signal, table = rec119
+    fig = ecg_figure(signal, MODEL_FS, table, 20.0, 30.0)
+    x, y = fig.layout.xaxis, fig.layout.yaxis
+    assert (x.dtick, x.minor.dtick, y.dtick, y.minor.dtick) == (0.2, 0.04, 0.5, 0.1)
+    assert x.minor.showgrid and y.minor.showgrid
+    assert x.title.text == "time (s)" and y.title.text == "mV" and tuple(x.range) == (20.0, 30.0)
+    line = trace(fig, "filtered ECG")
+    assert len(line.x) <= 10 * MODEL_FS + 2  # only the window is sent to the browser
+    np.testing.assert_allclose(line.x[0], 20.0, atol=1 / MODEL_FS)
+
+
+def test_every_beat_in_the_window_is_marked_at_its_r_peak_with_its_class(rec119):
+    signal, table = rec119
+    fig = ecg_figure(signal, MODEL_FS, table, 0.0, 10.0)
+    in_window = table[table["time_s"] < 10.0]
+    marked = []
+    for cls in "NSVFQ":
+        t = trace(fig, cls)
+        assert t.marker.color == CLASS_COLOURS[cls] and set(t.text or ()) <= {cls}
+        marked += list(zip(t.x, [cls] * len(t.x)))
+        for xv, yv in zip(t.x, t.y):  # the marker sits on the signal at the R peak
+            assert yv == pytest.approx(signal[int(round(xv * MODEL_FS))], abs=1e-5)
+    assert sorted(marked) == sorted(zip(in_window["time_s"], in_window["label"]))
+    flagged = trace(fig, "differs from reference")
+    assert flagged.marker.color == DISAGREE_COLOUR
+    wrong = in_window[in_window["label"] != in_window["reference"]]
+    assert sorted(flagged.x) == sorted(wrong["time_s"]) and len(wrong) >= 4  # the 5 fake V calls in 10 s
+    assert "reference" in flagged.hovertemplate and "predicted" in flagged.hovertemplate
+
+
+def test_raw_overlay_and_selected_beat(rec119):
+    signal, table = rec119
+    raw = signal + 1.0
+    fig = ecg_figure(signal, MODEL_FS, table, 0.0, 5.0, raw=raw, selected=3)
+    assert trace(fig, "raw").y[0] == pytest.approx(signal[0] + 1.0)
+    (band,) = fig.layout.shapes
+    assert band.x0 < table.loc[3, "time_s"] < band.x1
+
+
+def test_minmax_decimation_keeps_every_r_peak_visible():
+    rec = load_record("208")  # many ventricular beats of both polarities
+    beats = extract_beats(rec)
+    x = clean(rec.lead_signal(), rec.fs)
+    idx, values = minmax_decimate(x, 1500)
+    assert len(values) <= 3000 and np.all(np.diff(idx) >= 0)
+    r = np.round(beats.sample * MODEL_FS / rec.fs).astype(int)
+    # the decimated trace reaches every R peak's amplitude within its bucket
+    size = int(np.ceil(x.size / 1500))
+    bucket_of_r = r // size
+    hi = values.reshape(-1, 2).max(axis=1)
+    lo = values.reshape(-1, 2).min(axis=1)
+    assert np.all(hi[bucket_of_r] >= x[r]) and np.all(lo[bucket_of_r] <= x[r])
+    # plain striding (what decimation must not be) loses peaks
+    stride = x[::size]
+    assert (np.abs(stride).max() < np.abs(x).max()) or len(stride) > 3000
+
+
+def test_minmax_decimation_marks_masked_stretches_as_gaps():
+    x = np.sin(np.arange(100_000) / 50.0).astype(np.float32)
+    x[10_000:20_000] = np.nan
+    idx, values = minmax_decimate(x, 100)
+    gap = (idx >= 10_000) & (idx < 20_000)
+    assert np.isnan(values[gap]).sum() >= 2 * 9 and np.isfinite(values[~gap]).all()
+    short_idx, short = minmax_decimate(x[:150], 100)  # short enough: returned as is
+    assert short.size == 150
+
+
+def test_overview_shows_ectopic_ticks_and_the_window(rec119):
+    signal, table = rec119
+    fig = overview_figure(signal, MODEL_FS, table, (60.0, 70.0))
+    assert len(fig.data[0].x) <= 3000
+    v = trace(fig, "V")
+    assert len(v.x) == (table["label"] == "V").sum()
+    assert fig.layout.shapes[0].x0 == 60.0 and fig.layout.shapes[0].x1 == 70.0
+
+
+def _explanation(method="Integrated Gradients"):
+    t = (np.arange(256) - 90) / MODEL_FS
+    attr = np.exp(-((t / 0.03) ** 2))
+    return BeatExplanation(method=method, target="V", probabilities=dict(zip("NSVFQ", [0.1, 0.0, 0.9, 0.0, 0.0])),
+                           time_s=t, wave=np.sin(t * 20), wave_attribution=attr, rr=np.ones(8),
+                           rr_attribution=np.linspace(-1, 1, 8))
+
+
+def test_explanation_and_probability_figures():
+    e = _explanation()
+    fig = explanation_figure(e, wave_mv=np.sin(e.time_s * 20) * 2)
+    heat = fig.data[1]
+    np.testing.assert_allclose(heat.marker.color, e.wave_attribution)
+    assert heat.marker.cmin == -heat.marker.cmax  # signed methods: a diverging scale centred on 0
+    regions = sorted((s.x0, s.x1) for s in fig.layout.shapes)
+    assert len(regions) == 3 and regions[0][0] == e.time_s[0] and regions[0][1] == regions[1][0]
+    assert {a.text for a in fig.layout.annotations} >= {"P wave", "QRS complex", "ST-T segment"}
+    bars = fig.data[2]
+    assert len(bars.y) == 8 and list(bars.x) == list(e.rr_attribution)
+    sal = explanation_figure(_explanation("Saliency"))
+    assert sal.data[1].marker.cmin == 0
+    p = probability_figure(e.probabilities)
+    assert list(p.data[0].y) == list("NSVFQ") and p.data[0].x[2] == 0.9
+
+
+def test_empty_table_draws_without_markers(rec119):
+    signal, table = rec119
+    fig = ecg_figure(signal, MODEL_FS, table.iloc[:0], 0.0, 5.0)
+    assert all(len(t.x) == 0 for t in fig.data if t.name in "NSVFQ")

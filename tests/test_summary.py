@@ -1,0 +1,56 @@
+"""Rhythm summary (heart rate, burden) and agreement with reference labels, on real records."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecgapp import extract_beats, load_record
+from ecgapp.inference import beats_table
+from ecgapp.summary import agreement, agreement_frames, heart_rate, rhythm_summary
+
+
+def reference_table(name: str) -> pd.DataFrame:
+    """Beats table whose predictions are the reference labels (a perfect classifier)."""
+    beats = extract_beats(load_record(name))
+    probs = np.eye(5, dtype=np.float32)[beats.label]
+    return beats_table(beats, probs)
+
+
+def test_heart_rate_of_a_steady_rhythm_and_a_pause():
+    t = np.arange(0, 60, 0.75)  # 80 bpm
+    hr = heart_rate(t)
+    assert hr == pytest.approx({"mean": 80.0, "min": 80.0, "max": 80.0})
+    paused = np.concatenate([t[:40], t[40:] + 2.25])  # one 3 s pause: the mean drops, one beat is not "min HR"
+    hr = heart_rate(paused)
+    assert hr["mean"] < 80 and hr["min"] == pytest.approx(80.0) and hr["max"] == pytest.approx(80.0)
+    broken = np.zeros(len(paused) - 1, bool)
+    broken[39] = True  # the pause spans missing data: left out
+    assert heart_rate(paused, broken)["mean"] == pytest.approx(80.0)
+    assert all(math.isnan(v) for v in heart_rate(np.array([1.0])).values())
+
+
+def test_summary_of_record_119_matches_its_annotations():
+    table = reference_table("119")
+    s = rhythm_summary(table)
+    assert s["beats"] == 1987 and s["counts"] == {"N": 1543, "S": 0, "V": 444, "F": 0, "Q": 0}
+    assert s["burden_pct"]["V"] == pytest.approx(100 * 444 / 1987) and s["burden_pct"]["S"] == 0
+    duration_min = (table["time_s"].iloc[-1] - table["time_s"].iloc[0]) / 60
+    assert s["heart_rate_bpm"]["mean"] == pytest.approx(1986 / duration_min, rel=1e-3)
+    assert 30 < s["heart_rate_bpm"]["min"] < s["heart_rate_bpm"]["mean"] < s["heart_rate_bpm"]["max"] < 200
+
+
+def test_agreement_counts_only_beats_with_a_reference():
+    table = reference_table("208")
+    report = agreement(table)
+    assert report.accuracy == 1.0 and report.matrix.sum() == len(table)
+    flipped = table.copy()
+    flipped.loc[flipped["reference"] == "V", "label"] = "N"
+    report = agreement(flipped)
+    assert report.se["V"] == 0.0 and report.support["V"] == (table["reference"] == "V").sum()
+    stats, matrix = agreement_frames(report)
+    assert matrix.loc["ref V", "pred N"] == report.support["V"] and stats.loc["N", "Se"] == 1.0
+    assert agreement(table.assign(reference="")) is None
