@@ -40,8 +40,12 @@ def get_model():
 
 
 @st.cache_data(show_spinner=False)
+def mitdb_info() -> dict:
+    return {info.name: info for info in list_records()}
+
+
 def record_labels() -> dict[str, str]:
-    return {info.name: info.label for info in list_records()}
+    return {name: info.label for name, info in mitdb_info().items()}
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the record...")
@@ -132,7 +136,10 @@ def on_chart_select(a: Analysis) -> None:
 
 
 # ---------------------------------------------------------------- sidebar: input
-st.sidebar.title("🫀 ecgapp")
+st.sidebar.title("ecgapp")
+for kept in ("mitdb_name", "view_width", "method"):  # keep choices whose widget is not drawn in this run
+    if kept in st.session_state:
+        st.session_state[kept] = st.session_state[kept]
 kind = st.sidebar.radio("ECG", ["MIT-BIH record", "Upload a file"], key="kind", horizontal=True)
 record = None
 key = ""
@@ -193,10 +200,14 @@ if "select_beat" in st.session_state:  # a click in the table or on the chart, a
 st.session_state.beat = int(np.clip(st.session_state.get("beat", 1), 1, n_beats))
 
 # ---------------------------------------------------------------- header and summary
-title = labels[record.name] if kind == "MIT-BIH record" else record.name
-st.subheader(title)
+if kind == "MIT-BIH record":
+    st.subheader(labels[record.name])
+    clinical = " ".join(mitdb_info()[record.name].comments)  # the header's notes beyond age, sex, medications
+else:
+    st.subheader(record.name)
+    clinical = " ".join(record.comments)
 facts = f"lead {a.lead} - {a.fs:g} Hz - {a.duration_s / 60:.1f} min - {n_beats} beats ({SOURCES[source]})"
-st.caption(facts + (" - " + " ".join(record.comments) if record.comments else ""))
+st.caption(facts + (f" - {clinical}" if clinical else ""))
 if a.lead != "MLII":
     st.caption("The model was trained on MIT-BIH lead MLII (a modified lead II); other leads are less reliable.")
 for note in record.notes:
@@ -209,8 +220,8 @@ hr = s["heart_rate_bpm"]
 cols = st.columns(5)
 cols[0].metric("beats", s["beats"])
 cols[1].metric("mean heart rate", f"{hr['mean']:.0f} bpm" if np.isfinite(hr["mean"]) else "-")
-cols[2].metric("min - max heart rate", f"{hr['min']:.0f} - {hr['max']:.0f} bpm" if np.isfinite(hr["min"]) else "-",
-               help="running median over 5 RR intervals")
+cols[2].metric("heart rate min-max", f"{hr['min']:.0f}-{hr['max']:.0f}" if np.isfinite(hr["min"]) else "-",
+               help="beats per minute, over a running median of 5 RR intervals")
 cols[3].metric("S burden", f"{s['burden_pct']['S']:.1f}%", help="share of beats labelled S")
 cols[4].metric("V burden", f"{s['burden_pct']['V']:.1f}%", help="share of beats labelled V")
 st.markdown("Predicted beats: " + ", ".join(f"**{c}** {n}" for c, n in s["counts"].items()))
@@ -253,13 +264,13 @@ st.plotly_chart(overview_figure(a.signal, 360.0, a.table, view), width="stretch"
                 config={"displayModeBar": False}, key="overview")
 
 # ---------------------------------------------------------------- beats and explanation
-left, right = st.columns([1, 1.35])
+left, right = st.columns([1.25, 1.75])
 with left:
     st.markdown("#### Beats")
-    f1, f2 = st.columns(2)
-    classes = f1.multiselect("classes", AAMI_CLASSES, default=list(AAMI_CLASSES), key="table_classes")
-    order = f2.selectbox("sort", ["time", "least certain first"], key="table_sort")
-    only_diff = st.checkbox("only beats that differ from the reference", key="only_diff",
+    classes = st.multiselect("classes", AAMI_CLASSES, default=list(AAMI_CLASSES), key="table_classes")
+    f1, f2 = st.columns([1, 1.3])
+    order = f1.selectbox("sort", ["time", "least certain first"], key="table_sort", label_visibility="collapsed")
+    only_diff = f2.checkbox("only beats differing from the reference", key="only_diff",
                             disabled=a.agreement is None)
     table = a.table.assign(beat=np.arange(1, n_beats + 1))
     shown = table[table["label"].isin(classes)]
@@ -268,10 +279,11 @@ with left:
     if order == "least certain first":
         shown = shown.sort_values("confidence", kind="stable")
     cols_shown = ["beat", "time_s", "label", "confidence", "reference"]
+    small = {c: st.column_config.Column(width="small") for c in ("beat", "label", "reference")}
     st.dataframe(shown[cols_shown], hide_index=True, height=320, key="beat_table", on_select=
                  lambda: on_table_select(shown["beat"].tolist()), selection_mode="single-row",
-                 column_config={"confidence": st.column_config.ProgressColumn(min_value=0, max_value=1, format="%.2f"),
-                                "time_s": st.column_config.NumberColumn("time (s)", format="%.2f")})
+                 column_config={**small, "confidence": st.column_config.NumberColumn(format="%.2f", width="small"),
+                                "time_s": st.column_config.NumberColumn("time (s)", format="%.2f", width="small")})
     st.caption(f"{len(shown)} of {n_beats} beats. Click a row, or a beat on the ECG, to explain it.")
 
 with right:
@@ -280,15 +292,16 @@ with right:
     beat = e1.number_input("beat #", min_value=1, max_value=n_beats, step=1, key="beat")
     method = e2.selectbox("method", METHODS, key="method")
     row = a.table.iloc[beat - 1]
-    target_opts = ["predicted"] + list(AAMI_CLASSES)
-    target = e3.selectbox("explain class", target_opts, key="target",
-                          format_func=lambda t: f"predicted ({row['label']})" if t == "predicted" else t)
+    target = e3.selectbox("explain class", ["predicted"] + list(AAMI_CLASSES), key="target",
+                          help="the class whose score is explained: the predicted one, or any other")
     expl = explanation(key, a.lead, source, beat - 1, method, None if target == "predicted" else target, a)
     ref = f", reference {row['reference']}" if row["reference"] else ""
     st.markdown(f"Beat {beat} at {row['time_s']:.2f} s: **{row['label']}** ({CLASS_NAMES[row['label']]}), "
                 f"confidence {100 * row['confidence']:.0f}%{ref}")
     st.plotly_chart(explanation_figure(expl, a.beats.windows[beat - 1]), width="stretch",
                     key="explanation_chart", config={"displaylogo": False})
+    st.caption("Red: evidence for the class; blue: against it (Saliency: darker = more sensitive). "
+               "Shaded: P wave, QRS complex, ST-T segment (fixed windows around the R peak).")
     p1, p2 = st.columns([1, 1.6])
     p1.plotly_chart(probability_figure(expl.probabilities), width="stretch", key="proba_chart",
                     config={"displayModeBar": False})

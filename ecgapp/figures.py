@@ -27,15 +27,29 @@ GRID_MAJOR_S, GRID_MINOR_S = 0.2, 0.04  # s (5 mm and 1 mm at 25 mm/s)
 GRID_MAJOR_MV, GRID_MINOR_MV = 0.5, 0.1  # mV (5 mm and 1 mm at 10 mm/mV)
 DISAGREE_COLOUR = "#ff8c00"
 REGION_COLOURS = {"P wave": "#8fb3ff", "QRS complex": "#ffb38f", "ST-T segment": "#9fdf9f"}
+REGION_SHORT = {"P wave": "P", "QRS complex": "QRS", "ST-T segment": "ST-T"}
 RR_LABELS = {"pre_rr_s": "pre-RR (s)", "post_rr_s": "post-RR (s)", "local_rr_s": "local RR (s)",
              "pre_rr_norm": "pre-RR / median", "post_rr_norm": "post-RR / median", "local_rr_norm": "local / median",
              "pre_rr_local": "pre-RR / local", "post_rr_local": "post-RR / local"}
 
 
-def ecg_paper(fig: go.Figure, row: int | None = None, col: int | None = None) -> go.Figure:
-    """Give a figure's axes the ECG-paper grid: seconds on x (0.2 s / 0.04 s), mV on y (0.5 mV / 0.1 mV)."""
+def label_step(width_s: float, max_labels: int = 12) -> int:
+    """Label every k-th major grid line (0.2 s) so that a window of ``width_s`` seconds gets at most
+    ``max_labels`` time labels, at 0.2, 1, 2, 5, 10 ... s spacing."""
+    for seconds in (0.2, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600):
+        if width_s / seconds <= max_labels:
+            return max(1, int(round(seconds / GRID_MAJOR_S)))
+    return int(round(600 / GRID_MAJOR_S))
+
+
+def ecg_paper(fig: go.Figure, row: int | None = None, col: int | None = None, width_s: float = 1.0) -> go.Figure:
+    """Give a figure's axes the ECG-paper grid: seconds on x (0.2 s / 0.04 s), mV on y (0.5 mV / 0.1 mV).
+
+    Every 0.2 s line is drawn; time labels are thinned for a window of ``width_s`` seconds (``label_step``).
+    """
     where = {} if row is None else {"row": row, "col": col}
     fig.update_xaxes(dtick=GRID_MAJOR_S, gridcolor=PAPER["major"], showgrid=True, zeroline=False,
+                     ticklabelstep=label_step(width_s),
                      minor=dict(dtick=GRID_MINOR_S, gridcolor=PAPER["minor"], showgrid=True), **where)
     fig.update_yaxes(dtick=GRID_MAJOR_MV, gridcolor=PAPER["major"], showgrid=True, zeroline=False,
                      minor=dict(dtick=GRID_MINOR_MV, gridcolor=PAPER["minor"], showgrid=True), **where)
@@ -101,7 +115,7 @@ def ecg_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, start_s: floa
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
     lo = np.floor((lo - 0.2) / GRID_MAJOR_MV) * GRID_MAJOR_MV
     hi = np.ceil((hi + 0.45) / GRID_MAJOR_MV) * GRID_MAJOR_MV  # room for the class letters
-    ecg_paper(fig)
+    ecg_paper(fig, width_s=end_s - start_s)
     fig.update_xaxes(range=[start_s, end_s], title_text="time (s)")
     fig.update_yaxes(range=[lo, hi], title_text="mV")
     fig.update_layout(height=height, margin=dict(l=50, r=10, t=30 if title else 10, b=40), title=title or None,
@@ -154,17 +168,21 @@ def overview_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, view: tu
                                      marker=dict(symbol="line-ns-open", size=9, color=CLASS_COLOURS[cls]),
                                      hovertemplate=f"{cls} beat at %{{x:.1f}} s<extra></extra>"))
     fig.add_vrect(x0=view[0], x1=view[1], fillcolor="#4c9aff", opacity=0.25, line_width=0)
-    fig.update_xaxes(range=[0, len(signal) / fs], title_text=None, showgrid=False)
+    fig.update_xaxes(range=[0, len(signal) / fs], title_text="time (s), whole record", title_standoff=2,
+                     showgrid=False)
     fig.update_yaxes(visible=False, fixedrange=True)
-    fig.update_layout(height=height, margin=dict(l=50, r=10, t=5, b=25), plot_bgcolor="white",
+    fig.update_layout(height=height, margin=dict(l=50, r=10, t=5, b=40), plot_bgcolor="white",
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), dragmode=False)
     return fig
 
 
 def explanation_figure(expl: BeatExplanation, wave_mv: np.ndarray | None = None, height: int = 340) -> go.Figure:
     """One beat with its attribution: left, the waveform (mV if ``wave_mv`` is given) as a heat-coloured
-    line over shaded P / QRS / ST-T regions; right, the attribution of each RR-context feature."""
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.68, 0.32], horizontal_spacing=0.14,
+    line over shaded P / QRS / ST-T regions; right, the attribution of each RR-context feature.
+
+    Colours: red supports the explained class, blue argues against it (signed methods, a scale centred on
+    0); for Saliency, darker red is more sensitive."""
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.66, 0.34], horizontal_spacing=0.2,
                         subplot_titles=(f"beat: attribution to class {expl.target} ({expl.method})",
                                         "RR-interval context"))
     y = np.asarray(wave_mv if wave_mv is not None else expl.wave, dtype=float)
@@ -172,15 +190,21 @@ def explanation_figure(expl: BeatExplanation, wave_mv: np.ndarray | None = None,
     signed = expl.method != "Saliency"
     scale = float(np.abs(attr).max()) or 1.0
     colours = dict(colorscale="RdBu_r", cmin=-scale, cmax=scale) if signed else dict(colorscale="Reds", cmin=0, cmax=scale)
-    fig.add_trace(go.Scatter(x=expl.time_s, y=y, mode="lines", line=dict(color="#999", width=1), hoverinfo="skip",
-                             showlegend=False), row=1, col=1)
-    fig.add_trace(go.Scatter(
+    fig.add_trace(go.Scatter(  # the heat-coloured halo under the trace ...
         x=expl.time_s, y=y, mode="markers", showlegend=False, customdata=attr,
-        marker=dict(color=attr, size=6, colorbar=dict(title="attr.", x=0.6, len=0.9, thickness=10), **colours),
+        marker=dict(color=attr, size=10, line=dict(width=0), **colours),
         hovertemplate="%{x:.3f} s from R<br>%{y:.2f}<br>attribution %{customdata:.3g}<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=expl.time_s, y=y, mode="lines", line=dict(color="#1c1c1c", width=1.3),  # ... the beat
+                             hoverinfo="skip", showlegend=False), row=1, col=1)
+    lo = float(np.nanmin(y)) if np.isfinite(y).any() else 0.0
+    band = 0.12 * max(float(np.nanmax(y)) - lo, 0.5) if np.isfinite(y).any() else 0.2
+    fig.add_trace(go.Bar(  # the colour band under the beat: the same attribution, read along the time axis
+        x=expl.time_s, y=np.full(len(y), band), base=lo - 1.5 * band, width=1.0 / MODEL_FS, showlegend=False,
+        marker=dict(color=attr, line=dict(width=0), **colours), customdata=attr, name="attribution band",
+        hovertemplate="%{x:.3f} s from R<br>attribution %{customdata:.3g}<extra></extra>"), row=1, col=1)
     for name, (lo, hi) in REGIONS_S.items():  # after the traces: plotly skips shapes on empty subplots
         fig.add_vrect(x0=lo, x1=hi, fillcolor=REGION_COLOURS[name], opacity=0.18, line_width=0, row=1, col=1,
-                      annotation_text=name, annotation_position="top left", annotation_font_size=10)
+                      annotation_text=REGION_SHORT[name], annotation_position="top left", annotation_font_size=11)
     labels = [RR_LABELS[c] for c in RR_FEATURES]
     fig.add_trace(go.Bar(
         y=labels, x=expl.rr_attribution, orientation="h", showlegend=False,

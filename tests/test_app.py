@@ -124,7 +124,7 @@ def test_navigate_and_explain_a_beat():
     ok(at)
     assert at.number_input(key="beat").value > first_v
     spec = chart(at, "explanation_chart")
-    assert values(spec["data"][1]["marker"]["color"]).size == 256  # one attribution per sample of the beat window
+    assert values(spec["data"][0]["marker"]["color"]).size == 256  # one attribution per sample of the beat window
     for method in ("Saliency", "Occlusion"):
         at.selectbox(key="method").select(method)
         ok(at)
@@ -260,3 +260,15 @@ def test_upload_limit_is_configured_and_stated():
     ok(at)
     assert any(f"{MAX_UPLOAD_BYTES // 2**20} MB" in c.value for c in at.sidebar.caption)
     assert "Upload an ECG" in at.info[0].value
+
+
+def test_the_record_choice_survives_a_look_at_the_upload_page():
+    at = start()
+    at.selectbox(key="mitdb_name").select("119")
+    ok(at)
+    at.radio(key="kind").set_value("Upload a file")
+    ok(at)
+    at.radio(key="kind").set_value("MIT-BIH record")
+    ok(at)
+    assert at.selectbox(key="mitdb_name").value == "119" and at.subheader[0].value.startswith("119 - 51 y F")
+    assert "The PVCs are uniform." in texts(at) and "1129 654" not in texts(at)  # clinical notes, not raw header

@@ -34,6 +34,7 @@ def test_ecg_figure_has_the_standard_paper_grid_and_units(rec119):
     x, y = fig.layout.xaxis, fig.layout.yaxis
     assert (x.dtick, x.minor.dtick, y.dtick, y.minor.dtick) == (0.2, 0.04, 0.5, 0.1)
     assert x.minor.showgrid and y.minor.showgrid
+    assert x.ticklabelstep == 5  # a 10 s window: every 0.2 s line drawn, a time label every 1 s
     assert x.title.text == "time (s)" and y.title.text == "mV" and tuple(x.range) == (20.0, 30.0)
     line = trace(fig, "filtered ECG")
     assert len(line.x) <= 10 * MODEL_FS + 2  # only the window is sent to the browser
@@ -116,16 +117,19 @@ def _explanation(method="Integrated Gradients"):
 def test_explanation_and_probability_figures():
     e = _explanation()
     fig = explanation_figure(e, wave_mv=np.sin(e.time_s * 20) * 2)
-    heat = fig.data[1]
+    heat = fig.data[0]
     np.testing.assert_allclose(heat.marker.color, e.wave_attribution)
     assert heat.marker.cmin == -heat.marker.cmax  # signed methods: a diverging scale centred on 0
     regions = sorted((s.x0, s.x1) for s in fig.layout.shapes)
     assert len(regions) == 3 and regions[0][0] == e.time_s[0] and regions[0][1] == regions[1][0]
-    assert {a.text for a in fig.layout.annotations} >= {"P wave", "QRS complex", "ST-T segment"}
-    bars = fig.data[2]
+    assert {a.text for a in fig.layout.annotations} >= {"P", "QRS", "ST-T"}
+    band = fig.data[2]
+    np.testing.assert_allclose(band.marker.color, e.wave_attribution)  # the colour band under the beat
+    assert band.base < min(fig.data[1].y)
+    bars = fig.data[3]
     assert len(bars.y) == 8 and list(bars.x) == list(e.rr_attribution)
     sal = explanation_figure(_explanation("Saliency"))
-    assert sal.data[1].marker.cmin == 0
+    assert sal.data[0].marker.cmin == 0
     p = probability_figure(e.probabilities)
     assert list(p.data[0].y) == list("NSVFQ") and p.data[0].x[2] == 0.9
 
@@ -134,3 +138,9 @@ def test_empty_table_draws_without_markers(rec119):
     signal, table = rec119
     fig = ecg_figure(signal, MODEL_FS, table.iloc[:0], 0.0, 5.0)
     assert all(len(t.x) == 0 for t in fig.data if t.name in "NSVFQ")
+
+
+def test_time_labels_thin_out_as_the_window_grows():
+    from ecgapp.figures import label_step
+
+    assert [label_step(w) for w in (0.7, 5, 10, 20, 30, 60)] == [1, 5, 5, 10, 25, 25]

@@ -1,0 +1,348 @@
+"""End to end in a real browser: the Streamlit app served by ``streamlit run`` and driven by Playwright.
+
+Playwright drives Debian's chromium (``/usr/bin/chromium``); no browser is downloaded. Without chromium or
+the ``playwright`` package the test is skipped on a developer machine, and fails when ``$CI`` is set (CI
+must never skip it silently; ``.ci/run`` installs chromium when it is missing).
+
+One test walks what a user does: open the app (record 100 labelled), pick record 119, jump to the next V
+beat and read its explanation, upload 60 s of 119 as CSV (beats detected), upload a corrupt CSV (a clear
+error, no crash), go back to a MIT-BIH record. Screenshots go to ``test-output/browser/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ecgapp.aami import AAMI_CLASSES, aami_index, is_beat
+from ecgapp.mitdb import load_record
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError as exc:  # checked in the fixture below (skip locally, fail in CI)
+    PLAYWRIGHT_IMPORT_ERROR: ImportError | None = exc
+else:
+    PLAYWRIGHT_IMPORT_ERROR = None
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "streamlit_app.py")
+SHOTS = ROOT / "test-output" / "browser"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+STARTUP_S = 60  # the server must answer /_stcore/health within this
+TIMEOUT_MS = 60_000  # any single wait in the page
+VIEWPORT = {"width": 1400, "height": 1000}
+
+# CSS: Streamlit gives a keyed element the class st-key-<key>; Plotly draws class letters as SVG text.
+ECG = ".st-key-ecg_chart .js-plotly-plot"
+LETTERS = ".scatterlayer .trace .textpoint text"
+RUNNING = '[data-testid="stStatusWidgetRunningIcon"]'
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def unavailable(reason: str):
+    """Skip on a developer machine; fail in CI, where this test must always run."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI is set: the browser test must run in CI, see .ci/run)", pytrace=False)
+    pytest.skip(reason)
+
+
+# ---------------------------------------------------------------- the server and the browser
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def log_tail(path: Path, n: int = 3000) -> str:
+    try:
+        return path.read_text(errors="replace")[-n:]
+    except OSError:
+        return "(no log)"
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    """``streamlit run streamlit_app.py`` on a free local port; stopped (killed if need be) afterwards."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = dict(os.environ, ECGAPP_OFFLINE="1",  # ECGAPP_DATA_DIR passes through when set
+               STREAMLIT_SERVER_FILE_WATCHER_TYPE="none")  # no reruns or polling if sources change meanwhile
+    log = SHOTS / "streamlit.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", APP, "--server.address", "127.0.0.1", "--server.port",
+             str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + STARTUP_S
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"streamlit exited with {server.returncode} before serving:\n{log_tail(log)}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().decode().strip() == "ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer {url}/_stcore/health within {STARTUP_S} s:\n{log_tail(log)}")
+            time.sleep(0.25)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+
+
+@pytest.fixture
+def page(request):
+    """A chromium page on the app, every wait bounded; requests that leave the app's server are refused."""
+    if PLAYWRIGHT_IMPORT_ERROR is not None:
+        unavailable(f"playwright is not importable ({PLAYWRIGHT_IMPORT_ERROR}); "
+                    f"install it with .venv/bin/pip install -r requirements-dev.txt")
+    if not os.access(CHROMIUM, os.X_OK):
+        unavailable(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)")
+    app_url = request.getfixturevalue("app_url")  # the server starts only once the browser can run
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=TIMEOUT_MS)
+        try:
+            context = browser.new_context(viewport=VIEWPORT)
+            context.set_default_timeout(TIMEOUT_MS)
+            expect.set_options(timeout=TIMEOUT_MS)  # expect() waits 5 s by default; the first run takes longer
+            context.route(re.compile(r"^(?!" + re.escape(app_url) + r"/)(https?|wss?)://"), lambda r: r.abort())
+            pg = context.new_page()
+            pg.page_errors = []  # uncaught JavaScript exceptions in the app's page
+            pg.on("pageerror", lambda e: pg.page_errors.append(str(e)))
+            pg.goto(app_url)
+            yield pg
+        finally:
+            browser.close()
+
+
+# ---------------------------------------------------------------- helpers
+def wait_idle(pg) -> None:
+    """Wait until Streamlit has finished the current run: no running icon, no stale element (elements of
+    the previous run are marked data-stale while a run is going) and every chart drawn exactly once (a
+    redrawn chart briefly has its old and new plot side by side). Checked twice: a rerun may start a moment
+    after the interaction that triggers it."""
+    idle = """() => !document.querySelector('%s') && !document.querySelector('[data-stale="true"]')
+        && !document.querySelector('[data-testid="stSpinner"]')
+        && Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+               .every(c => c.querySelectorAll('.js-plotly-plot').length === 1)""" % RUNNING
+    for _ in range(2):
+        pg.wait_for_function(idle, timeout=TIMEOUT_MS, polling=100)
+        pg.wait_for_timeout(300)
+    pg.wait_for_function(idle, timeout=TIMEOUT_MS, polling=100)
+
+
+def expect_chart(pg, selector: str) -> None:
+    """Exactly one Plotly chart matches ``selector`` (after the transient doubling of a redraw), shown."""
+    expect(pg.locator(selector)).to_have_count(1)
+    expect(pg.locator(selector)).to_be_visible()
+
+
+def shot(pg, name: str, full_page: bool = False) -> None:
+    """Screenshot once the app is idle, then check that the run raised no exception (if it did, a full-page
+    screenshot ``FAILED_<name>`` shows the traceback)."""
+    pg.mouse.move(0, 0)  # no hover tooltip from the last click in the picture
+    wait_idle(pg)
+    screenshot(pg, name, full_page)
+    exceptions = pg.locator('[data-testid="stException"]')
+    if exceptions.count():
+        screenshot(pg, f"FAILED_{name}", full_page=True)
+        pytest.fail(f"after {name}: the app raised {exceptions.all_inner_texts()}", pytrace=False)
+
+
+def screenshot(pg, name: str, full_page: bool = False) -> None:
+    """Streamlit scrolls inside <main>, not the window, so a full page is taken by making the viewport as
+    tall as <main>'s content for a moment."""
+    if not full_page:
+        pg.screenshot(path=SHOTS / name)
+        return
+    height = pg.evaluate("() => document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight || 0")
+    pg.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], int(height) + 20)})
+    try:
+        pg.wait_for_timeout(500)  # charts re-lay out after the resize
+        wait_idle(pg)
+        pg.screenshot(path=SHOTS / name)
+    finally:
+        pg.set_viewport_size(VIEWPORT)
+
+
+def wait_for_letters(pg, letter: str, more_than: int) -> list[str]:
+    """Wait until the (one) ECG chart draws more than ``more_than`` beat labels ``letter``; all its labels."""
+    handle = pg.wait_for_function(
+        """([sel, letters, letter, n]) => { const d = document.querySelectorAll(sel);
+            if (d.length !== 1) return false;
+            const all = Array.from(d[0].querySelectorAll(letters)).map(t => t.textContent);
+            return all.filter(t => t === letter).length > n ? all : false; }""",
+        arg=[ECG, LETTERS, letter, more_than], timeout=TIMEOUT_MS, polling=100)
+    return handle.json_value()
+
+
+def ecg_traces(pg) -> dict[str, int]:
+    """Number of points per named trace of the drawn ECG figure (Plotly's full data, typed arrays decoded)."""
+    return pg.evaluate("sel => Object.fromEntries(document.querySelector(sel)._fullData"
+                       ".map(t => [t.name, t._length || 0]))", ECG)
+
+
+def metric(pg, label: str):
+    return pg.locator('[data-testid="stMetric"]').filter(
+        has=pg.locator('[data-testid="stMetricLabel"]', has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")))
+
+
+def pick_source(pg, option: str) -> None:
+    pg.locator(".st-key-kind").get_by_text(option, exact=True).click()
+
+
+def check_same_record(pg, subheader, record_box) -> None:
+    """The record the page shows is the one the sidebar's record box names."""
+    wait_idle(pg)
+    shown, chosen = subheader.inner_text(), record_box.input_value()
+    assert shown == chosen, f"back on MIT-BIH records the page shows {shown!r} but the sidebar says {chosen!r}"
+
+
+def first_v_beat(name: str) -> int:
+    """1-based number of the first beat whose reference label is V."""
+    ann = load_record(name).annotations
+    labels = aami_index(ann.symbol[is_beat(ann.symbol)])
+    return int(np.flatnonzero(labels == AAMI_CLASSES.index("V"))[0]) + 1
+
+
+def csv_of_record(path: Path, name: str, lead: str, seconds: float) -> int:
+    """Write the first ``seconds`` of a MIT-BIH lead as CSV (time_s in seconds); its reference beat count."""
+    rec = load_record(name)
+    n = int(seconds * rec.fs)
+    x = rec.lead_signal(lead)[:n]
+    t = np.arange(n) / rec.fs
+    np.savetxt(path, np.column_stack([t, x]), delimiter=",", fmt=["%.6f", "%.4f"], header=f"time_s,{lead}",
+               comments="")
+    ann = rec.annotations
+    return int((is_beat(ann.symbol) & (ann.sample < n)).sum())
+
+
+# ---------------------------------------------------------------- the test
+def test_app_in_a_browser(page, tmp_path):
+    for old in SHOTS.glob("*.png"):  # screenshots of an earlier run would mislead
+        old.unlink()
+    try:
+        walk_through_the_app(page, tmp_path)
+    except BaseException:
+        try:
+            screenshot(page, "failure.png", full_page=True)  # the page as it was when the test failed
+        except Exception:  # noqa: BLE001 - the original failure matters, not this one
+            pass
+        raise
+
+
+def walk_through_the_app(pg, tmp_path):
+    sidebar = pg.locator('[data-testid="stSidebar"]')
+    record_box = pg.get_by_role("combobox", name="MIT-BIH Arrhythmia Database record")
+    subheader = pg.locator('[data-testid="stMain"] h3').first
+    no_crash = pg.locator('[data-testid="stException"]')
+
+    # 1. The default view: MIT-BIH record 100, its first 10 s with every beat labelled.
+    expect_chart(pg, ECG)
+    expect(pg.locator(".st-key-kind").get_by_role("radio", name="MIT-BIH record")).to_be_checked()
+    expect(record_box).to_have_value(re.compile(r"^100 - "))
+    expect(subheader).to_have_text(re.compile(r"^100 - 69 y M"))
+    letters = wait_for_letters(pg, "N", 5)
+    assert set(letters) <= set(AAMI_CLASSES), letters
+    wait_idle(pg)
+    traces = ecg_traces(pg)
+    assert traces["N"] > 5 and max(traces.values()) > 1000, traces  # the beats, and the ECG line itself
+    shot(pg, "01_record_100.png")
+
+    # 2. Another record from the sidebar: 119, with its known ventricular burden.
+    record_box.click()
+    record_box.fill("119")
+    expect(pg.get_by_role("option").first).to_have_text(re.compile(r"^119 - "))
+    pg.keyboard.press("Enter")
+    expect(subheader).to_have_text(re.compile(r"^119 - 51 y F"))
+    expect(metric(pg, "V burden")).to_contain_text("22.3%")
+    letters = wait_for_letters(pg, "V", 0)
+    assert letters.count("N") > 5, letters
+    shot(pg, "02_record_119.png")
+
+    # 3. "V ▶" selects the next ventricular beat; the explanation says why it is V.
+    wait_idle(pg)
+    expect(pg.get_by_label("beat #")).to_have_value("1")
+    pg.get_by_role("button", name="V ▶", exact=True).click()
+    expected_beat = first_v_beat("119")
+    expect(pg.get_by_label("beat #")).to_have_value(str(expected_beat))
+    expect(pg.get_by_text(re.compile(rf"^Beat {expected_beat} at [0-9.]+ s: V \(ventricular"))).to_be_visible()
+    reading = pg.get_by_text("The model labels this beat V")
+    expect(reading).to_be_visible()
+    expect(reading.locator("strong")).to_have_text("V")  # **V** rendered bold, not as asterisks
+    expect_chart(pg, ".st-key-explanation_chart .js-plotly-plot")
+    shot(pg, "03_explanation.png", full_page=True)
+    shown = pg.get_by_role("combobox", name="explain class").input_value()
+    named = re.fullmatch(r"predicted \((\w)\)", shown)  # "predicted (<label>)": this beat's label, not an earlier one's
+    assert not named or named[1] == "V", f"'explain class' shows {shown!r} for beat {expected_beat}, labelled V"
+
+    # 4. A look at "Upload a file" and back: the sidebar and the page still name the same record.
+    pick_source(pg, "Upload a file")
+    expect(pg.get_by_text("Upload an ECG in the sidebar")).to_be_visible()
+    pick_source(pg, "MIT-BIH record")
+    expect_chart(pg, ECG)
+    check_same_record(pg, subheader, record_box)
+
+    # Upload 60 s of record 119 as CSV: no annotations, so the beats are detected.
+    csv = tmp_path / "rec119_60s.csv"
+    reference_beats = csv_of_record(csv, "119", "MLII", 60.0)
+    pick_source(pg, "Upload a file")
+    expect(pg.get_by_text("Upload an ECG in the sidebar")).to_be_visible()
+    expect(pg.locator(ECG)).to_have_count(0)
+    uploader = pg.locator('[data-testid="stFileUploader"]').filter(has_text="ECG files")
+    uploader.locator("input[type=file]").set_input_files(csv)
+    expect(subheader).to_have_text("rec119_60s")
+    expect_chart(pg, ECG)
+    expect(sidebar.get_by_text("No annotation file: beats are detected.")).to_be_visible()
+    beats = metric(pg, "beats").locator('[data-testid="stMetricValue"]')
+    expect(beats).to_have_text(re.compile(r"^\d+$"))
+    assert abs(int(beats.inner_text()) - reference_beats) <= 2, (beats.inner_text(), reference_beats)
+    letters = wait_for_letters(pg, "N", 3)
+    assert "V" in letters, letters  # 119's bigeminy starts in the first 10 s
+    shot(pg, "04_upload_csv.png")
+
+    # 5. A corrupt CSV instead: a clear error naming the file, no crash; then back to a MIT-BIH record.
+    uploader.get_by_role("button", name="Remove rec119_60s.csv").click()
+    expect(pg.get_by_text("Upload an ECG in the sidebar")).to_be_visible()
+    broken = tmp_path / "broken.csv"
+    broken.write_text("time_s,MLII\n0,0.1\n0.0027778,abc\n0.0055556,0.2\n0.0083333,0.3\n")
+    uploader.locator("input[type=file]").set_input_files(broken)
+    error = pg.locator('[data-testid="stAlertContentError"]')
+    expect(error).to_have_count(1)
+    expect(error).to_contain_text("broken.csv")
+    expect(error).to_contain_text("line 3")
+    expect(pg.locator(ECG)).to_have_count(0)
+    wait_idle(pg)
+    expect(no_crash).to_have_count(0)
+    shot(pg, "05a_upload_error.png")
+    pick_source(pg, "MIT-BIH record")
+    expect_chart(pg, ECG)
+    expect(error).to_have_count(0)
+    expect(subheader).to_have_text(re.compile(r"^\d{3} - \d+ y [MF]"))
+    wait_for_letters(pg, "N", 5)
+    expect(metric(pg, "V burden")).to_be_visible()
+    shot(pg, "05_error_then_recovered.png")
+    check_same_record(pg, subheader, record_box)
+    assert not pg.page_errors, pg.page_errors
