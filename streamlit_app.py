@@ -241,7 +241,8 @@ if a.agreement is not None:
 # ---------------------------------------------------------------- the ECG view
 st.markdown("#### ECG")
 c = st.columns([1.2, 1, 1, 1.2, 1, 1, 1.3])
-width = c[0].selectbox("window (s)", WIDTHS_S, index=1, key="view_width")
+st.session_state.setdefault("view_width", 10)
+width = c[0].selectbox("window (s)", WIDTHS_S, key="view_width")
 c[1].button("◀ page", on_click=page, args=(a, -1), width="stretch")
 c[2].button("page ▶", on_click=page, args=(a, 1), width="stretch")
 jump_cls = c[3].selectbox("jump to class", AAMI_CLASSES, index=2, key="jump_cls", label_visibility="collapsed")

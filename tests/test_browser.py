@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -74,14 +75,13 @@ def log_tail(path: Path, n: int = 3000) -> str:
         return "(no log)"
 
 
-@pytest.fixture(scope="module")
-def app_url():
-    """``streamlit run streamlit_app.py`` on a free local port; stopped (killed if need be) afterwards."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
+@contextmanager
+def serve_app(log: Path):
+    """``streamlit run streamlit_app.py`` on a free local port (127.0.0.1); yields its URL once it answers,
+    stops it (killed if need be) afterwards. Raises RuntimeError when it does not start."""
     port = free_port()
     env = dict(os.environ, ECGAPP_OFFLINE="1",  # ECGAPP_DATA_DIR passes through when set
                STREAMLIT_SERVER_FILE_WATCHER_TYPE="none")  # no reruns or polling if sources change meanwhile
-    log = SHOTS / "streamlit.log"
     with open(log, "wb") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", APP, "--server.address", "127.0.0.1", "--server.port",
@@ -92,7 +92,7 @@ def app_url():
         deadline = time.monotonic() + STARTUP_S
         while True:
             if server.poll() is not None:
-                pytest.fail(f"streamlit exited with {server.returncode} before serving:\n{log_tail(log)}")
+                raise RuntimeError(f"streamlit exited with {server.returncode} before serving:\n{log_tail(log)}")
             try:
                 with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
                     if r.read().decode().strip() == "ok":
@@ -100,7 +100,8 @@ def app_url():
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer {url}/_stcore/health within {STARTUP_S} s:\n{log_tail(log)}")
+                raise RuntimeError(f"streamlit did not answer {url}/_stcore/health within {STARTUP_S} s:\n"
+                                   f"{log_tail(log)}")
             time.sleep(0.25)
         yield url
     finally:
@@ -110,6 +111,16 @@ def app_url():
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        with serve_app(SHOTS / "streamlit.log") as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture
