@@ -272,3 +272,26 @@ def test_the_record_choice_survives_a_look_at_the_upload_page():
     ok(at)
     assert at.selectbox(key="mitdb_name").value == "119" and at.subheader[0].value.startswith("119 - 51 y F")
     assert "The PVCs are uniform." in texts(at) and "1129 654" not in texts(at)  # clinical notes, not raw header
+
+
+def test_upload_an_edf_at_another_rate_with_two_leads(tmp_path):
+    from edf_writer import write_edf
+
+    from ecgapp.processing import resample
+
+    rec = load_record("119")
+    n = int(60 * rec.fs)
+    x = resample(rec.signal[:n], 360.0, 250.0)  # a 250 Hz recorder
+    path = write_edf(tmp_path / "holter.edf", [("ECG II", "uV", 250.0, 1000 * x[:, 0], (-5000, 5000)),
+                                               ("ECG V1", "uV", 250.0, 1000 * x[:, 1], (-5000, 5000))])
+    at = start()
+    ok(upload(at, ("holter.edf", path.read_bytes())))
+    assert not at.error and "250 Hz" in texts(at)
+    lead = next(s for s in at.sidebar.selectbox if s.key.startswith("lead:"))
+    assert list(lead.options) == ["ECG II", "ECG V1"] and lead.value == "ECG II"
+    ref = rec.annotations
+    expected = int((is_beat(ref.symbol) & (ref.sample < n)).sum())
+    assert abs(int(metrics(at)["beats"]) - expected) <= 2
+    lead.select("ECG V1")
+    ok(at)
+    assert "lead ECG V1" in texts(at)
