@@ -32,6 +32,13 @@ def start() -> AppTest:
     return at
 
 
+def open_record(name: str) -> AppTest:
+    """A fresh session with MIT-BIH record ``name`` picked."""
+    at = start()
+    at.selectbox(key="mitdb_name").select(name)
+    return ok(at)
+
+
 def ok(at: AppTest) -> AppTest:
     at.run()
     assert not at.exception, [e.message for e in at.exception]
@@ -72,9 +79,7 @@ def upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
 
 
 def test_pick_a_record_shows_every_beat_labelled():
-    at = start()
-    at.selectbox(key="mitdb_name").select("119")
-    ok(at)
+    at = open_record("119")
     assert at.subheader[0].value.startswith("119 - 51 y F")
     m = metrics(at)
     assert m["beats"] == "1987" and m["V burden"] == "22.3%"  # the shipped model gets 119's V beats right
@@ -89,9 +94,7 @@ def test_pick_a_record_shows_every_beat_labelled():
 
 
 def test_change_lead_and_switch_beat_source():
-    at = start()
-    at.selectbox(key="mitdb_name").select("100")
-    ok(at)
+    at = open_record("100")
     at.selectbox(key="lead:100").select("V5")
     ok(at)
     assert "lead V5" in texts(at) and "other leads are less reliable" in texts(at)
@@ -106,9 +109,7 @@ def test_change_lead_and_switch_beat_source():
 
 
 def test_navigate_and_explain_a_beat():
-    at = start()
-    at.selectbox(key="mitdb_name").select("119")
-    ok(at)
+    at = open_record("119")
     next_v = next(b for b in at.button if b.label == "V ▶")
     next_v.click()
     ok(at)
@@ -162,9 +163,7 @@ def downloaded(at: AppTest, files: dict[str, bytes], label_start: str) -> bytes:
 
 
 def test_downloads_are_the_beats_csv_and_a_wfdb_annotation_file(served_files, tmp_path):
-    at = start()
-    at.selectbox(key="mitdb_name").select("119")
-    ok(at)
+    at = open_record("119")
     table = pd.read_csv(io.BytesIO(downloaded(at, served_files, "beats CSV")), keep_default_na=False)
     assert len(table) == 1987 and (table["label"] == "V").sum() == 444
     ann = downloaded(at, served_files, "WFDB annotations")
@@ -228,9 +227,7 @@ def test_model_loads_once_per_server_process(monkeypatch):
 
 
 def test_beat_table_filters_by_class_and_puts_the_least_certain_first():
-    at = start()
-    at.selectbox(key="mitdb_name").select("208")
-    ok(at)
+    at = open_record("208")
     at.multiselect(key="table_classes").set_value(["V", "F"])
     at.selectbox(key="table_sort").select("least certain first")
     ok(at)
@@ -263,9 +260,7 @@ def test_upload_limit_is_configured_and_stated():
 
 
 def test_the_record_choice_survives_a_look_at_the_upload_page():
-    at = start()
-    at.selectbox(key="mitdb_name").select("119")
-    ok(at)
+    at = open_record("119")
     at.radio(key="kind").set_value("Upload a file")
     ok(at)
     at.radio(key="kind").set_value("MIT-BIH record")
