@@ -6,7 +6,7 @@ Modules: ``records`` (the Record type), ``wfdbfile``, ``edffile``, ``csvfile`` (
 (resampling and filtering), ``aami`` (beat classes), ``beats`` (beat windows and RR features),
 ``features`` (model inputs), ``model`` (CNN+LSTM and baselines), ``augment`` (training noise),
 ``inference`` (per-beat predictions), ``metrics`` (AAMI EC57 statistics), ``evaluation`` (record lists),
-``detection`` (R peaks without annotations, beat matching), ``analysis`` (one record as the app shows it),
+``qrs`` and ``detection`` (R peaks without annotations, beat matching), ``analysis`` (one record as the app shows it),
 ``summary`` (heart rate, burden, agreement), ``explain`` (Captum attributions), ``figures`` (Plotly),
 ``exports`` (CSV and WFDB annotation files).
 """
