@@ -5,17 +5,17 @@ Steps (arrays in, arrays out; ``x`` in mV at ``fs`` Hz; indices are samples):
 1. ``qrs_envelope``: on the cleaned 360 Hz signal, band-pass 5-20 Hz (the QRS band), differentiate,
    square, average over 120 ms (centred, so no delay) and take the square root: one bump per QRS complex,
    proportional to its amplitude.
-2. ``candidate_peaks``: local maxima of the envelope at least 300 ms apart (the higher wins).
+2. ``candidate_peaks``: local maxima of the envelope at least 200 ms apart (the higher wins).
 3. ``select_beats``: Pan-Tompkins' adaptive threshold over the candidates (running signal and noise
-   levels), T-wave rejection (a peak within 360 ms of a beat with under half its slope), and search-back
-   (while 1.66 mean RR pass without a beat, the largest candidate above half the threshold is a beat).
+   levels); competition (two candidates within 300 ms, or half the mean RR when the rhythm is fast, are
+   one beat: the higher); T-wave rejection (a peak within 360 ms of a beat with under half its slope);
+   search-back (while 1.66 mean RR pass without a beat, the largest candidate above half the threshold).
 4. Each beat is moved to the R peak of the cleaned signal (``processing.clean``, which the classifier cuts
    its windows from): the largest deflection of the lead's dominant polarity within 80 ms, the fiducial
    point of the MIT-BIH reference annotations.
 
 Long records are cut into 5-minute blocks with 3 s margins, so memory stays bounded (a 24-hour record needs
 the arrays of one block plus a few floats per candidate). Flat and saturated leads are refused.
-Known limit: with the 300 ms refractory period, rhythms faster than 200 bpm lose every other beat.
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ class QrsSettings:
     band_hz: tuple[float, float] = (5.0, 20.0)  # QRS band
     window_s: float = 0.120  # envelope averaging window
     envelope: str = "rms"  # "rms": sqrt of the mean squared slope (mV/s); "energy": the mean square ((mV/s)^2)
-    refractory_s: float = 0.300  # candidates closer than this compete (the higher wins): rates up to 200 bpm
+    refractory_s: float = 0.200  # no two candidates closer than this (rates up to 300 bpm)
+    compete_s: float = 0.300  # a candidate this soon after a beat (at most compete_rr of the mean RR) replaces
+    compete_rr: float = 0.5  # it if higher, else is dropped: P waves stop counting, fast rhythms keep every beat
     threshold_fraction: float = 0.30  # threshold = noise level + this share of (signal level - noise level)
     t_wave_s: float = 0.360  # a candidate this soon after a beat, with under half its slope, is a T wave
     searchback_rr: float = 1.66  # after this many mean RR without a beat, search back at half the threshold
@@ -52,7 +54,7 @@ class QrsSettings:
 
 DEFAULT_SETTINGS = QrsSettings()
 PAN_TOMPKINS = QrsSettings(band_hz=(5.0, 15.0), window_s=0.150, envelope="energy", refractory_s=0.200,
-                           threshold_fraction=0.25)
+                           compete_s=0.0, threshold_fraction=0.25)
 
 
 def qrs_envelope(x: np.ndarray, fs: float = MODEL_FS, settings: QrsSettings = DEFAULT_SETTINGS) -> np.ndarray:
@@ -111,6 +113,19 @@ def select_beats(times_s: np.ndarray, heights: np.ndarray, slopes: np.ndarray,
             rr.append(times_s[j] - prev_t)
             spk = 0.25 * heights[j] + 0.75 * spk
         if h > threshold():
+            if beats and settings.compete_s > 0:
+                gap = t - times_s[beats[-1]]
+                window = settings.compete_s
+                if rr:
+                    window = min(window, settings.compete_rr * float(np.mean(rr[-8:])))
+                if gap < window:  # two candidates this close are one beat: keep the higher
+                    if h > heights[beats[-1]]:
+                        beats.pop()
+                        if rr:
+                            rr.pop()
+                    else:
+                        npk = 0.125 * h + 0.875 * npk
+                        continue
             if beats:
                 gap = t - times_s[beats[-1]]
                 if gap < settings.t_wave_s and slopes[i] < 0.5 * slopes[beats[-1]]:  # a T wave

@@ -64,6 +64,15 @@ def test_noisy_records_from_the_noise_stress_test_database(name, min_se, min_ppv
     assert se >= min_se and ppv >= min_ppv, (se, ppv)
 
 
+def test_a_fast_rhythm_keeps_every_beat():
+    rec = load_record("100")
+    n = int(120 * rec.fs)
+    x = rec.lead_signal()[:n]
+    det = detect_r_peaks(x, 3 * rec.fs)  # the same samples read three times faster: about 225 bpm
+    se, ppv, _ = scores(reference(rec, n), det, 3 * rec.fs)
+    assert se >= 0.97 and ppv >= 0.99, (se, ppv)  # a fixed 300 ms refractory period would find half
+
+
 def test_flat_saturated_and_empty_leads_are_refused():
     with pytest.raises(InputError, match="lead II: the lead is flat"):
         detect_r_peaks(np.zeros(3600, np.float32), 360.0, lead="lead II")
