@@ -85,11 +85,11 @@ def upload_digest(files: list[tuple[str, bytes]], fs) -> str:
 
 # ---------------------------------------------------------------- view state
 def reset_view_if(context: str) -> None:
-    """A new record, lead or beat source starts at t = 0 with the first beat selected."""
+    """A new record, lead or beat source starts at t = 0 with no beat selected (nothing explained yet)."""
     if st.session_state.get("context") != context:
         st.session_state.context = context
         st.session_state.view_start = 0.0
-        st.session_state.beat = 1
+        st.session_state.beat = None
 
 
 def show_beat(a: Analysis, beat: int) -> None:
@@ -104,7 +104,7 @@ def show_beat(a: Analysis, beat: int) -> None:
 def jump(a: Analysis, cls: str, direction: int) -> None:
     """Select the next (+1) or previous (-1) beat labelled ``cls`` after/before the selected one."""
     beats = np.flatnonzero(a.table["label"].to_numpy() == cls) + 1
-    current = st.session_state.get("beat", 1)
+    current = st.session_state.get("beat") or 0
     after = beats[beats > current] if direction > 0 else beats[beats < current][::-1]
     if after.size:
         show_beat(a, int(after[0]))
@@ -197,7 +197,9 @@ reset_view_if(f"{key}|{lead}|{source}")
 n_beats = len(a.table)
 if "select_beat" in st.session_state:  # a click in the table or on the chart, applied before widgets exist
     show_beat(a, st.session_state.pop("select_beat"))
-st.session_state.beat = int(np.clip(st.session_state.get("beat", 1), 1, n_beats))
+if st.session_state.get("beat") is not None:
+    st.session_state.beat = int(np.clip(st.session_state.beat, 1, n_beats))
+selected = st.session_state.get("beat")
 
 # ---------------------------------------------------------------- header and summary
 if kind == "MIT-BIH record":
@@ -258,7 +260,7 @@ st.session_state.view_start = float(min(st.session_state.get("view_start", 0.0),
 start = st.slider("start (s)", 0.0, max(top, 0.1), step=0.1, key="view_start", disabled=top == 0)
 view = (start, min(start + width, a.duration_s))
 st.plotly_chart(ecg_figure(a.signal, 360.0, a.table, *view, raw=a.raw if show_raw else None,
-                           selected=st.session_state.beat - 1),
+                           selected=None if selected is None else selected - 1),
                 width="stretch", key="ecg_chart", on_select=lambda: on_chart_select(a),
                 selection_mode="points", config={"displaylogo": False})
 st.plotly_chart(overview_figure(a.signal, 360.0, a.table, view), width="stretch",
@@ -290,24 +292,30 @@ with left:
 with right:
     st.markdown("#### Why this label?")
     e1, e2, e3 = st.columns([1, 1.4, 1.2])
-    beat = e1.number_input("beat #", min_value=1, max_value=n_beats, step=1, key="beat")
+    beat = e1.number_input("beat #", min_value=1, max_value=n_beats, step=1, key="beat", value=None,
+                           placeholder="pick a beat")
     method = e2.selectbox("method", METHODS, key="method")
-    row = a.table.iloc[beat - 1]
     target = e3.selectbox("explain class", ["predicted"] + list(AAMI_CLASSES), key="target",
                           help="the class whose score is explained: the predicted one, or any other")
-    expl = explanation(key, a.lead, source, beat - 1, method, None if target == "predicted" else target, a)
-    ref = f", reference {row['reference']}" if row["reference"] else ""
-    st.markdown(f"Beat {beat} at {row['time_s']:.2f} s: **{row['label']}** ({CLASS_NAMES[row['label']]}), "
-                f"confidence {100 * row['confidence']:.0f}%{ref}")
-    st.plotly_chart(explanation_figure(expl, a.beats.windows[beat - 1]), width="stretch",
-                    key="explanation_chart", config={"displaylogo": False})
-    st.caption("Red: evidence for the class; blue: against it (Saliency: darker = more sensitive). "
-               "Shaded: P wave, QRS complex, ST-T segment (fixed windows around the R peak).")
-    p1, p2 = st.columns([1, 1.6])
-    p1.plotly_chart(probability_figure(expl.probabilities), width="stretch", key="proba_chart",
-                    config={"displayModeBar": False})
-    p2.markdown("\n".join(f"- {line}" for line in reading(expl)))
-    st.button("show this beat on the ECG", on_click=show_beat, args=(a, beat))
+    if beat is None:
+        st.info(f"Pick a beat to see why the model labelled it: click it on the ECG or in the table, type its "
+                f"number, or jump to the next {jump_cls} beat with {jump_cls} ▶.")
+    else:
+        beat = int(beat)
+        row = a.table.iloc[beat - 1]
+        expl = explanation(key, a.lead, source, beat - 1, method, None if target == "predicted" else target, a)
+        ref = f", reference {row['reference']}" if row["reference"] else ""
+        st.markdown(f"Beat {beat} at {row['time_s']:.2f} s: **{row['label']}** ({CLASS_NAMES[row['label']]}), "
+                    f"confidence {100 * row['confidence']:.0f}%{ref}")
+        st.plotly_chart(explanation_figure(expl, a.beats.windows[beat - 1]), width="stretch",
+                        key="explanation_chart", config={"displaylogo": False})
+        st.caption("Red: evidence for the class; blue: against it (Saliency: darker = more sensitive). "
+                   "Shaded: P wave, QRS complex, ST-T segment (fixed windows around the R peak).")
+        p1, p2 = st.columns([1, 1.6])
+        p1.plotly_chart(probability_figure(expl.probabilities), width="stretch", key="proba_chart",
+                        config={"displayModeBar": False})
+        p2.markdown("\n".join(f"- {line}" for line in reading(expl)))
+        st.button("show this beat on the ECG", on_click=show_beat, args=(a, beat))
 
 # ---------------------------------------------------------------- downloads and model card
 st.markdown("#### Downloads")

@@ -110,6 +110,9 @@ def test_change_lead_and_switch_beat_source():
 
 def test_navigate_and_explain_a_beat():
     at = open_record("119")
+    assert at.number_input(key="beat").value is None  # nothing explained until a beat is picked
+    assert any("Pick a beat" in i.value for i in at.info)
+    assert not [el for el in at.get("plotly_chart") if el.proto.id.endswith("explanation_chart")]
     next_v = next(b for b in at.button if b.label == "V ▶")
     next_v.click()
     ok(at)

@@ -295,7 +295,8 @@ def walk_through_the_app(pg, tmp_path):
 
     # 3. "V ▶" selects the next ventricular beat; the explanation says why it is V.
     wait_idle(pg)
-    expect(pg.get_by_label("beat #")).to_have_value("1")
+    expect(pg.get_by_label("beat #")).to_have_value("")  # no beat explained until one is picked
+    expect(pg.get_by_text("Pick a beat to see why")).to_be_visible()
     pg.get_by_role("button", name="V ▶", exact=True).click()
     expected_beat = first_v_beat("119")
     expect(pg.get_by_label("beat #")).to_have_value(str(expected_beat))
