@@ -160,18 +160,21 @@ def overview_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, view: tu
     fig = go.Figure(go.Scatter(x=idx / fs, y=values, mode="lines", line=dict(color="#444", width=0.8),
                                name="record", hoverinfo="skip", showlegend=False))
     finite = values[np.isfinite(values)]
-    top = float(finite.max()) if finite.size else 1.0
+    # a robust range: one artefact of 10 mV must not flatten half an hour of 1 mV beats
+    bottom, top = (float(v) for v in np.percentile(finite, [0.5, 99.5])) if finite.size else (-1.0, 1.0)
+    span = max(top - bottom, 0.1)
+    top = min(float(finite.max()), top + 0.6 * span) if finite.size else top  # ticks go above the R peaks
     for cls in AAMI_CLASSES[1:]:
         t = table.loc[table["label"] == cls, "time_s"].to_numpy()
         if t.size:  # one tick per beat, all drawn as a single path (thousands of markers are slow to draw)
-            x = np.stack([t, t, np.full(t.size, np.nan)], axis=1).reshape(-1)
-            y = np.tile([top * 1.05, top * 1.3, np.nan], t.size)
+            x = [v for ti in t.tolist() for v in (ti, ti, None)]  # None (not NaN) breaks the line in plotly.js
+            y = [top + 0.08 * span, top + 0.3 * span, None] * t.size
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=cls, line=dict(color=CLASS_COLOURS[cls], width=1.5),
                                      hovertemplate=f"{cls} beat at %{{x:.1f}} s<extra></extra>"))
     fig.add_vrect(x0=view[0], x1=view[1], fillcolor="#4c9aff", opacity=0.25, line_width=0)
     fig.update_xaxes(range=[0, len(signal) / fs], title_text="time (s), whole record", title_standoff=2,
                      showgrid=False)
-    fig.update_yaxes(visible=False, fixedrange=True)
+    fig.update_yaxes(visible=False, fixedrange=True, range=[bottom - 0.1 * span, top + 0.35 * span])
     fig.update_layout(height=height, margin=dict(l=50, r=10, t=5, b=40), plot_bgcolor="white",
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), dragmode=False)
     return fig

@@ -102,7 +102,8 @@ def test_overview_shows_ectopic_ticks_and_the_window(rec119):
     fig = overview_figure(signal, MODEL_FS, table, (60.0, 70.0))
     assert len(fig.data[0].x) <= 3000
     v = trace(fig, "V")
-    ticks = np.asarray(v.x, dtype=float)[0::3]  # each tick: (t, top), (t, higher), gap
+    ticks = np.asarray(v.x[0::3], dtype=float)  # each tick: (t, top), (t, higher), gap (None)
+    assert v.x[2] is None and v.y[2] is None
     np.testing.assert_allclose(ticks, table.loc[table["label"] == "V", "time_s"])
     assert fig.layout.shapes[0].x0 == 60.0 and fig.layout.shapes[0].x1 == 70.0
 
