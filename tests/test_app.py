@@ -295,3 +295,16 @@ def test_upload_an_edf_at_another_rate_with_two_leads(tmp_path):
     lead.select("ECG V1")
     ok(at)
     assert "lead ECG V1" in texts(at)
+
+
+def test_hostile_upload_name_is_neutralised(tmp_path):
+    rec = load_record("100")
+    x = rec.lead_signal()[: int(20 * rec.fs)]
+    csv = "time_s,MLII\n" + "\n".join(f"{i / rec.fs:.6f},{v:.4f}" for i, v in enumerate(x))
+    at = start()
+    ok(upload(at, ("../../etc/<script>passwd.csv", csv.encode())))
+    assert not at.error
+    name = at.subheader[0].value
+    assert "/" not in name and "<" not in name and ".." not in name
+    ann_button = next(b for b in at.download_button if b.label.startswith("WFDB annotations"))
+    assert "/" not in ann_button.label and "<" not in ann_button.label
