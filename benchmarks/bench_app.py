@@ -57,7 +57,6 @@ def run(args) -> None:
     from ecgapp.model import load_model
 
     print(f"torch threads {torch.get_num_threads()}")
-    t = time.perf_counter()
     at = AppTest.from_file(APP, default_timeout=300)
     first = timed_run(at)
     print(f"app start (imports, model load, record 100 shown): {first:.2f} s")

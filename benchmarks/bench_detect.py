@@ -1,6 +1,7 @@
 """Beat detection compared on all 48 MIT-BIH records, the noise stress test, and end to end on DS2.
 
-Run from the project root: .venv/bin/python -m benchmarks.bench_detect   (about 8 minutes on this CPU)
+Run from the project root: .venv/bin/python -m benchmarks.bench_detect   (about 5 minutes on this CPU)
+       .venv/bin/python -m benchmarks.bench_detect --design   (the detector's design choices, under a minute)
 
 Detectors, each on the record's default lead (MLII; the first lead in 102 and 104, which lack it), timed
 side by side in one run: ``ecgapp`` (ecgapp/qrs.py, the default), the textbook Pan-Tompkins settings
@@ -10,6 +11,10 @@ flutter/fibrillation episodes (between '[' and ']', record 207) are not counted,
 count including them is printed too). Also: |offset| from the reference R peak (median, 95th percentile),
 nstdb 118e*/119e* per SNR, and DS2 classification with detected beats beside reference beats.
 Writes benchmarks/results/detect.md.
+
+``--design`` instead scores the default settings against one change at a time (and the textbook settings) on
+the 48 records, on record 108 (tall P waves) and on record 100 replayed three times faster (about 225 bpm),
+into benchmarks/results/detect_design.md.
 """
 
 from __future__ import annotations
@@ -26,9 +31,21 @@ from ecgapp import load_nstdb, load_record
 from ecgapp.aami import AAMI_CLASSES, aami_index, is_beat
 from ecgapp.detection import MATCH_TOLERANCE_S, match_beats
 from ecgapp.mitdb import DS2, MITDB_RECORDS, NSTDB_TEST
-from ecgapp.qrs import PAN_TOMPKINS, detect_qrs
+from dataclasses import replace
+
+from ecgapp.qrs import DEFAULT_SETTINGS, PAN_TOMPKINS, detect_qrs
 
 RESULTS = Path("benchmarks/results/detect.md")
+DESIGN_RESULTS = Path("benchmarks/results/detect_design.md")
+DESIGN_VARIANTS = {
+    "default": DEFAULT_SETTINGS,
+    "energy envelope instead of its square root": replace(DEFAULT_SETTINGS, envelope="energy"),
+    "no competition (candidates 200 ms apart)": replace(DEFAULT_SETTINGS, compete_s=0.0),
+    "fixed 300 ms refractory instead of competition": replace(DEFAULT_SETTINGS, compete_s=0.0, refractory_s=0.3),
+    "threshold at 25% (textbook) instead of 30%": replace(DEFAULT_SETTINGS, threshold_fraction=0.25),
+    "Pan-Tompkins textbook settings": PAN_TOMPKINS,
+}
+
 
 
 def xqrs(x, fs):
@@ -163,14 +180,44 @@ def end_to_end() -> None:
     print()
 
 
+def design_table(records) -> None:
+    """Each design choice of the default settings, undone one at a time."""
+    fast = load_record("100")
+    n = int(120 * fast.fs)
+    fast_x = fast.lead_signal()[:n]
+    fast_ref = fast.annotations.sample[is_beat(fast.annotations.symbol) & (fast.annotations.sample < n)]
+    print("## Design choices of the detector (all 48 records, 150 ms, VF episodes excluded)\n")
+    print("| settings | Se | +P | missed | false | false in 108 | Se at 225 bpm (100, 2 min, 3x speed) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, settings in DESIGN_VARIANTS.items():
+        tp = fn_ = fp = fp108 = 0
+        for rec in records:
+            s = score(rec, detect_qrs(rec.lead_signal(), rec.fs, settings=settings))
+            tp, fn_, fp = tp + s["tp"], fn_ + s["fn"], fp + s["fp"]
+            fp108 += s["fp"] if rec.name == "108" else 0
+        det = detect_qrs(fast_x, 3 * fast.fs, settings=settings)
+        ri, _ = match_beats(fast_ref, det, int(round(MATCH_TOLERANCE_S * 3 * fast.fs)))
+        print(f"| {name} | {100 * tp / (tp + fn_):.2f}% | {100 * tp / (tp + fp):.2f}% | {fn_} | {fp} | {fp108} | "
+              f"{100 * ri.size / fast_ref.size:.0f}% |")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", nargs="+", default=list(MITDB_RECORDS))
     parser.add_argument("--skip-nstdb", action="store_true")
     parser.add_argument("--skip-end-to-end", action="store_true")
+    parser.add_argument("--design", action="store_true", help="only the table of design choices")
     args = parser.parse_args()
     out = io.StringIO()
     records = [load_record(n) for n in args.records]
+    if args.design:
+        with redirect_stdout(out):
+            design_table(records)
+        print(out.getvalue(), end="")
+        if set(args.records) == set(MITDB_RECORDS):
+            DESIGN_RESULTS.write_text(out.getvalue())
+        return
     with redirect_stdout(out):
         mitdb_table(records)
         if not args.skip_nstdb:

@@ -264,7 +264,9 @@ def test_upload_limit_is_configured_and_stated():
     assert "Upload an ECG" in at.info[0].value
 
 
-def test_the_record_choice_survives_a_look_at_the_upload_page():
+def test_back_from_the_upload_page_the_record_and_its_clinical_notes_are_shown():
+    # The box forgetting its record on the way back happened only in a browser (AppTest keeps the state of
+    # widgets that are not drawn); tests/test_browser.py checks that case. Here: the page and its header notes.
     at = open_record("119")
     at.radio(key="kind").set_value("Upload a file")
     ok(at)
