@@ -329,12 +329,17 @@ d2.download_button(f"WFDB annotations ({ann_name})", ann, file_name=ann_name, mi
 
 model, card = get_model()
 with st.expander("Model card"):
-    ds2 = card.get("ds2") or {}
     st.markdown(f"**{card['architecture']}** CNN+LSTM, {card['parameters']:,} parameters; trained with "
                 f"`{card['command']}`. {card['data']['split']}. Data: {card['data']['database']}.")
-    if ds2:
-        st.markdown(f"DS2 (22 unseen patients, reference beats): accuracy {ds2['accuracy']:.3f}, "
-                    f"macro-F1 (N, S, V) {ds2['macro_F1_NSV']:.3f}")
+    cv = (card.get("cross_validation") or {}).get("at_360Hz")
+    if cv:
+        st.markdown(f"Cross-validation inside DS1 (each of 22 patients held out once): macro-F1 (N, S, V) "
+                    f"{cv['with_rule']['macro_F1_NSV']:.3f}; per fold {cv['fold_macro_f1_mean']:.3f} "
+                    f"± {cv['fold_macro_f1_sd']:.3f}.")
+    for rate, res in (card.get("ds2") or {}).items():
+        ds2 = res["report"]
+        st.markdown(f"DS2 at {rate} (22 unseen patients, reference beats): accuracy {ds2['accuracy']:.3f}, "
+                    f"macro-F1 (N, S, V) {ds2['macro_F1_NSV']:.3f}, expected calibration error {res['ece']:.3f}")
         st.dataframe(pd.DataFrame({k: ds2[k] for k in ("Se", "+P", "F1", "support")}))
     st.caption("Data: MIT-BIH Arrhythmia Database (Moody & Mark 2001), PhysioNet (Goldberger et al. 2000), "
                "ODC-By 1.0.")

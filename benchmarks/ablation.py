@@ -1,78 +1,141 @@
-"""Ablation: hybrid vs CNN-only vs LSTM-only, same data, augmentation and budget, several seeds each.
+"""Ablation by patient-grouped cross-validation inside DS1 (and DS2 once per row): which parts earn their place.
 
-Run from the project root: .venv/bin/python -m benchmarks.ablation [--seeds 0 1 2] [--archs hybrid cnn lstm]
+Run from the project root:
 
-Each run is ``train.py --arch A --seed S`` (selection on validation, DS2 evaluated once at the end);
-weights and cards go to runs/ablation/ (not tracked). Prints, per architecture, the mean and standard
-deviation over seeds of the DS2 statistics, and writes them to benchmarks/results/ablation.json.
-Use --summarise to print the table from existing cards without training; --tag _uni -- --bidirectional false
-runs a variant under other names (benchmarks/results/ablation_uni.json).
+    .venv/bin/python -m benchmarks.ablation [--variants hybrid cnn ...] [--seeds 0 1 2] [--workers 2] [--ds2]
+
+Each row is ``train.py`` with the flags in VARIANTS: the 5 folds run as separate processes (``--workers``
+at a time, one torch thread each; results cached in runs/<variant>/seed<S>/, so an interrupted run goes on
+where it stopped), then the out-of-fold figures are pooled. With ``--ds2`` the row's model is also trained on
+all of DS1 and evaluated on DS2 once (runs/ablation/<variant>_s<S>.json): DS2 is reported, never used to
+choose. Writes benchmarks/results/ablation_cv.json and prints a markdown table (mean ± sd over seeds).
+``--summarise`` only reads what is cached.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-import train
+RUNS = Path("runs")
+RESULTS = Path("benchmarks/results/ablation_cv.json")
+# name -> train.py flags (on top of train.py's defaults, which are the shipped model's settings)
+VARIANTS: dict[str, list[str]] = {
+    "hybrid": [],
+    "cnn": ["--arch", "cnn"],
+    "hybrid, no template": ["--template", "false"],
+    "hybrid, 360 Hz only": ["--rates", "360"],
+    "hybrid, dropout 0.5": ["--dropout", "0.5"],
+    "hybrid, AF re-timing 0.3": ["--rhythm-augment", "0.3"],
+    "hybrid, 8 beats each side": ["--context", "8"],
+    "intrabeat": ["--arch", "intrabeat", "--template", "false"],
+    "lstm": ["--arch", "lstm", "--template", "false"],
+}
+STATS = [("V", "Se"), ("V", "+P"), ("V", "F1"), ("S", "Se"), ("S", "+P"), ("S", "F1")]
 
-RUNS = Path("runs/ablation")
-RESULTS = Path("benchmarks/results/ablation.json")
-COLUMNS = [("V", "Se"), ("V", "+P"), ("V", "F1"), ("S", "Se"), ("S", "+P"), ("S", "F1")]
+
+def tag_of(variant: str) -> str:
+    return variant.replace(", ", "_").replace(" ", "-")
 
 
-def summarise(cards: dict[str, list[dict]]) -> dict:
+def fold_command(variant: str, seed: int, extra=()) -> list[str]:
+    return [sys.executable, "train.py", *VARIANTS[variant], "--seed", str(seed), "--tag", tag_of(variant), *extra]
+
+
+def run_all(variants, seeds, workers: int, ds2: bool, folds: int = 5) -> None:
+    """Every missing fold of every row, ``workers`` at a time across rows; then each row's summary."""
+    jobs = [(v, s, f) for v in variants for s in seeds for f in range(folds)
+            if not (RUNS / tag_of(v) / f"seed{s}" / f"fold{f}.npz").exists()]
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(lambda j: subprocess.run(fold_command(j[0], j[1], ["--fold", str(j[2]), "--final", "false",
+                                                                          "--threads", "1"]), check=True, env=env),
+                      jobs))
+    for v in variants:
+        for s in seeds:
+            out = RUNS / "ablation" / f"{tag_of(v)}_s{s}"
+            if ds2 and not out.with_suffix(".json").exists():
+                subprocess.run(fold_command(v, s, ["--out", str(out)]), check=True, env=env)
+            elif not (RUNS / tag_of(v) / f"seed{s}" / "cv.json").exists():
+                subprocess.run(fold_command(v, s, ["--final", "false"]), check=True, env=env)
+
+
+def load_row(variant: str, seed: int) -> dict:
+    out = RUNS / "ablation" / f"{tag_of(variant)}_s{seed}.json"
+    card = json.loads(out.read_text()) if out.exists() else None
+    cv = card["cross_validation"] if card else json.loads((RUNS / tag_of(variant) / f"seed{seed}" / "cv.json").read_text())
+    return {"cv": cv, "ds2": card["ds2"] if card else None}
+
+
+def _mean_sd(values) -> list | None:
+    values = [v for v in values if v is not None]
+    return [round(float(np.mean(values)), 4), round(float(np.std(values)), 4)] if values else None
+
+
+def summarise(rows: dict[str, list[dict]]) -> dict:
     summary = {}
-    for arch, runs in cards.items():
-        row = {}
-        for cls, stat in COLUMNS:
-            values = [r["ds2"][stat][cls] for r in runs if r["ds2"][stat][cls] is not None]
-            row[f"{cls} {stat}"] = (round(float(np.mean(values)), 4), round(float(np.std(values)), 4))
-        for key, getter in (("macro-F1", lambda r: r["ds2"]["macro_F1_NSV"]),
-                            ("accuracy", lambda r: r["ds2"]["accuracy"]),
-                            ("val macro-F1", lambda r: r["validation"]["macro_F1_NSV"]),
-                            ("epoch s", lambda r: next(iter(r["training"]["epoch_time_s"].values())))):
-            values = [getter(r) for r in runs]
-            row[key] = (round(float(np.mean(values)), 4), round(float(np.std(values)), 4))
-        row["seeds"] = [r["train_config"]["seed"] for r in runs]
-        row["parameters"] = runs[0]["parameters"]
-        summary[arch] = row
+    for variant, runs in rows.items():
+        out = {"seeds": len(runs), "flags": " ".join(VARIANTS[variant])}
+        for where, get in (("cv", lambda r: r["cv"]["at_360Hz"]["with_rule"]),
+                           ("cv128", lambda r: r["cv"]["at_128Hz"]["with_rule"]),
+                           ("ds2", lambda r: r["ds2"]["360Hz"]["report"] if r["ds2"] else None),
+                           ("ds2_128", lambda r: r["ds2"]["128Hz"]["report"] if r["ds2"] else None)):
+            reps = [get(r) for r in runs]
+            if all(rep is None for rep in reps):
+                continue
+            out[where] = {f"{c} {s}": _mean_sd(rep[s][c] for rep in reps if rep) for c, s in STATS}
+            out[where]["macro-F1"] = _mean_sd(rep["macro_F1_NSV"] for rep in reps if rep)
+            out[where]["F predicted"] = _mean_sd(sum(row[3] for row in rep["confusion_matrix"]["counts"])
+                                                 for rep in reps if rep)
+        out["cv fold macro-F1"] = _mean_sd(r["cv"]["at_360Hz"]["fold_macro_f1_mean"] for r in runs)
+        summary[variant] = out
     return summary
 
 
 def markdown(summary: dict) -> str:
-    keys = [f"{c} {s}" for c, s in COLUMNS] + ["macro-F1", "accuracy", "val macro-F1"]
-    lines = ["| model | params | seeds | " + " | ".join(k.replace("V ", "VEB ").replace("S ", "SVEB ") for k in keys) + " |",
-             "| --- | ---: | --- | " + " | ".join("---:" for _ in keys) + " |"]
-    for arch, row in summary.items():
-        cells = " | ".join(f"{row[k][0]:.3f} ± {row[k][1]:.3f}" for k in keys)
-        lines.append(f"| {arch} | {row['parameters']:,} | {','.join(map(str, row['seeds']))} | {cells} |")
+    keys = [f"{c} {s}" for c, s in STATS] + ["macro-F1", "F predicted"]
+    head = " | ".join(k.replace("V ", "VEB ").replace("S ", "SVEB ") for k in keys)
+    lines = [f"| model | seeds | where | {head} |", "| --- | ---: | --- | " + " | ".join("---:" for _ in keys) + " |"]
+    for variant, row in summary.items():
+        for where, label in (("cv", "DS1 CV"), ("cv128", "DS1 CV @128 Hz"), ("ds2", "DS2"), ("ds2_128", "DS2 @128 Hz")):
+            if where not in row:
+                continue
+            cells = " | ".join("-" if row[where][k] is None else
+                               (f"{row[where][k][0]:.0f} ± {row[where][k][1]:.0f}" if k == "F predicted" else
+                                f"{row[where][k][0]:.3f} ± {row[where][k][1]:.3f}") for k in keys)
+            lines.append(f"| {variant} | {row['seeds']} | {label} | {cells} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--archs", nargs="+", default=["hybrid", "cnn", "lstm"])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--summarise", action="store_true", help="only read existing cards")
-    parser.add_argument("--tag", default="", help="suffix for run names and the results file (variants)")
-    parser.add_argument("extra", nargs="*", help="more train.py flags after --, e.g. -- --epochs 20")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--ds2", action="store_true", help="also train each row on all of DS1 and report DS2")
+    parser.add_argument("--summarise", action="store_true", help="only read cached results")
     args = parser.parse_args()
-    cards: dict[str, list[dict]] = {}
-    for arch in args.archs:
+    if not args.summarise:
+        run_all(args.variants, args.seeds, args.workers, args.ds2)
+    rows: dict[str, list[dict]] = {}
+    for variant in args.variants:
         for seed in args.seeds:
-            out = RUNS / f"{arch}{args.tag}_s{seed}"
-            if not args.summarise:
-                train.main(["--arch", arch, "--seed", str(seed), "--out", str(out), *args.extra])
-            cards.setdefault(arch, []).append(json.loads(out.with_suffix(".json").read_text()))
-    summary = summarise(cards)
-    results = RESULTS.with_name(f"ablation{args.tag}.json")
-    results.parent.mkdir(parents=True, exist_ok=True)
-    results.write_text(json.dumps(summary, indent=2) + "\n")
-    print(markdown(summary))
+            try:
+                rows.setdefault(variant, []).append(load_row(variant, seed))
+            except FileNotFoundError:
+                continue
+    summary = summarise({k: v for k, v in rows.items() if v})
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(previous | summary, indent=2) + "\n")
+    print(markdown(previous | summary))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .aami import class_counts
 from .errors import DataNotFoundError, InputError
-from .mitdb import DS1, DS2, MITDB_RECORDS, PACED_RECORDS, VALIDATION, list_records, load_record
+from .mitdb import DS1, DS2, MITDB_RECORDS, PACED_RECORDS, list_records, load_record
 from .exports import write_wfdb_annotations
 from .wfdbfile import read_wfdb
 
@@ -28,9 +28,7 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "hybrid"
 def _split_of(name: str) -> str:
     if name in PACED_RECORDS:
         return "paced"
-    if name in VALIDATION:
-        return "DS1 (validation)"
-    return "DS1" if name in DS1 else "DS2" if name in DS2 else "-"
+    return "DS1 (training)" if name in DS1 else "DS2" if name in DS2 else "-"
 
 
 def _load(record: str, ann: str | None):

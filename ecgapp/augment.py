@@ -77,3 +77,23 @@ class Augmenter:
             power = np.mean(centred ** 2, axis=1)
             w[noisy] += scale_noise_to_snr(power, segs, rng.uniform(*self.snr_db, size=k))
         return w.astype(np.float32)
+
+
+def irregular_rhythm(times_s: np.ndarray, rng: np.random.Generator, spread=(0.1, 0.3)) -> np.ndarray:
+    """RR features (beats.rr_features) of the same beats re-timed as an irregularly irregular rhythm.
+
+    The beats keep their mean rate, but every interval is drawn anew (log-normal, sd ``spread`` drawn per
+    call): the rhythm of atrial fibrillation, where early beats are normal (N), not ectopic. Used on
+    training stretches that hold only normal beats, so the model learns that prematurity inside an
+    irregular rhythm is not a supraventricular ectopic beat.
+    """
+    from .beats import rr_features
+
+    times_s = np.asarray(times_s, dtype=np.float64)
+    n = times_s.size
+    if n < 3:
+        return rr_features(times_s)
+    mean_rr = (times_s[-1] - times_s[0]) / (n - 1)
+    sd = rng.uniform(*spread)
+    rr = mean_rr * np.exp(rng.normal(-sd ** 2 / 2, sd, n - 1))
+    return rr_features(np.concatenate(([0.0], np.cumsum(rr))))

@@ -21,7 +21,7 @@ WINDOW_AFTER = 166  # samples from the R peak on: 0.461 s, holds QRS and T wave
 WINDOW_LENGTH = WINDOW_BEFORE + WINDOW_AFTER  # 256 samples = 0.711 s
 LOCAL_RR_INTERVALS = 10  # local mean RR: the 10 RR intervals centred on the beat (de Chazal 2004)
 RR_FEATURES: tuple[str, ...] = ("pre_rr_s", "post_rr_s", "local_rr_s", "pre_rr_norm", "post_rr_norm",
-                                "local_rr_norm", "pre_rr_local", "post_rr_local")
+                                "local_rr_norm", "pre_rr_local", "post_rr_local", "pre_rr_prev", "rr_irregularity")
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,7 +29,7 @@ class BeatSet:
     """The beats of one lead of one record.
 
     sample: int64 R-peak indices at the record's own rate ``fs`` (Hz); windows: (n, WINDOW_LENGTH) float32
-    mV, cleaned, at MODEL_FS, R peak at column WINDOW_BEFORE; rr: (n, 8) float32, columns RR_FEATURES
+    mV, cleaned, at MODEL_FS, R peak at column WINDOW_BEFORE; rr: (n, 10) float32, columns RR_FEATURES
     (seconds, then divided by the record's median RR); label: AAMI class index (-1 = no reference);
     symbol: MIT-BIH symbol ('' = none). ``skipped``: beats left out because their window touches a
     masked (missing-data) stretch.
@@ -69,13 +69,17 @@ def cut_windows(x: np.ndarray, centres: np.ndarray, before: int = WINDOW_BEFORE,
 
 
 def rr_features(times_s: np.ndarray, broken: np.ndarray | None = None) -> np.ndarray:
-    """Rhythm context per beat from R-peak times in seconds: (n, 8) float32, columns RR_FEATURES.
+    """Rhythm context per beat from R-peak times in seconds: (n, 10) float32, columns RR_FEATURES.
 
     pre/post RR: interval to the previous/next beat (the first beat reuses its post RR and the last its
     pre RR); local RR: mean of the LOCAL_RR_INTERVALS pre-RR intervals centred on the beat; the _norm
     columns divide each by the record's median RR, so they read "1.0 = this patient's usual rhythm"; the
     _local columns divide pre and post RR by the local RR ("1.0 = the rhythm of the last few seconds"), the
-    prematurity that marks supraventricular ectopic beats even when the rate drifts.
+    prematurity that marks supraventricular ectopic beats even when the rate drifts. pre_rr_prev: pre RR
+    over the interval before it (a sudden shortening: the onset of an ectopic beat or run, 1.0 for the
+    first beat). rr_irregularity: median absolute change between successive RR intervals over the
+    LOCAL_RR_INTERVALS around the beat, over the local RR (near 0 in sinus rhythm, even around an isolated
+    ectopic beat; large in atrial fibrillation, where early beats are not ectopic).
     ``broken`` (n-1 bools) marks intervals that span missing data: they are replaced by the median.
     With fewer than two beats nothing is known: seconds are NaN, normalised values 1.0.
     """
@@ -88,17 +92,25 @@ def rr_features(times_s: np.ndarray, broken: np.ndarray | None = None) -> np.nda
     if n < 2 or np.isnan(rr).all():
         out[:, :3] = np.nan
         out[:, 3:] = 1.0
+        out[:, 9] = 0.0
         return out
     median = np.nanmedian(rr)
     rr = np.where(np.isnan(rr), median, rr)
     pre = np.concatenate(([rr[0]], rr))
     post = np.concatenate((rr, [rr[-1]]))
-    kernel = np.ones(LOCAL_RR_INTERVALS)
-    local = np.convolve(pre, kernel, mode="same") / np.convolve(np.ones(n), kernel, mode="same")
+    half = LOCAL_RR_INTERVALS // 2  # intervals i-half .. i+half-1, cut at the record's ends
+    cum = np.concatenate(([0.0], np.cumsum(pre)))
+    lo, hi = np.clip(np.arange(n) - half, 0, n), np.clip(np.arange(n) + half, 0, n)
+    local = (cum[hi] - cum[lo]) / (hi - lo)
     out[:, 0], out[:, 1], out[:, 2] = pre, post, local
     out[:, 3:6] = out[:, :3] / median
     out[:, 6] = pre / local
     out[:, 7] = post / local
+    out[:, 8] = pre / np.concatenate(([pre[0]], pre[:-1]))
+    change = np.abs(np.diff(pre, prepend=pre[0]))
+    half = LOCAL_RR_INTERVALS // 2
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(change, half, mode="edge"), 2 * half + 1)
+    out[:, 9] = np.median(windows, axis=1) / local
     return out
 
 

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 
+import torch
+from scipy.special import softmax
+
+from .aami import AAMI_CLASSES
 from .beats import extract_beats
-from .inference import predict_beats
+from .features import beat_inputs
+from .inference import predict_logits
 from .metrics import AamiReport, aami_report
 from .mitdb import PACED_RECORDS, load_record
-from .records import Record, make_record
+from .processing import resample, resample_samples
+from .records import Annotations, Record, make_record
 
 
 def noise_for_snr(record: Record, noise: np.ndarray, snr_db: float, lead: int) -> np.ndarray:
@@ -43,20 +49,78 @@ def with_noise(record: Record, noise: np.ndarray, snr_db: float, lead=None) -> R
                        annotations=record.annotations, comments=record.comments)
 
 
-def evaluate_records(model, names, lead=None, transform=None) -> tuple[AamiReport, dict[str, AamiReport]]:
-    """Pooled and per-record AAMI reports of ``model`` on mitdb records (reference beat locations).
+def record_logits(model, names, lead=None, transform=None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per record: (logits (n, 5), reference labels (n,)) at the reference beat locations.
 
-    ``transform(record) -> record`` may alter each record first (e.g. add noise).
+    ``transform(record) -> record`` may alter each record first (add noise, resample). Paced records are
+    skipped. Each record is classified on its own, exactly as the app and the CLI do it.
     """
-    names = [n for n in names if n not in PACED_RECORDS]
-    truth, pred, per_record = [], [], {}
+    out = {}
     for name in names:
+        if name in PACED_RECORDS:
+            continue
         record = load_record(name)
         if transform is not None:
             record = transform(record)
         beats = extract_beats(record, lead=lead)
-        p = predict_beats(model, beats).argmax(axis=1)
-        truth.append(beats.label)
-        pred.append(p)
-        per_record[name] = aami_report(beats.label, p)
-    return aami_report(np.concatenate(truth), np.concatenate(pred)), per_record
+        out[name] = (predict_logits(model, *beat_inputs(beats)), beats.label)
+    return out
+
+
+def evaluate_records(model, names, lead=None, transform=None) -> tuple[AamiReport, dict[str, AamiReport]]:
+    """Pooled and per-record AAMI reports of ``model`` on mitdb records (reference beat locations)."""
+    per = record_logits(model, names, lead, transform)
+    per_record = {name: aami_report(y, z.argmax(axis=1)) for name, (z, y) in per.items()}
+    truth = np.concatenate([y for _, y in per.values()])
+    pred = np.concatenate([z.argmax(axis=1) for z, _ in per.values()])
+    return aami_report(truth, pred), per_record
+
+
+def per_record_table(per: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[dict]:
+    """One row per record: N/S/V/F beats real, S and V found (true positives) and predicted, F predicted."""
+    rows = []
+    for name, (z, y) in per.items():
+        p = z.argmax(axis=1)
+        row = {"record": name, "beats": int(y.size)}
+        for c in ("S", "V", "F"):
+            k = AAMI_CLASSES.index(c)
+            row[f"{c}_real"] = int((y == k).sum())
+            row[f"{c}_found"] = int(((y == k) & (p == k)).sum())
+            row[f"{c}_predicted"] = int((p == k).sum())
+        rows.append(row)
+    return rows
+
+
+EVAL_RATES_HZ = (360.0, 128.0, 250.0)
+
+
+def evaluate_at_rates(model, names, rates=EVAL_RATES_HZ) -> dict[str, dict]:
+    """AAMI report, per-record table and expected calibration error (with the model's temperature and
+    without it) of ``model`` on ``names``, at each sampling rate (records resampled through make_record)."""
+    from .calibration import expected_calibration_error
+
+    temperature = float(getattr(model, "temperature", torch.ones(())).item())
+    out = {}
+    for fs in rates:
+        per = record_logits(model, names, transform=None if fs == 360.0 else (lambda r, fs=fs: resample_record(r, fs)))
+        z = np.concatenate([v[0] for v in per.values()])
+        y = np.concatenate([v[1] for v in per.values()])
+        out[f"{fs:g}Hz"] = {
+            "report": aami_report(y, z.argmax(axis=1)).to_dict(),
+            "ece": round(expected_calibration_error(softmax(z, axis=1), y), 4),
+            "ece_uncalibrated": round(expected_calibration_error(softmax(z * temperature, axis=1), y), 4),
+            "per_record": per_record_table(per),
+        }
+    return out
+
+
+def resample_record(record: Record, fs: float) -> Record:
+    """``record`` as a recorder at ``fs`` Hz would have stored it: every lead resampled (polyphase,
+    ``processing.resample``) and the reference annotations moved to the nearest sample at the new rate.
+    The result goes back through ``make_record`` like any upload."""
+    ann = record.annotations
+    if ann is not None:
+        ann = Annotations(np.minimum(resample_samples(ann.sample, record.fs, fs),
+                                     int(np.floor(record.n_samples * fs / record.fs)) - 1), ann.symbol)
+    return make_record(resample(record.signal, record.fs, fs), fs, name=f"{record.name}@{fs:g}Hz",
+                       leads=record.leads, annotations=ann, comments=record.comments)

@@ -1,9 +1,10 @@
 """Why the model labelled a beat: Captum attributions over the beat waveform and its RR context.
 
-``explain_beat`` attributes one class's logit to the model's two inputs, the normalised 256-sample beat
-window (0.711 s at 360 Hz, R peak at 0.25 s) and the 8 RR-interval features, against a neutral reference
+``explain_beat`` attributes one class's logit to the beat's own inputs, the normalised 256-sample beat
+window (0.711 s at 360 Hz, R peak at 0.25 s) and its 10 RR-interval features, against a neutral reference
 input: a flat line (the beat's median level) and this patient's usual rhythm (every RR interval equal to
-the record's median). Methods:
+the record's median). What the model reads beside the beat is held fixed: the record's dominant beat
+(template) and, for the sequence model, the neighbouring beats. Methods:
 
 - ``Integrated Gradients`` (default): path integral of gradients from that reference to the beat; the
   attributions add up to the change in the logit (signed: positive supports the class, negative argues
@@ -52,8 +53,8 @@ CLASS_NAMES = {
 @dataclass(frozen=True, eq=False)
 class BeatExplanation:
     """One beat's attribution. Arrays: ``time_s`` (256,) seconds from the R peak; ``wave`` (256,) the
-    normalised beat the model read (record-scaled units); ``wave_attribution`` (256,); ``rr`` (8,) the RR
-    features (columns ``beats.RR_FEATURES``) and ``rr_attribution`` (8,). ``target`` is the class letter
+    normalised beat the model read (record-scaled units); ``wave_attribution`` (256,); ``rr`` (10,) the RR
+    features (columns ``beats.RR_FEATURES``) and ``rr_attribution`` (10,). ``target`` is the class letter
     explained, ``probabilities`` the model's class probabilities for the beat."""
 
     method: str
@@ -71,15 +72,17 @@ class BeatExplanation:
 
 
 def rr_reference(rr: np.ndarray) -> np.ndarray:
-    """The "usual rhythm" reference for RR features (n, 8): every interval equal to the record's median RR.
+    """The "usual rhythm" reference for RR features (n, 10): every interval equal to the record's median RR.
 
-    Seconds columns become the median RR (recovered as pre_rr_s / pre_rr_norm), ratio columns 1.0.
+    Seconds columns become the median RR (recovered as pre_rr_s / pre_rr_norm), ratio columns 1.0 and the
+    irregularity 0.
     """
     rr = np.asarray(rr, dtype=np.float32)
     with np.errstate(divide="ignore", invalid="ignore"):
         median = np.where(rr[:, 3] > 0, rr[:, 0] / rr[:, 3], 1.0)
     ref = np.ones_like(rr)
     ref[:, :3] = np.nan_to_num(median, nan=1.0, posinf=1.0)[:, None]
+    ref[:, RR_FEATURES.index("rr_irregularity")] = 0.0
     return ref
 
 
@@ -88,12 +91,30 @@ def _cudnn_off(device: torch.device):
     return torch.backends.cudnn.flags(enabled=False) if device.type == "cuda" else torch.enable_grad()
 
 
+def _beat_function(model: torch.nn.Module, template: torch.Tensor | None, context: tuple | None):
+    """f(beat (S, 1, L), rr (S, 8)) -> logits (S, 5) of that beat, everything else held fixed: the record's
+    template beside it and, for the sequence model, the embeddings of its neighbours."""
+    def f(w: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        x = w if template is None else torch.cat([w, template.expand(w.shape[0], 1, -1)], dim=1)
+        if context is None:
+            return model.classify_context(model.encode(x, r)[:, None])
+        neighbours, positions = context
+        ctx = neighbours.expand(w.shape[0], -1, -1).clone()
+        ctx[:, positions] = model.encode(x, r)[:, None, :]
+        return model.classify_context(ctx)
+    return f
+
+
 def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, method: str = METHODS[0],
-                   target: str | int | None = None) -> BeatExplanation:
+                   target: str | int | None = None, context: tuple[np.ndarray, np.ndarray, int] | None = None
+                   ) -> BeatExplanation:
     """Attribute the logit of ``target`` (class letter or index; None = the predicted class) for one beat.
 
-    ``wave``: (1, WINDOW_LENGTH) or (1, 1, WINDOW_LENGTH) normalised beat and ``rr``: (8,) RR features, as
-    ``features.beat_inputs`` makes them (the one input path of training and serving).
+    ``wave``: (C, WINDOW_LENGTH) or (1, C, WINDOW_LENGTH) normalised beat (channel 1, when there, the
+    record's template) and ``rr``: (10,) RR features, as ``features.beat_inputs`` makes them (the one input
+    path of training and serving). Attributions are to the beat (channel 0) and its RR features; the
+    template is held fixed. A sequence model also needs ``context`` = (waves, rr, index): the record's
+    inputs and this beat's index in them, whose neighbours are held fixed (``explain_beat`` passes them).
     """
     from captum.attr import IntegratedGradients, Occlusion, Saliency
 
@@ -101,12 +122,28 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
         raise ValueError(f"unknown attribution method {method!r}; choose one of {', '.join(METHODS)}")
     model.eval()
     device = next(model.parameters()).device
-    w = torch.as_tensor(np.asarray(wave, dtype=np.float32).reshape(1, 1, -1), device=device)
+    wave = np.asarray(wave, dtype=np.float32)
+    wave = wave.reshape(-1, wave.shape[-1])
+    w = torch.as_tensor(wave[None, :1], device=device)
+    template = torch.as_tensor(wave[None, 1:2], device=device) if model.config.in_channels == 2 else None
+    if template is not None and template.shape[1] == 0:
+        raise ValueError("this model reads the beat beside the record's template: pass features.beat_inputs rows")
     r = torch.as_tensor(np.asarray(rr, dtype=np.float32).reshape(1, -1), device=device)
+    ctx = None
+    if getattr(model, "is_sequence", False):
+        if context is None:
+            raise ValueError("the sequence model labels a beat from its neighbours: use explain_beat")
+        waves_all, rr_all, index = context
+        idx = model.context_index(len(waves_all))[index].numpy()
+        with torch.no_grad():
+            neighbours = model.encode(torch.as_tensor(np.ascontiguousarray(waves_all[idx]), device=device),
+                                      torch.as_tensor(np.ascontiguousarray(rr_all[idx]), device=device))[None]
+        ctx = (neighbours, torch.as_tensor(np.flatnonzero(idx == index), device=device))
+    f = _beat_function(model, template, ctx)
     w0 = torch.zeros_like(w)
     r0 = torch.as_tensor(rr_reference(r.cpu().numpy()), device=device)
     with torch.no_grad():
-        probs = torch.softmax(model(w, r).float(), dim=1)[0].cpu().numpy()
+        probs = torch.softmax(f(w, r).float(), dim=1)[0].cpu().numpy()
     if target is None:
         k = int(probs.argmax())
     elif isinstance(target, str):
@@ -117,15 +154,15 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
         k = int(target)
     with _cudnn_off(device):
         if method == "Integrated Gradients":
-            attr = IntegratedGradients(model).attribute((w, r), baselines=(w0, r0), target=k, n_steps=IG_STEPS,
-                                                        internal_batch_size=IG_STEPS)
+            attr = IntegratedGradients(f).attribute((w, r), baselines=(w0, r0), target=k, n_steps=IG_STEPS,
+                                                    internal_batch_size=IG_STEPS)
         elif method == "Saliency":
-            attr = Saliency(model).attribute((w.clone().requires_grad_(), r.clone().requires_grad_()), target=k,
-                                             abs=True)
+            attr = Saliency(f).attribute((w.clone().requires_grad_(), r.clone().requires_grad_()), target=k,
+                                         abs=True)
         else:
-            attr = Occlusion(model).attribute((w, r), sliding_window_shapes=((1, OCCLUSION_WINDOW), (1,)),
-                                              strides=((1, OCCLUSION_WINDOW // 2), (1,)), baselines=(w0, r0),
-                                              target=k, perturbations_per_eval=64)
+            attr = Occlusion(f).attribute((w, r), sliding_window_shapes=((1, OCCLUSION_WINDOW), (1,)),
+                                          strides=((1, OCCLUSION_WINDOW // 2), (1,)), baselines=(w0, r0),
+                                          target=k, perturbations_per_eval=64)
     wa, ra = (a.detach().float().cpu().numpy().reshape(-1) for a in attr)
     n = w.shape[-1]
     return BeatExplanation(
@@ -138,10 +175,12 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
 
 def explain_beat(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, index: int,
                  method: str = METHODS[0], target: str | int | None = None) -> BeatExplanation:
-    """Explain beat ``index`` of one record's model inputs (``features.beat_inputs(beats)``)."""
+    """Explain beat ``index`` of one record's model inputs (``features.beat_inputs(beats)``): the beat's own
+    waveform and RR features are attributed; its template and (sequence model) neighbours are held fixed."""
     if not 0 <= index < len(waves):
         raise IndexError(f"beat {index} out of range: the record has {len(waves)} beats")
-    return explain_inputs(model, waves[index], rr[index], method=method, target=target)
+    return explain_inputs(model, waves[index], rr[index], method=method, target=target,
+                          context=(waves, rr, index))
 
 
 def summarise_regions(expl: BeatExplanation) -> dict[str, dict[str, float]]:

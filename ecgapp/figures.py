@@ -30,7 +30,8 @@ REGION_COLOURS = {"P wave": "#8fb3ff", "QRS complex": "#ffb38f", "ST-T segment":
 REGION_SHORT = {"P wave": "P", "QRS complex": "QRS", "ST-T segment": "ST-T"}
 RR_LABELS = {"pre_rr_s": "pre-RR (s)", "post_rr_s": "post-RR (s)", "local_rr_s": "local RR (s)",
              "pre_rr_norm": "pre-RR / median", "post_rr_norm": "post-RR / median", "local_rr_norm": "local / median",
-             "pre_rr_local": "pre-RR / local", "post_rr_local": "post-RR / local"}
+             "pre_rr_local": "pre-RR / local", "post_rr_local": "post-RR / local",
+             "pre_rr_prev": "pre-RR / previous RR", "rr_irregularity": "RR irregularity"}
 
 
 def label_step(width_s: float, max_labels: int = 12) -> int:

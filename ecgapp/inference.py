@@ -1,6 +1,8 @@
 """Classifying beats: the one path from a Record (or a BeatSet) to per-beat class probabilities.
 
-Used by train.py's evaluation, ``python -m ecgapp classify/evaluate`` and the app.
+Used by train.py's evaluation, ``python -m ecgapp classify/evaluate`` and the app. Inputs are the beats of
+ONE record in time order (``features.beat_inputs``): the sequence model labels each beat from it and its
+neighbours, so batching never mixes records and a beat's label does not depend on the batch size.
 """
 
 from __future__ import annotations
@@ -16,16 +18,25 @@ from .records import Record
 
 
 @torch.no_grad()
-def predict_inputs(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """Class probabilities (n, 5) float32 for model inputs (see features.beat_inputs)."""
+def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """Logits (n, 5) float32 (decision rule and temperature included) for one record's model inputs."""
     model.eval()
+    n = len(waves)
+    if n == 0:
+        return np.zeros((0, len(AAMI_CLASSES)), np.float32)
     device = next(model.parameters()).device
-    out = []
-    for i in range(0, len(waves), batch_size):
-        w = torch.from_numpy(waves[i: i + batch_size]).to(device)
-        r = torch.from_numpy(rr[i: i + batch_size]).to(device)
-        out.append(torch.softmax(model(w, r).float(), dim=1).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, len(AAMI_CLASSES)), np.float32)
+    emb = torch.cat([model.encode(torch.from_numpy(np.ascontiguousarray(waves[i: i + batch_size])).to(device),
+                                  torch.from_numpy(np.ascontiguousarray(rr[i: i + batch_size])).to(device))
+                     for i in range(0, n, batch_size)])
+    index = model.context_index(n, device)
+    return torch.cat([model.classify(emb, index[i: i + batch_size]).float()
+                      for i in range(0, n, batch_size)]).cpu().numpy()
+
+
+def predict_inputs(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """Class probabilities (n, 5) float32 for one record's model inputs (see features.beat_inputs)."""
+    logits = predict_logits(model, waves, rr, batch_size)
+    return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
 
 
 def predict_beats(model: torch.nn.Module, beats: BeatSet) -> np.ndarray:

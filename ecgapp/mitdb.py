@@ -5,8 +5,9 @@ The paced records 102, 104, 107 and 217 are in neither set (AAMI EC57 excludes t
 Records 201 and 202 come from the same patient and sit in DS1 and DS2 respectively; that is the standard
 split and it is kept as published.
 
-Validation: the four DS1 records 106, 118, 220 and 223 are held out of training for checkpoint selection
-and tuning. They were picked from DS1's per-record AAMI counts alone (never from DS2 results) so that
+Model selection is by patient-grouped cross-validation inside DS1 (``crossval.ds1_folds``) and the shipped
+model trains on all of DS1. VALIDATION/TRAIN are the earlier fixed split, kept for reference: the four DS1
+records 106, 118, 220 and 223, once held out for checkpoint selection, proved a noisy guide. They were picked from DS1's per-record AAMI counts alone (never from DS2 results) so that
 validation holds each of N, S, V and F in useful numbers: 263 of DS1's 944 S beats (28 %), 1009 of its 3788
 V beats (27 %), 14 F beats, in 4 of 22 records; record 209, with 40 % of DS1's S beats, stays in training.
 """

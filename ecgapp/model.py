@@ -1,16 +1,22 @@
-"""The beat classifier: a CNN for waveform morphology, an LSTM for its time course, and RR context.
+"""The beat classifier: a CNN for each beat's morphology, a bidirectional LSTM across the beats around it.
 
-Three architectures built from the same parts and trained by the same code (``train.py``):
+Architectures built from the same parts and trained by the same code (``train.py``):
 
-- ``hybrid``: conv blocks turn the 256-sample beat window (0.71 s at 360 Hz) into a sequence of 32 local
-  feature vectors (22 ms apart); a bidirectional LSTM reads that sequence (P wave -> QRS -> T wave).
-  Bidirectional was chosen on validation macro-F1 (0.701 +- 0.021 against 0.640 +- 0.032 unidirectional,
-  3 seeds; README "Ablation").
-- ``cnn``: the same conv blocks, then global average and max pooling over time (no sequence model).
-- ``lstm``: the LSTM reads the window itself, averaged to 64 steps of 11 ms (no convolutions).
+- ``hybrid`` (shipped): a CNN embeds every beat (its 256-sample window, 0.71 s at 360 Hz, read beside the
+  record's dominant beat, plus its RR-interval context); a bidirectional LSTM reads the embeddings of the
+  beat and ``context`` beats on each side (rhythm is a sequence of beats: an early narrow beat after a run
+  of steady ones); a head labels the centre beat. One label per beat, from a fixed neighbourhood, so a
+  beat's label never depends on how a record is batched.
+- ``cnn``: the same beat embedding, labelled on its own (no LSTM, no neighbours).
+- ``intrabeat``: conv blocks turn one beat into 32 feature vectors 22 ms apart and a bidirectional LSTM
+  reads them (P wave -> QRS -> T wave): the first hybrid of this project, kept for the ablation.
+- ``lstm``: a bidirectional LSTM over the beat itself at 90 Hz (no convolutions).
 
-Every architecture joins the sequence summary with the beat's RR-interval context (``features.rr_inputs``)
-before a small classification head that outputs logits for the AAMI classes N, S, V, F, Q.
+Inputs (``features.beat_inputs``): waves (n, 2, L) = normalised beat and the record's template, rr (n, 10).
+With ``template=True`` the CNN reads two channels, the beat and beat minus template; otherwise the beat only.
+Every model's ``forward(waves, rr)`` takes the beats of ONE record in time order and returns (n, 5) logits;
+the per-beat architectures ignore the order. The logits end with the decision rule and calibration fitted
+in cross-validation (``logit_bias`` added, then divided by ``temperature``; 0 and 1 until fitted).
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ from torch import nn
 
 from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_LENGTH
+from .errors import InputError
 
-ARCHITECTURES = ("hybrid", "cnn", "lstm")
+ARCHITECTURES = ("hybrid", "cnn", "intrabeat", "lstm")
+SEQUENCE_ARCHITECTURES = ("hybrid",)
 
 
 @dataclass(frozen=True)
@@ -33,13 +41,15 @@ class ModelConfig:
     """Everything needed to rebuild a model; stored in the model card next to the weights."""
 
     arch: str = "hybrid"
-    in_channels: int = 1  # the normalised beat (features.normalise_waves)
+    template: bool = True  # read each beat beside the record's dominant beat (features.record_template)
+    context: int = 4  # hybrid: beats on each side the LSTM reads across (the beat and 4 before, 4 after)
     channels: tuple[int, ...] = (16, 32, 64)
     kernel: int = 7
     hidden: int = 32
     bidirectional: bool = True
     rr_features: int = len(RR_FEATURES)
     rr_hidden: int = 16
+    embed: int = 64  # hybrid/cnn: size of one beat's embedding
     head_hidden: int = 64
     dropout: float = 0.2
     window: int = WINDOW_LENGTH
@@ -47,11 +57,15 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        d = dict(d)
+        d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         for key in ("channels", "classes"):
             if key in d:
                 d[key] = tuple(d[key])
         return cls(**d)
+
+    @property
+    def in_channels(self) -> int:
+        return 2 if self.template and self.arch in ("hybrid", "cnn") else 1
 
 
 def conv_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
@@ -63,42 +77,93 @@ def conv_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
 
 
 class BeatClassifier(nn.Module):
-    """Input: waves (batch, in_channels, window) normalised beats, rr (batch, rr_features). Output: logits (batch, 5)."""
+    """``forward(waves (n, 2 or 1, L), rr (n, 10))`` -> logits (n, 5), for one record's beats in time order."""
 
     def __init__(self, config: ModelConfig = ModelConfig()):
         super().__init__()
         if config.arch not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {config.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
-        self.config = config
-        c = config
-        if c.arch in ("hybrid", "cnn"):
+        self.config = c = config
+        if c.arch in ("hybrid", "cnn", "intrabeat"):
             chans = (c.in_channels, *c.channels)
             self.cnn = nn.Sequential(*(conv_block(a, b, c.kernel) for a, b in zip(chans[:-1], chans[1:])))
         if c.arch == "lstm":
             self.pool = nn.AvgPool1d(4)  # 256 samples -> 64 steps
-        if c.arch in ("hybrid", "lstm"):
-            lstm_in = c.channels[-1] if c.arch == "hybrid" else c.in_channels
+        if c.arch in ("intrabeat", "lstm"):
+            lstm_in = c.channels[-1] if c.arch == "intrabeat" else 1
             self.lstm = nn.LSTM(lstm_in, c.hidden, batch_first=True, bidirectional=c.bidirectional)
             seq_out = c.hidden * (2 if c.bidirectional else 1) * 2  # last state + mean over time
         else:
             seq_out = c.channels[-1] * 2  # average + max pooling
         self.rr = nn.Sequential(nn.Linear(c.rr_features, c.rr_hidden), nn.ReLU(inplace=True))
+        if c.arch in ("hybrid", "cnn"):
+            self.embed = nn.Sequential(nn.Linear(seq_out + c.rr_hidden, c.embed), nn.ReLU(inplace=True))
+            head_in = c.embed
+        else:
+            head_in = seq_out + c.rr_hidden
+        if c.arch == "hybrid":
+            self.beat_lstm = nn.LSTM(c.embed, c.hidden, batch_first=True, bidirectional=True)
+            head_in = c.embed + 2 * c.hidden  # the centre beat's own embedding + what the LSTM read around it
         self.head = nn.Sequential(
-            nn.Dropout(c.dropout), nn.Linear(seq_out + c.rr_hidden, c.head_hidden), nn.ReLU(inplace=True),
+            nn.Dropout(c.dropout), nn.Linear(head_in, c.head_hidden), nn.ReLU(inplace=True),
             nn.Dropout(c.dropout), nn.Linear(c.head_hidden, len(c.classes)),
         )
+        self.register_buffer("logit_bias", torch.zeros(len(c.classes)))
+        self.register_buffer("temperature", torch.ones(()))
 
-    def sequence_summary(self, waves: torch.Tensor) -> torch.Tensor:
+    @property
+    def is_sequence(self) -> bool:
+        return self.config.arch in SEQUENCE_ARCHITECTURES
+
+    def _wave_input(self, waves: torch.Tensor) -> torch.Tensor:
+        beat = waves[:, :1]
+        if self.config.in_channels == 2:
+            if waves.shape[1] < 2:
+                raise InputError("this model reads each beat beside the record's template: pass features.beat_inputs")
+            return torch.cat([beat, beat - waves[:, 1:2]], dim=1)
+        return beat
+
+    def encode(self, waves: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
+        """Per-beat features before the head (hybrid/cnn: the beat embedding), (n, D)."""
         arch = self.config.arch
-        if arch == "cnn":
-            h = self.cnn(waves)  # (B, C, T)
-            return torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)
-        seq = self.cnn(waves) if arch == "hybrid" else self.pool(waves)  # (B, C, T)
-        out, _ = self.lstm(seq.transpose(1, 2))  # (B, T, H)
-        return torch.cat([out[:, -1], out.mean(dim=1)], dim=1)
+        x = self._wave_input(waves)
+        if arch in ("hybrid", "cnn"):
+            h = self.cnn(x)
+            seq = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)
+        else:
+            s = self.cnn(x) if arch == "intrabeat" else self.pool(x)  # (B, C, T)
+            out, _ = self.lstm(s.transpose(1, 2))
+            seq = torch.cat([out[:, -1], out.mean(dim=1)], dim=1)
+        z = torch.cat([seq, self.rr(rr)], dim=1)
+        return self.embed(z) if arch in ("hybrid", "cnn") else z
+
+    def context_index(self, n: int, device=None) -> torch.Tensor:
+        """(n, 2k+1) indices of each beat's neighbours, clipped at the record's ends (the edge beat repeats)."""
+        k = self.config.context
+        off = torch.arange(-k, k + 1, device=device)
+        return (torch.arange(n, device=device)[:, None] + off[None, :]).clamp(0, max(n - 1, 0))
+
+    def classify(self, emb: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits for embeddings ``emb`` (n, D). Sequence models read, for each labelled beat, the rows
+        ``index`` (m, 2k+1) of ``emb`` (centre in the middle); default: every beat of one record."""
+        if index is None:
+            index = self.context_index(emb.shape[0], emb.device)
+        if not self.is_sequence:
+            return self.classify_context(emb[index[:, index.shape[1] // 2]][:, None])
+        return self.classify_context(emb[index])
+
+    def classify_context(self, ctx: torch.Tensor) -> torch.Tensor:
+        """Logits (m, 5) of the centre beat of each neighbourhood ``ctx`` (m, 2k+1, D) of beat embeddings."""
+        mid = ctx.shape[1] // 2
+        if self.is_sequence:
+            seq, _ = self.beat_lstm(ctx)  # (m, 2k+1, 2H)
+            z = torch.cat([ctx[:, mid], seq[:, mid]], dim=1)
+        else:
+            z = ctx[:, mid]
+        return (self.head(z) + self.logit_bias) / self.temperature
 
     def forward(self, waves: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
-        return self.head(torch.cat([self.sequence_summary(waves), self.rr(rr)], dim=1))
+        return self.classify(self.encode(waves, rr))
 
 
 def pick_device(prefer: str | None = None) -> torch.device:
@@ -121,7 +186,9 @@ def save_model(model: BeatClassifier, path: Path, card: dict) -> None:
     torch.save(state, tmp)
     tmp.replace(path.with_suffix(".pt"))
     card = {**card, "config": asdict(model.config), "parameters": count_parameters(model)}
-    path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(card, indent=2) + "\n")
+    tmp.replace(path.with_suffix(".json"))
 
 
 def load_model(path: str | Path, device: torch.device | str | None = None) -> tuple[BeatClassifier, dict]:

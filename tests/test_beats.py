@@ -7,7 +7,7 @@ import pytest
 
 from ecgapp import mitdb
 from ecgapp.aami import AAMI_CLASSES, class_counts, is_beat
-from ecgapp.beats import WINDOW_BEFORE, WINDOW_LENGTH, cut_windows, extract_beats, rr_features
+from ecgapp.beats import RR_FEATURES, WINDOW_BEFORE, WINDOW_LENGTH, cut_windows, extract_beats, rr_features
 from ecgapp.errors import InputError
 from ecgapp.processing import resample, resample_samples
 from ecgapp.records import Annotations, make_record
@@ -28,19 +28,23 @@ def test_rr_features_regular_and_premature():
     t = np.arange(20, dtype=float)  # 60 bpm
     t[10] -= 0.4  # premature beat, then compensatory pause
     rr = rr_features(t)
-    assert rr.shape == (20, 8)
+    assert rr.shape == (20, 10)
     assert rr[10, 0] == pytest.approx(0.6) and rr[10, 1] == pytest.approx(1.4)
     assert rr[10, 3] == pytest.approx(0.6) and rr[10, 4] == pytest.approx(1.4)  # median RR is 1 s
     assert rr[0, 0] == rr[0, 1] == pytest.approx(1.0)  # first beat reuses its post RR
     assert rr[10, 2] == pytest.approx(1.0, abs=0.01)  # local mean smooths the pair out
     assert rr[10, 6] == pytest.approx(0.6, abs=0.01) and rr[10, 7] == pytest.approx(1.4, abs=0.01)
+    assert rr[10, 8] == pytest.approx(0.6) and rr[11, 8] == pytest.approx(1.4 / 0.6) and rr[5, 8] == 1.0
+    assert rr[10, 9] == pytest.approx(0.0)  # one early beat in a steady rhythm is not an irregular rhythm
+    af = rr_features(np.cumsum(np.random.default_rng(0).uniform(0.5, 1.3, 40)))
+    assert np.median(af[:, 9]) > 0.15  # an irregularly irregular rhythm is
     broken = np.zeros(19, bool)
     broken[3] = True
     t2 = np.arange(20, dtype=float)
     t2[4:] += 9  # a 10 s interval across missing data
     assert rr_features(t2, broken)[4, 0] == pytest.approx(1.0)  # replaced by the median
     one = rr_features(np.array([3.0]))
-    assert np.isnan(one[0, :3]).all() and (one[0, 3:] == 1).all()
+    assert np.isnan(one[0, :3]).all() and (one[0, 3:9] == 1).all() and one[0, 9] == 0
 
 
 def test_record_100_beats():
@@ -122,3 +126,11 @@ def test_detected_peaks_and_masked_gaps():
         extract_beats(gappy)
     with pytest.raises(InputError, match="R-peak indices must lie in"):
         extract_beats(gappy, r_peaks=[10, x.shape[0]])
+
+
+def test_rr_features_of_short_strips():
+    """Fewer beats than the local window (10 intervals): every column still has one row per beat."""
+    for n in (2, 3, 5, 9, 10, 11):
+        rr = rr_features(np.arange(n) * 0.8)
+        assert rr.shape == (n, len(RR_FEATURES)) and np.isfinite(rr).all()
+        np.testing.assert_allclose(rr[:, 2], 0.8, rtol=1e-6)

@@ -17,7 +17,7 @@ from ecgapp.processing import resample, resample_samples
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     out = tmp_path_factory.mktemp("weights") / "tiny"
-    train.main(["--arch", "cnn", "--max-records", "2", "--epochs", "1", "--normal-per-epoch", "300",
+    train.main(["--arch", "cnn", "--max-records", "2", "--epochs", "1", "--folds", "0",
                 "--evaluate-ds2", "false", "--out", str(out)])
     return str(out)
 

@@ -11,6 +11,7 @@ from ecgapp.beats import RR_FEATURES
 from ecgapp.explain import (METHODS, REGIONS_S, RR_REGION, explain_beat, explain_inputs, reading, rr_reference,
                             summarise_regions)
 from ecgapp.features import beat_inputs
+from ecgapp.inference import predict_logits
 from ecgapp.model import load_model
 from ecgapp.analysis import analyse
 from test_weights import WEIGHTS
@@ -28,9 +29,15 @@ def inputs119():
     return beats, waves, rr
 
 
-def logit(model, wave, rr, k):
-    with torch.no_grad():
-        return float(model(torch.as_tensor(wave).reshape(1, 1, -1), torch.as_tensor(rr).reshape(1, -1))[0, k])
+def logit(model, waves, rr, i, k, beat=None, beat_rr=None):
+    """Logit k of beat i of a record, with beat i's waveform (channel 0) and/or RR features replaced."""
+    waves, rr = waves.copy(), rr.copy()
+    if beat is not None:
+        waves[i, 0] = beat
+    if beat_rr is not None:
+        rr[i] = beat_rr
+    lo, hi = max(i - 10, 0), i + 11  # the sequence model reads 4 beats each side: 10 is plenty
+    return float(predict_logits(model, waves[lo:hi], rr[lo:hi])[i - lo, k])
 
 
 def test_integrated_gradients_add_up_to_the_logit_change(model, inputs119):
@@ -38,7 +45,8 @@ def test_integrated_gradients_add_up_to_the_logit_change(model, inputs119):
     for i in np.flatnonzero(beats.symbol == "V")[:3].tolist() + [0]:
         e = explain_beat(model, waves, rr, i)
         k = "NSVFQ".index(e.target)
-        change = logit(model, waves[i], rr[i], k) - logit(model, np.zeros_like(waves[i]), rr_reference(rr[i:i + 1])[0], k)
+        change = logit(model, waves, rr, i, k) - logit(model, waves, rr, i, k, beat=np.zeros_like(waves[i, 0]),
+                                                       beat_rr=rr_reference(rr[i:i + 1])[0])
         total = e.wave_attribution.sum() + e.rr_attribution.sum()
         assert total == pytest.approx(change, rel=0.02, abs=0.02)
 
@@ -62,7 +70,7 @@ def test_every_method_and_any_target_class(model, inputs119):
     i = int(np.flatnonzero(beats.symbol == "V")[0])
     for method in METHODS:
         e = explain_beat(model, waves, rr, i, method=method)
-        assert e.method == method and e.wave_attribution.shape == (256,) and e.rr_attribution.shape == (8,)
+        assert e.method == method and e.wave_attribution.shape == (256,) and e.rr_attribution.shape == (len(RR_FEATURES),)
         assert np.isfinite(e.wave_attribution).all() and np.abs(e.wave_attribution).sum() > 0
     assert (explain_beat(model, waves, rr, i, method="Saliency").wave_attribution >= 0).all()
     n = explain_beat(model, waves, rr, i, target="N")
@@ -84,9 +92,9 @@ def test_occlusion_of_the_most_important_region_lowers_the_score(model, inputs11
     r = summarise_regions(e)
     top = max((k for k in r if k != RR_REGION), key=lambda k: r[k]["net"])
     lo, hi = REGIONS_S[top]
-    w = waves[i].copy()
-    w[0, (e.time_s >= lo) & (e.time_s < hi)] = 0.0
-    assert logit(model, w, rr[i], 2) < logit(model, waves[i], rr[i], 2) - 1.0
+    w = waves[i, 0].copy()
+    w[(e.time_s >= lo) & (e.time_s < hi)] = 0.0
+    assert logit(model, waves, rr, i, 2, beat=w) < logit(model, waves, rr, i, 2) - 1.0
 
 
 def test_reading_names_the_class_the_evidence_and_the_rhythm(model, inputs119):
@@ -112,6 +120,6 @@ def test_rr_reference_is_the_usual_rhythm(inputs119):
 
 def test_explanation_matches_what_the_app_classified(model):
     a = analyse(model, load_record("119"))
-    e = explain_inputs(model, a.waves[7], a.rr[7])
+    e = explain_inputs(model, a.waves[7], a.rr[7], context=(a.waves, a.rr, 7))
     row = a.table.iloc[7]
     assert e.predicted == row["label"] and e.probabilities[row["label"]] == pytest.approx(row["confidence"], abs=1e-3)

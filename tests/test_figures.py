@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ecgapp import extract_beats, load_record
+from ecgapp.beats import RR_FEATURES
 from ecgapp.explain import BeatExplanation
 from ecgapp.figures import (CLASS_COLOURS, DISAGREE_COLOUR, ecg_figure, explanation_figure, minmax_decimate,
                             overview_figure, probability_figure)
@@ -116,8 +117,8 @@ def _explanation(method="Integrated Gradients"):
     t = (np.arange(256) - 90) / MODEL_FS
     attr = np.exp(-((t / 0.03) ** 2))
     return BeatExplanation(method=method, target="V", probabilities=dict(zip("NSVFQ", [0.1, 0.0, 0.9, 0.0, 0.0])),
-                           time_s=t, wave=np.sin(t * 20), wave_attribution=attr, rr=np.ones(8),
-                           rr_attribution=np.linspace(-1, 1, 8))
+                           time_s=t, wave=np.sin(t * 20), wave_attribution=attr, rr=np.ones(len(RR_FEATURES)),
+                           rr_attribution=np.linspace(-1, 1, len(RR_FEATURES)))
 
 
 def test_explanation_and_probability_figures():
@@ -133,7 +134,7 @@ def test_explanation_and_probability_figures():
     np.testing.assert_allclose(band.marker.color, e.wave_attribution)  # the colour band under the beat
     assert band.base < min(fig.data[1].y)
     bars = fig.data[3]
-    assert len(bars.y) == 8 and list(bars.x) == list(e.rr_attribution)
+    assert len(bars.y) == len(RR_FEATURES) and list(bars.x) == list(e.rr_attribution)
     sal = explanation_figure(_explanation("Saliency"))
     assert sal.data[0].marker.cmin == 0
     p = probability_figure(e.probabilities)

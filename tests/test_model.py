@@ -1,4 +1,4 @@
-"""Model inputs, augmentation and the three architectures (shapes, devices, safe save/load)."""
+"""Model inputs, augmentation and the architectures (shapes, devices, safe save/load, sequence context)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 
 from ecgapp.augment import Augmenter, noise_bank, scale_noise_to_snr
 from ecgapp.beats import RR_FEATURES, WINDOW_LENGTH, extract_beats
-from ecgapp.features import beat_inputs, normalise_waves, record_scale
+from ecgapp.features import beat_inputs, normalise_waves, record_scale, record_template
 from ecgapp.mitdb import load_record
 from ecgapp.model import ARCHITECTURES, BeatClassifier, ModelConfig, load_model, pick_device, save_model
 
@@ -20,14 +20,27 @@ def beats119():
 
 def test_beat_inputs_keep_relative_amplitude(beats119):
     waves, rr = beat_inputs(beats119)
-    assert waves.shape == (len(beats119), 1, WINDOW_LENGTH) and waves.dtype == np.float32
+    assert waves.shape == (len(beats119), 2, WINDOW_LENGTH) and waves.dtype == np.float32
     assert rr.shape == (len(beats119), len(RR_FEATURES)) and np.isfinite(rr).all()
     size = np.ptp(waves[:, 0], axis=1)
     assert np.median(size[beats119.label == 0]) == pytest.approx(1.0, abs=0.15)  # normal beats ~ 1
     assert np.median(size[beats119.label == 2]) > 1.3  # this patient's PVCs are taller than his normal beats
     # scaling the whole recording does not change what the model sees
     w3 = beats119.windows * 3
-    np.testing.assert_allclose(normalise_waves(w3, record_scale(w3)), waves, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(normalise_waves(w3, record_scale(w3)), waves[:, :1], rtol=1e-4, atol=1e-5)
+
+
+def test_template_is_the_dominant_normal_beat(beats119):
+    """119 is in ventricular bigeminy for long stretches (444 PVCs among 1987 beats): the template must
+    still be this patient's normal beat, not a blend of the two shapes."""
+    waves, _ = beat_inputs(beats119)
+    template = waves[0, 1]
+    assert (waves[:, 1] == template).all()
+    normal = np.median(waves[beats119.label == 0, 0], axis=0)
+    pvc = np.median(waves[beats119.label == 2, 0], axis=0)
+    assert np.corrcoef(template, normal)[0, 1] > 0.98
+    assert np.abs(template - normal).mean() < 0.3 * np.abs(pvc - normal).mean()
+    assert record_template(np.zeros((0, WINDOW_LENGTH))).shape == (WINDOW_LENGTH,)
 
 
 def test_noise_halves_do_not_overlap():
@@ -60,7 +73,7 @@ def test_augmenter_changes_beats_reproducibly(beats119):
 def test_architectures_forward_and_learn(arch):
     torch.manual_seed(0)
     model = BeatClassifier(ModelConfig(arch=arch, dropout=0.0))
-    waves, rr = torch.randn(32, 1, WINDOW_LENGTH), torch.randn(32, len(RR_FEATURES))
+    waves, rr = torch.randn(32, 2, WINDOW_LENGTH), torch.randn(32, len(RR_FEATURES))
     target = torch.arange(32) % 5
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
@@ -75,12 +88,36 @@ def test_architectures_forward_and_learn(arch):
 
 
 def test_hybrid_and_baselines_share_parts():
-    hybrid, cnn, lstm = (BeatClassifier(ModelConfig(arch=a)) for a in ("hybrid", "cnn", "lstm"))
-    assert str(hybrid.cnn) == str(cnn.cnn)
-    assert hybrid.lstm.hidden_size == lstm.lstm.hidden_size
+    hybrid, cnn, intrabeat, lstm = (BeatClassifier(ModelConfig(arch=a)) for a in ("hybrid", "cnn", "intrabeat", "lstm"))
+    assert str(hybrid.cnn) == str(cnn.cnn) and str(hybrid.embed) == str(cnn.embed)
+    assert hybrid.beat_lstm.bidirectional and not hasattr(cnn, "beat_lstm")
+    assert intrabeat.lstm.hidden_size == lstm.lstm.hidden_size
     assert not hasattr(cnn, "lstm") and not hasattr(lstm, "cnn")
+    assert hybrid.is_sequence and not cnn.is_sequence
     with pytest.raises(ValueError, match="unknown architecture"):
         BeatClassifier(ModelConfig(arch="transformer"))
+
+
+def test_sequence_model_reads_a_fixed_neighbourhood():
+    """A beat's logits depend on it and `context` beats each side, nothing further, and not on how the
+    record is batched: the same beats give the same logits alone, in a longer record, or in 7-beat batches."""
+    from ecgapp.inference import predict_logits
+
+    torch.manual_seed(0)
+    model = BeatClassifier(ModelConfig(arch="hybrid", context=2)).eval()
+    waves = np.random.default_rng(0).normal(size=(40, 2, WINDOW_LENGTH)).astype(np.float32)
+    rr = np.random.default_rng(1).normal(size=(40, len(RR_FEATURES))).astype(np.float32)
+    whole = predict_logits(model, waves, rr)
+    np.testing.assert_allclose(predict_logits(model, waves, rr, batch_size=7), whole, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        np.testing.assert_allclose(model(torch.from_numpy(waves), torch.from_numpy(rr)).numpy(), whole, rtol=1e-5, atol=1e-5)
+    changed = waves.copy()
+    changed[20] += 1.0  # beat 20 changes: only beats 18..22 may change
+    diff = np.abs(predict_logits(model, changed, rr) - whole).max(axis=1)
+    assert (diff[18:23] > 1e-6).all() and (np.delete(diff, range(18, 23)) < 1e-7).all()
+    # a record of 3 beats (fewer than the neighbourhood) still gets one label per beat
+    assert predict_logits(model, waves[:3], rr[:3]).shape == (3, 5)
+    assert predict_logits(model, waves[:0], rr[:0]).shape == (0, 5)
 
 
 def test_save_and_safe_load(tmp_path):
@@ -88,7 +125,7 @@ def test_save_and_safe_load(tmp_path):
     save_model(model, tmp_path / "m", {"name": "m"})
     loaded, card = load_model(tmp_path / "m", device="cpu")
     assert card["config"]["channels"] == [8, 16, 32] and card["parameters"] > 0
-    x, r = torch.randn(4, 1, WINDOW_LENGTH), torch.randn(4, len(RR_FEATURES))
+    x, r = torch.randn(4, 2, WINDOW_LENGTH), torch.randn(4, len(RR_FEATURES))
     model.eval()
     torch.testing.assert_close(loaded(x, r), model(x, r))
     assert pick_device().type in ("cpu", "cuda")

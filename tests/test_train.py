@@ -1,38 +1,80 @@
-"""train.py end to end on a tiny subset: one quick epoch writes loadable weights and a model card."""
+"""train.py end to end on a tiny subset: cross-validation folds, the final fit, weights and a model card."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
+import pytest
 import torch
 
 import train
+from ecgapp.crossval import balanced_folds, ds1_folds
+from ecgapp.features import beat_inputs
+from ecgapp.beats import extract_beats
+from ecgapp.mitdb import DS1, load_record
 from ecgapp.model import load_model
 
 
-def test_one_quick_epoch_writes_weights_and_card(tmp_path):
+def test_folds_hold_every_ds1_patient_once_and_spread_s_and_v():
+    folds = ds1_folds()
+    held = [r for f in folds for r in f]
+    assert sorted(held) == sorted(DS1) and len(folds) == 5
+    assert {len(f) for f in folds} <= {4, 5}
+    # the search beats a plain split: every fold holds S and V beats
+    counts = np.array([[10, 0], [0, 10], [10, 0], [0, 10]])
+    full = np.zeros((4, 5), int)
+    full[:, 1:3] = counts
+    fs = balanced_folds(full, n_folds=2, tries=50)
+    assert all(full[f][:, 1].sum() == 10 and full[f][:, 2].sum() == 10 for f in fs)
+
+
+def test_training_inputs_are_the_serving_inputs():
+    """No skew: what train.py feeds the network (without augmentation) is what the app computes."""
+    recs = train.load_beats(["119"], [360.0])
+    w, r = train.batch_inputs(recs[0], 0, len(recs[0]["label"]), None)
+    waves, rr = beat_inputs(extract_beats(load_record("119")))
+    np.testing.assert_array_equal(w, waves)
+    np.testing.assert_array_equal(r, rr)
+    # the 128 Hz copy goes through the loading path and keeps every beat
+    low = train.load_beats(["119"], [128.0])[0]
+    assert len(low["label"]) == len(recs[0]["label"]) and (low["label"] == recs[0]["label"]).all()
+
+
+def test_cross_validation_and_final_fit_write_weights_and_card(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "tiny"
-    card = train.main(["--arch", "cnn", "--max-records", "2", "--epochs", "1", "--normal-per-epoch", "300",
-                       "--out", str(out), "--seed", "3"])
+    args = ["--max-records", "4", "--folds", "2", "--epochs", "1", "--out", str(out), "--seed", "3"]
+    card = train.main(args)
     assert (tmp_path / "tiny.pt").is_file() and (tmp_path / "tiny.json").is_file()
     state = torch.load(tmp_path / "tiny.pt", weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in state.values())
     saved = json.loads((tmp_path / "tiny.json").read_text())
-    assert saved["architecture"] == "cnn" and saved["parameters"] > 1000
-    assert saved["data"]["train_records"] == ["101", "108"] and saved["data"]["validation_records"] == ["106", "118"]
-    assert saved["command"].startswith("python train.py --arch cnn")
-    assert saved["training"]["epochs_run"] == 1 and "cpu" in saved["training"]["epoch_time_s"]
-    assert set(saved["ds2"]["Se"]) == {"N", "S", "V", "F", "Q"} and saved["ds2"]["support"]["N"] > 1000
+    assert saved["architecture"] == "hybrid" and saved["parameters"] > 1000
+    assert saved["data"]["train_records"] == list(DS1[:4])
+    assert saved["command"].startswith("python train.py --max-records 4")
+    cv = saved["cross_validation"]
+    assert sorted(r for f in cv["folds"] for r in f) == sorted(DS1[:4])
+    assert set(cv["decision_rule"]["logit_bias"]) == set("NSVFQ") and cv["decision_rule"]["temperature"] > 0
+    assert "at_128Hz" in cv and len(cv["at_360Hz"]["fold_macro_f1"]) == 2
+    assert saved["training"]["epochs"] == 1 and "cpu" in saved["training"]["epoch_time_s"]
+    assert set(saved["ds2"]) == {"360Hz", "128Hz", "250Hz"}
+    ds2 = saved["ds2"]["360Hz"]
+    assert ds2["report"]["support"]["N"] > 1000 and len(ds2["per_record"]) == 4
     assert card["ds2"] == saved["ds2"]
     model, _ = load_model(out, device="cpu")
-    assert model.config.arch == "cnn"
+    assert model.config.arch == "hybrid"
+    assert model.temperature.item() == pytest.approx(cv["decision_rule"]["temperature"])
+    # folds are cached: a second run reuses them and gives the same cross-validated figures
+    again = train.main(args[:-2] + ["--seed", "3", "--final", "false"])
+    assert again["at_360Hz"] == cv["at_360Hz"]
 
 
-def test_seeds_make_runs_repeatable(tmp_path):
-    args = ["--arch", "cnn", "--max-records", "1", "--epochs", "1", "--normal-per-epoch", "200",
-            "--evaluate-ds2", "false"]
+def test_seeds_make_runs_repeatable(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["--arch", "cnn", "--max-records", "1", "--epochs", "1", "--folds", "0", "--evaluate-ds2", "false"]
     a = train.main(args + ["--out", str(tmp_path / "a")])
     b = train.main(args + ["--out", str(tmp_path / "b")])
-    assert a["history"][0]["loss"] == b["history"][0]["loss"]
+    assert a["training"]["history"][0]["loss"] == b["training"]["history"][0]["loss"]
     sa, sb = torch.load(tmp_path / "a.pt", weights_only=True), torch.load(tmp_path / "b.pt", weights_only=True)
     assert all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -1,0 +1,57 @@
+"""DS2 at three sampling rates: AAMI table, calibration, F predicted vs real and per-record S/V counts.
+
+Run from the project root: .venv/bin/python -m benchmarks.bench_ds2 [--weights weights/hybrid]
+
+Every DS2 record is classified as recorded (360 Hz) and after resampling to 128 Hz and 250 Hz through the
+normal loading path (``evaluation.resample_record`` -> ``make_record`` -> ``extract_beats``), the way an
+upload from another recorder would be. Writes benchmarks/results/ds2.md (and prints it): per rate, the
+gross statistics, the expected calibration error with and without the model's temperature, and one row
+per record (S and V beats: real, found, predicted; F predicted), so a failing record shows at a glance.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ecgapp.evaluation import evaluate_at_rates
+from ecgapp.mitdb import DS2
+from ecgapp.model import load_model
+
+RESULTS = Path("benchmarks/results/ds2.md")
+
+
+def markdown(weights: str, results: dict) -> str:
+    lines = [f"# DS2, `{weights}`", "", "`.venv/bin/python -m benchmarks.bench_ds2`", ""]
+    lines += ["| rate | VEB Se | VEB +P | VEB F1 | SVEB Se | SVEB +P | SVEB F1 | macro-F1 | accuracy | F predicted / real | ECE (no temperature -> calibrated) |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for rate, res in results.items():
+        r = res["report"]
+        f_pred = sum(row[3] for row in r["confusion_matrix"]["counts"])
+        lines.append(f"| {rate} | {r['Se']['V']:.3f} | {r['+P']['V']:.3f} | {r['F1']['V']:.3f} | {r['Se']['S']:.3f} | "
+                     f"{r['+P']['S']:.3f} | {r['F1']['S']:.3f} | {r['macro_F1_NSV']:.3f} | {r['accuracy']:.3f} | "
+                     f"{f_pred} / {r['support']['F']} | {res['ece_uncalibrated']:.3f} -> {res['ece']:.3f} |")
+    for rate, res in results.items():
+        lines += ["", f"## Per record, {rate}", "",
+                  "| record | beats | S real | S found | S predicted | V real | V found | V predicted | F real | F predicted |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for row in res["per_record"]:
+            lines.append(f"| {row['record']} | {row['beats']} | {row['S_real']} | {row['S_found']} | {row['S_predicted']} | "
+                         f"{row['V_real']} | {row['V_found']} | {row['V_predicted']} | {row['F_real']} | {row['F_predicted']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", default="weights/hybrid")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args()
+    model, _ = load_model(args.weights, device="cpu")
+    text = markdown(args.weights, evaluate_at_rates(model, DS2))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
