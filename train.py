@@ -45,6 +45,8 @@ arch = "hybrid"  # hybrid (CNN per beat + BiLSTM across beats) | cnn | intrabeat
 template = True  # read each beat beside the record's dominant beat
 context = 4  # hybrid: beats on each side of the labelled one
 dropout = 0.2  # before each layer of the head
+rr_features = 10  # RR context columns the model reads (the first N of beats.RR_FEATURES; 8 = without
+# pre_rr_prev and rr_irregularity)
 seed = 0
 epochs = 16
 chunk = 64  # consecutive beats of one record per training sequence
@@ -116,7 +118,7 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
     dev = pick_device(cfg["device"] or None)
     use_amp = dev.type == "cuda"
     model = BeatClassifier(ModelConfig(arch=cfg["arch"], template=cfg["template"], context=cfg["context"],
-                                    dropout=cfg["dropout"])).to(dev)
+                                    dropout=cfg["dropout"], rr_features=cfg["rr_features"])).to(dev)
     averaged = (torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema"]), use_buffers=True)
         if cfg["ema"] else None)

@@ -31,6 +31,7 @@ VARIANTS: dict[str, list[str]] = {
     "hybrid": [],
     "cnn": ["--arch", "cnn"],
     "hybrid, no template": ["--template", "false"],
+    "hybrid, 8 RR features": ["--rr-features", "8"],
     "hybrid, 360 Hz only": ["--rates", "360"],
     "hybrid, dropout 0.5": ["--dropout", "0.5"],
     "hybrid, AF re-timing 0.3": ["--rhythm-augment", "0.3"],
@@ -51,7 +52,7 @@ def fold_command(variant: str, seed: int, extra=()) -> list[str]:
 
 def run_all(variants, seeds, workers: int, ds2: bool, folds: int = 5) -> None:
     """Every missing fold of every row, ``workers`` at a time across rows; then each row's summary."""
-    jobs = [(v, s, f) for v in variants for s in seeds for f in range(folds)
+    jobs = [(v, s, f) for s in seeds for v in variants for f in range(folds)  # every row's first seed first
             if not (RUNS / tag_of(v) / f"seed{s}" / f"fold{f}.npz").exists()]
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -3,8 +3,10 @@
 Two steps, both fitted on DS1 patients the model did not train on (``train.py --cv``), never on DS2:
 
 1. ``fit_logit_bias``: per-class offsets added to the logits (a change of class priors) chosen to
-   maximise macro-F1 (N, S, V) while the F class is predicted no more often than ``F_MAX_RATIO`` times its
-   real count: a model that does not know fusion beats must not flood normal records with F.
+   maximise macro-F1 (N, S, V) while the rare classes F and Q are each predicted no more often than
+   ``RARE_MAX_RATIO`` times their real count: a model that does not know fusion beats must not flood normal
+   records with F, and Q must not become a bin for every doubtful beat (that would buy N, S and V
+   positive predictivity by hiding beats from the statistics).
 2. ``fit_temperature``: one temperature T dividing the offset logits, minimising the negative log
    likelihood, so a beat shown at 90% is right about 90% of the time.
 
@@ -20,7 +22,8 @@ from scipy.special import log_softmax, softmax
 from .aami import AAMI_CLASSES
 from .metrics import aami_report
 
-F_MAX_RATIO = 1.0  # F predicted at most this many times the real F count (out of fold)
+RARE_CLASSES = ("F", "Q")
+RARE_MAX_RATIO = 1.0  # F and Q each predicted at most this many times their real count (out of fold)
 BIAS_GRID = np.round(np.arange(-4.0, 4.01, 0.25), 2)
 TUNED = ("S", "V", "F", "Q")  # N is the reference class (its offset stays 0)
 
@@ -46,10 +49,10 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
 
 def _score(logits: np.ndarray, labels: np.ndarray, bias: np.ndarray) -> float:
     pred = (logits + bias).argmax(axis=1)
-    f = AAMI_CLASSES.index("F")
-    real_f = int((labels == f).sum())
-    if (pred == f).sum() > F_MAX_RATIO * max(real_f, 1):
-        return -1.0
+    for c in RARE_CLASSES:
+        k = AAMI_CLASSES.index(c)
+        if (pred == k).sum() > RARE_MAX_RATIO * max(int((labels == k).sum()), 1):
+            return -1.0
     score = aami_report(labels, pred).macro_f1
     return -1.0 if np.isnan(score) else float(score)
 
@@ -60,10 +63,9 @@ def fit_logit_bias(logits: np.ndarray, labels: np.ndarray, rounds: int = 3) -> n
     keep = labels >= 0
     logits, labels = logits[keep], labels[keep]
     bias = np.zeros(len(AAMI_CLASSES))
-    f = AAMI_CLASSES.index("F")
-    # start from a rule that meets the F constraint: lower F until it does
+    # start from a rule that meets the F and Q constraints: lower both until it does
     for b in BIAS_GRID[::-1]:
-        bias[f] = b
+        bias[[AAMI_CLASSES.index(c) for c in RARE_CLASSES]] = b
         if _score(logits, labels, bias) > -1.0:
             break
     best = _score(logits, labels, bias)

@@ -47,7 +47,7 @@ class ModelConfig:
     kernel: int = 7
     hidden: int = 32
     bidirectional: bool = True
-    rr_features: int = len(RR_FEATURES)
+    rr_features: int = len(RR_FEATURES)  # reads the first rr_features columns of beats.RR_FEATURES
     rr_hidden: int = 16
     embed: int = 64  # hybrid/cnn: size of one beat's embedding
     head_hidden: int = 64
@@ -134,7 +134,7 @@ class BeatClassifier(nn.Module):
             s = self.cnn(x) if arch == "intrabeat" else self.pool(x)  # (B, C, T)
             out, _ = self.lstm(s.transpose(1, 2))
             seq = torch.cat([out[:, -1], out.mean(dim=1)], dim=1)
-        z = torch.cat([seq, self.rr(rr)], dim=1)
+        z = torch.cat([seq, self.rr(rr[:, :self.config.rr_features])], dim=1)  # the first rr_features columns
         return self.embed(z) if arch in ("hybrid", "cnn") else z
 
     def context_index(self, n: int, device=None) -> torch.Tensor:

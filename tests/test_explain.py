@@ -123,3 +123,15 @@ def test_explanation_matches_what_the_app_classified(model):
     e = explain_inputs(model, a.waves[7], a.rr[7], context=(a.waves, a.rr, 7))
     row = a.table.iloc[7]
     assert e.predicted == row["label"] and e.probabilities[row["label"]] == pytest.approx(row["confidence"], abs=1e-3)
+
+
+def test_sequence_model_explains_a_beat_in_its_context(model, inputs119):
+    """The explanation's probabilities are the ones the record's classification gave that beat (same
+    neighbours), and the sequence model refuses a beat without its context."""
+    beats, waves, rr = inputs119
+    probs = torch.softmax(torch.from_numpy(predict_logits(model, waves, rr)), 1).numpy()
+    for i in (0, 5, len(waves) - 1):
+        e = explain_beat(model, waves, rr, i)
+        assert [e.probabilities[c] for c in "NSVFQ"] == pytest.approx(probs[i].tolist(), abs=1e-4)
+    with pytest.raises(ValueError, match="neighbours"):
+        explain_inputs(model, waves[3], rr[3])

@@ -29,3 +29,11 @@ def test_torch_is_pinned():
 def test_no_database_files_are_tracked():
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
     assert not [f for f in tracked if re.search(r"\.(dat|atr|hea|edf)$", f)]
+
+
+def test_server_listens_on_loopback_only():
+    """Patient ECGs: `streamlit run streamlit_app.py` from the project root must not listen on every interface."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "127.0.0.1"

@@ -295,3 +295,15 @@ def test_second_annotation_file_is_named_in_the_notes(files100):
                        ("100.qrs", files100["atr"])])
     assert len(rec.annotations) == 2274
     assert "annotation file(s) not used: 100.qrs (reference beats taken from 100.atr)" in rec.notes
+
+
+def test_header_without_checksums_loads_and_classifies(tmp_path):
+    """A valid WFDB header may omit the optional checksum (and block size) fields, as many tools write it."""
+    from ecgapp.wfdbfile import read_wfdb
+
+    x = (np.sin(np.arange(7200) / 360 * 2 * np.pi * 1.2) * 200).astype("<i2")
+    (tmp_path / "t.dat").write_bytes(x.tobytes())
+    (tmp_path / "t.hea").write_text("t 1 360 7200\nt.dat 16 200/mV\n")
+    rec = read_wfdb(str(tmp_path / "t"))
+    assert rec.fs == 360 and rec.n_samples == 7200
+    np.testing.assert_allclose(rec.signal[:, 0], x / 200.0, atol=1e-6)
