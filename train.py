@@ -265,6 +265,18 @@ def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
     return cv
 
 
+def save_out_of_fold(cache: Path, out: str, n_folds: int) -> Path:
+    """``<out>_cv.npz``: the out-of-fold logits (before the decision rule), labels, records and fold of every
+    DS1 beat at 360 Hz, shipped beside the weights so the rule and temperature can be checked by anyone."""
+    parts = [np.load(cache / f"fold{f}.npz") for f in range(n_folds)]
+    path = Path(f"{out}_cv.npz")
+    np.savez_compressed(path, logits=np.concatenate([p["logits_360"] for p in parts]).astype(np.float32),
+                        labels=np.concatenate([p["labels_360"] for p in parts]),
+                        records=np.concatenate([p["records_360"] for p in parts]),
+                        fold=np.concatenate([np.full(len(p["labels_360"]), f) for f, p in enumerate(parts)]))
+    return path
+
+
 def summary_line(rep: dict) -> str:
     se, ppv = rep["Se"], rep["+P"]
     return (f"macro-F1 {rep['macro_F1_NSV']}  S Se {se['S']} +P {ppv['S']}  V Se {se['V']} +P {ppv['V']}  "
@@ -338,6 +350,8 @@ def main(argv=None) -> dict | None:
         for key, rep in card["ds2"].items():
             print(f"  {key}: {summary_line(rep['report'])}  ECE {rep.get('ece_uncalibrated')} -> {rep.get('ece')}")
     save_model(model, cfg["out"], card)
+    if cv is not None:
+        save_out_of_fold(cache, cfg["out"], cfg["folds"])
     print(f"wrote {cfg['out']}.pt and {cfg['out']}.json")
     return card
 

@@ -115,7 +115,8 @@ def test_rr_reference_is_the_usual_rhythm(inputs119):
     ref = rr_reference(rr[:10])
     median = rr[0, 0] / rr[0, 3]
     np.testing.assert_allclose(ref[:, :3], median, rtol=1e-5)
-    np.testing.assert_allclose(ref[:, 3:], 1.0)
+    np.testing.assert_allclose(ref[:, 3:9], 1.0)
+    np.testing.assert_allclose(ref[:, RR_FEATURES.index("rr_irregularity")], 0.0)  # a regular rhythm
 
 
 def test_explanation_matches_what_the_app_classified(model):
