@@ -27,7 +27,8 @@ WEIGHTS = Path(__file__).resolve().parent / "weights" / "hybrid"
 WIDTHS_S = (5, 10, 20, 30, 60)
 SOURCES = {"reference": "reference annotations", "detected": "detected (QRS detector)"}
 NOTICE = ("Research demo, not a medical device: do not use it to diagnose or treat anyone. The classifier was "
-          "trained on 18 MIT-BIH patients and misses many supraventricular beats (see the model card).")
+          "trained on 22 MIT-BIH patients; on unseen patients it finds about half of supraventricular beats and "
+          "calls early beats in atrial fibrillation supraventricular (see the model card).")
 
 st.set_page_config(page_title="ecgapp - heartbeat classification", page_icon="🫀", layout="wide")
 

@@ -8,7 +8,7 @@ Each row is ``train.py`` with the flags in VARIANTS: the 5 folds run as separate
 at a time, one torch thread each; results cached in runs/<variant>/seed<S>/, so an interrupted run goes on
 where it stopped), then the out-of-fold figures are pooled. With ``--ds2`` the row's model is also trained on
 all of DS1 and evaluated on DS2 once (runs/ablation/<variant>_s<S>.json): DS2 is reported, never used to
-choose. Writes benchmarks/results/ablation_cv.json and prints a markdown table (mean ± sd over seeds).
+choose. Writes benchmarks/results/ablation_cv.json and .md and prints a markdown table (mean ± sd over seeds).
 ``--summarise`` only reads what is cached.
 """
 
@@ -136,6 +136,7 @@ def main() -> None:
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(previous | summary, indent=2) + "\n")
+    RESULTS.with_suffix(".md").write_text(markdown(previous | summary) + "\n")
     print(markdown(previous | summary))
 
 
