@@ -62,6 +62,8 @@ def test_cross_validation_and_final_fit_write_weights_and_card(tmp_path, monkeyp
     ds2 = saved["ds2"]["360Hz"]
     assert ds2["report"]["support"]["N"] > 1000 and len(ds2["per_record"]) == 4
     assert card["ds2"] == saved["ds2"]
+    oof = np.load(tmp_path / "tiny_cv.npz")  # the out-of-fold logits the rule and temperature came from
+    assert sorted(set(oof["records"])) == sorted(DS1[:4]) and oof["logits"].shape == (len(oof["labels"]), 5)
     model, _ = load_model(out, device="cpu")
     assert model.config.arch == "hybrid"
     assert model.temperature.item() == pytest.approx(cv["decision_rule"]["temperature"])
