@@ -16,7 +16,8 @@ from ecgapp.aami import AAMI_CLASSES
 from ecgapp.beats import RR_FEATURES, extract_beats
 from ecgapp.calibration import expected_calibration_error
 from ecgapp.crossval import ds1_folds
-from ecgapp.evaluation import evaluate_records, resample_record
+from ecgapp import evaluation
+from ecgapp.evaluation import evaluate_records
 from ecgapp.features import beat_inputs
 from ecgapp.inference import predict_logits
 from ecgapp.metrics import aami_report
@@ -31,12 +32,9 @@ def shipped():
     return load_model(WEIGHTS, device="cpu")
 
 
-def record_logits(model, name, fs=360.0):
-    record = load_record(name)
-    if fs != 360.0:
-        record = resample_record(record, fs)
-    beats = extract_beats(record)
-    return predict_logits(model, *beat_inputs(beats)), beats.label
+def record_logits(model, name):
+    """(logits, reference labels) of one DS2 record, through evaluation's path (the CLI's and the app's)."""
+    return evaluation.record_logits(model, [name])[name]
 
 
 def sanity(model) -> dict[str, bool]:
