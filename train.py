@@ -7,7 +7,8 @@ Read top to bottom: config, data, one training run, cross-validation, the final 
 1. Cross-validation inside DS1 (``ecgapp.crossval``: 5 patient-grouped folds balanced for S and V beats):
    each fold's model trains on the other DS1 patients for the whole epoch budget and labels its held-out
    patients (at 360 Hz and after resampling to 128 Hz). The out-of-fold logits give the cross-validated
-   figures and fit the decision rule and the temperature (``ecgapp.calibration``).
+   figures and fit the decision rule (the threshold of the atrial-fibrillation gate, ``ecgapp.rhythm``, and
+   the class offsets) and the temperature (``ecgapp.calibration``).
 2. The shipped model trains on all of DS1 with the same settings; the fitted rule and temperature go into
    its weights. DS2 is evaluated once, at the end, for the model card: it never chooses anything.
 
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 
 from ecgapp.aami import AAMI_CLASSES
-from ecgapp.augment import Augmenter, irregular_rhythm
+from ecgapp.augment import Augmenter, irregular_rhythm, premature_beats
 from ecgapp.beats import extract_beats
 from ecgapp.calibration import apply, expected_calibration_error, fit_logit_bias, fit_temperature
 from ecgapp.crossval import folds_of
@@ -38,6 +39,7 @@ from ecgapp.inference import predict_logits
 from ecgapp.metrics import aami_report
 from ecgapp.mitdb import DS1, DS2, load_record
 from ecgapp.model import BeatClassifier, ModelConfig, count_parameters, pick_device, save_model
+from ecgapp.rhythm import apply_af_gate
 
 # ----------------------------------------------------------------------------------------------- config
 _before_config = set(globals())
@@ -58,6 +60,10 @@ class_weighting = "sqrt"  # loss weights: "sqrt" = sqrt(inverse class frequency)
 weight_cap = 10.0
 augment = True  # nstdb noise (training half), amplitude scaling, time shift, residual baseline wander
 rhythm_augment = 0.0  # chance that a stretch of only normal beats is re-timed as atrial fibrillation
+premature_augment = 0.0  # chance that a stretch of only normal beats gets 1-3 beats re-timed as premature (S)
+af_gate = True  # let cross-validation choose a threshold for the AF gate (no S inside atrial fibrillation)
+offsets = False  # fit per-class logit offsets on the out-of-fold logits (off: in nested cross-validation
+# they lowered macro-F1 on the held-out fold for every seed; benchmarks/results/experiments.md)
 rates = "360,128"  # sampling rates the training records are seen at (resampled through the loading path)
 folds = 5  # patient-grouped cross-validation folds inside DS1 (0 = skip cross-validation)
 fold = -1  # >= 0: run only this fold (results cached in runs/), then stop
@@ -71,6 +77,7 @@ out = "weights/hybrid"
 # -------------------------------------------------------------------------------------------------------
 CONFIG_KEYS = [k for k in globals() if k not in _before_config and not k.startswith("_")]
 EVAL_RATES = (360.0, 128.0)  # held-out patients are labelled at these rates in cross-validation
+AF_THRESHOLDS = (0.0, 0.08, 0.10, 0.12, 0.15)  # AF gate candidates (rhythm.af_irregularity; 0 = no gate)
 
 
 def parse_flags(argv=None) -> dict:
@@ -159,12 +166,18 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
                 n = len(rec["label"])
                 lo, hi = max(a - k, 0), min(b + k, n)  # neighbours beyond the chunk, inside the record
                 w, r = batch_inputs(rec, lo, hi, augmenter)
+                y_chunk = rec["label"][a:b]
                 if cfg["rhythm_augment"] and hi - lo >= 3 and not rec["label"][lo:hi].any() \
                         and rng.random() < cfg["rhythm_augment"]:
                     r = rr_inputs(irregular_rhythm(rec["rr"][lo:hi, 0].cumsum(), rng))
+                elif cfg["premature_augment"] and hi - lo >= 8 and not rec["label"][lo:hi].any() \
+                        and rng.random() < cfg["premature_augment"]:
+                    rr_new, y_all = premature_beats(rec["rr"][lo:hi, 0].cumsum(), rec["label"][lo:hi],
+                                                    np.arange(a, b) - lo, rng)
+                    r, y_chunk = rr_inputs(rr_new), y_all[a - lo: b - lo]
                 waves.append(w)
                 rr.append(r)
-                labels.append(rec["label"][a:b])
+                labels.append(y_chunk)
                 centre = np.arange(a, b)
                 index.append(np.clip(centre[:, None] + np.arange(-k, k + 1)[None, :], lo, hi - 1) - lo + offset)
                 offset += hi - lo
@@ -223,14 +236,58 @@ def run_fold(cfg: dict, f: int, held_out: tuple[str, ...], train_names: list[str
         logits, labels = predict_records(model, [e for e in eval_recs if e["fs"] == fs])
         arrays[f"logits_{fs:g}"], arrays[f"labels_{fs:g}"] = logits, labels
         arrays[f"records_{fs:g}"] = np.concatenate([[e["name"]] * len(e["label"]) for e in eval_recs if e["fs"] == fs])
+        arrays[f"pre_rr_{fs:g}"] = np.concatenate([e["rr"][:, 0] for e in eval_recs if e["fs"] == fs])
     cache.mkdir(parents=True, exist_ok=True)
     np.savez(cache / f"fold{f}.tmp.npz", meta=json.dumps(result), **arrays)
     (cache / f"fold{f}.tmp.npz").replace(path)
     return arrays | result
 
 
+def pre_rr_of(records: np.ndarray, fs: float) -> np.ndarray:
+    """Each beat's pre-RR interval in seconds, as the model reads it, for out-of-fold beats listed by record
+    (for fold caches written before they stored it)."""
+    out = np.zeros(len(records), np.float32)
+    for name in dict.fromkeys(records):
+        out[records == name] = rr_inputs(extract_beats(record_at(str(name), fs)).rr)[:, 0]
+    return out
+
+
+def gated(logits: np.ndarray, records: np.ndarray, pre_rr: np.ndarray, threshold: float) -> np.ndarray:
+    """Out-of-fold logits with the AF gate applied record by record (as inference.predict_logits does)."""
+    out = logits.copy()
+    for name in dict.fromkeys(records):
+        m = records == name
+        out[m] = apply_af_gate(logits[m], pre_rr[m], threshold)[0]
+    return out
+
+
+def class_offsets(logits: np.ndarray, labels: np.ndarray, fit: bool) -> np.ndarray:
+    """The decision rule's per-class logit offsets: fitted on out-of-fold logits, or none (zeros)."""
+    return fit_logit_bias(logits, labels) if fit else np.zeros(len(AAMI_CLASSES), np.float32)
+
+
+def rule_temperature(raw_logits: np.ndarray, gated_logits: np.ndarray, labels: np.ndarray, bias: np.ndarray) -> float:
+    """The temperature of the served probabilities: fitted on the gated logits plus offsets, leaving out the
+    reference S beats the AF gate gave up on (their log-loss measures the rule, not the confidence, and a
+    handful of them would otherwise set the temperature)."""
+    given_up = (gated_logits[:, 1] != raw_logits[:, 1]) & (labels == AAMI_CLASSES.index("S"))
+    return fit_temperature(gated_logits[~given_up] + bias, labels[~given_up])
+
+
+def choose_af_threshold(logits, labels, records, pre_rr, fit_offsets: bool) -> tuple[float, dict]:
+    """The AF gate's threshold (0 = no gate) with the best pooled out-of-fold macro-F1 (offsets refitted
+    for each when they are fitted at all), and the figure of every candidate."""
+    scores = {}
+    for th in AF_THRESHOLDS:
+        z = gated(logits, records, pre_rr, th)
+        pred = (z + class_offsets(z, labels, fit_offsets)).argmax(axis=1)
+        scores[th] = round(float(aami_report(labels, pred).macro_f1), 4)
+    return max(scores, key=lambda th: (scores[th], -th)), {f"{th:g}": v for th, v in scores.items()}
+
+
 def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
-    """Every fold (cached), then the out-of-fold figures, decision rule and temperature."""
+    """Every fold (cached), then the out-of-fold figures and the decision rule (AF gate threshold, class
+    offsets) and temperature, all fitted on the out-of-fold logits at 360 Hz."""
     fold_sets = folds_of(names, cfg["folds"])
     results = []
     for f, held_out in enumerate(fold_sets):
@@ -242,16 +299,26 @@ def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
     cv = {"folds": [list(h) for h in fold_sets], "per_fold": [], "history": [r["history"] for r in results]}
     for fs in EVAL_RATES:
         key = f"{fs:g}"
-        logits = np.concatenate([r[f"logits_{key}"] for r in results])
+        raw_logits = np.concatenate([r[f"logits_{key}"] for r in results])
         labels = np.concatenate([r[f"labels_{key}"] for r in results])
+        records = np.concatenate([r[f"records_{key}"] for r in results])
+        fold_of = np.concatenate([np.full(len(r[f"labels_{key}"]), f) for f, r in enumerate(results)])
+        pre_rr = (np.concatenate([r[f"pre_rr_{key}"] for r in results])
+                  if all(f"pre_rr_{key}" in r for r in results) else pre_rr_of(records, fs))
         if fs == EVAL_RATES[0]:
-            bias = fit_logit_bias(logits, labels)
-            temperature = fit_temperature(logits + bias, labels)
-            cv["decision_rule"] = {"logit_bias": dict(zip(AAMI_CLASSES, map(float, bias))), "temperature": temperature}
-        raw = aami_report(labels, logits.argmax(axis=1))
+            af_threshold, af_scores = (choose_af_threshold(raw_logits, labels, records, pre_rr, cfg["offsets"])
+                                       if cfg["af_gate"] else (0.0, {}))
+            logits = gated(raw_logits, records, pre_rr, af_threshold)
+            bias = class_offsets(logits, labels, cfg["offsets"])
+            temperature = rule_temperature(raw_logits, logits, labels, bias)
+            cv["decision_rule"] = {"af_threshold": af_threshold, "af_threshold_macro_f1": af_scores,
+                                   "logit_bias": dict(zip(AAMI_CLASSES, map(float, bias))), "temperature": temperature}
+        else:
+            logits = gated(raw_logits, records, pre_rr, af_threshold)
+        raw = aami_report(labels, raw_logits.argmax(axis=1))
         ruled = aami_report(labels, (logits + bias).argmax(axis=1))
-        per_fold = [aami_report(r[f"labels_{key}"], (r[f"logits_{key}"] + bias).argmax(axis=1)).macro_f1
-                    for r in results]
+        per_fold = [aami_report(labels[fold_of == f], (logits[fold_of == f] + bias).argmax(axis=1)).macro_f1
+                    for f in range(len(results))]
         cv[f"at_{key}Hz"] = {
             "raw": raw.to_dict(), "with_rule": ruled.to_dict(),
             "fold_macro_f1": [round(float(m), 4) for m in per_fold],
@@ -270,9 +337,12 @@ def save_out_of_fold(cache: Path, out: str, n_folds: int) -> Path:
     DS1 beat at 360 Hz, shipped beside the weights so the rule and temperature can be checked by anyone."""
     parts = [np.load(cache / f"fold{f}.npz") for f in range(n_folds)]
     path = Path(f"{out}_cv.npz")
+    records = np.concatenate([p["records_360"] for p in parts])
+    pre_rr = (np.concatenate([p["pre_rr_360"] for p in parts]) if all("pre_rr_360" in p for p in parts)
+              else pre_rr_of(records, 360.0))
     np.savez_compressed(path, logits=np.concatenate([p["logits_360"] for p in parts]).astype(np.float32),
                         labels=np.concatenate([p["labels_360"] for p in parts]),
-                        records=np.concatenate([p["records_360"] for p in parts]),
+                        records=records, pre_rr=pre_rr,
                         fold=np.concatenate([np.full(len(p["labels_360"]), f) for f, p in enumerate(parts)]))
     return path
 
@@ -313,6 +383,7 @@ def main(argv=None) -> dict | None:
         rule = cv["decision_rule"]
         model.logit_bias.copy_(torch.tensor([rule["logit_bias"][c] for c in AAMI_CLASSES]))
         model.temperature.fill_(rule["temperature"])
+        model.af_threshold.fill_(rule["af_threshold"])
     dev = next(model.parameters()).device
     card = {
         "name": Path(cfg["out"]).name,

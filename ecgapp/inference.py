@@ -14,38 +14,53 @@ import torch
 from .aami import AAMI_CLASSES
 from .beats import BeatSet, extract_beats
 from .features import beat_inputs
+from .quality import template_correlation
 from .records import Record
 
 
 @torch.no_grad()
-def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """Logits (n, 5) float32 (decision rule and temperature included) for one record's model inputs."""
+def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, batch_size: int = 4096,
+                   return_af: bool = False):
+    """Logits (n, 5) float32 for one record's model inputs, with the whole decision rule: S lowered inside
+    atrial fibrillation (the model's ``af_threshold``), offsets, temperature. With ``return_af`` also the
+    bool (n,) mask of beats the AF detector read as atrial fibrillation (all False when the model has no gate).
+    """
     model.eval()
     n = len(waves)
     if n == 0:
-        return np.zeros((0, len(AAMI_CLASSES)), np.float32)
+        empty = np.zeros((0, len(AAMI_CLASSES)), np.float32)
+        return (empty, np.zeros(0, bool)) if return_af else empty
     device = next(model.parameters()).device
     emb = torch.cat([model.encode(torch.from_numpy(np.ascontiguousarray(waves[i: i + batch_size])).to(device),
                                   torch.from_numpy(np.ascontiguousarray(rr[i: i + batch_size])).to(device))
                      for i in range(0, n, batch_size)])
     index = model.context_index(n, device)
-    return torch.cat([model.classify(emb, index[i: i + batch_size]).float()
-                      for i in range(0, n, batch_size)]).cpu().numpy()
+    raw = torch.cat([model.classify_raw(emb, index[i: i + batch_size]) for i in range(0, n, batch_size)])
+    gated, af = model.gate(raw, np.asarray(rr)[:, 0])
+    logits = model.calibrate(gated).float().cpu().numpy()
+    return (logits, af) if return_af else logits
 
 
-def predict_inputs(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """Class probabilities (n, 5) float32 for one record's model inputs (see features.beat_inputs)."""
-    logits = predict_logits(model, waves, rr, batch_size)
-    return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+def predict_inputs(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, batch_size: int = 4096,
+                   return_af: bool = False):
+    """Class probabilities (n, 5) float32 for one record's model inputs (see features.beat_inputs); with
+    ``return_af`` also the atrial-fibrillation mask (see predict_logits)."""
+    logits, af = predict_logits(model, waves, rr, batch_size, return_af=True)
+    probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+    return (probs, af) if return_af else probs
 
 
-def predict_beats(model: torch.nn.Module, beats: BeatSet) -> np.ndarray:
-    """Class probabilities (n, 5) for one record's beats."""
-    return predict_inputs(model, *beat_inputs(beats))
+def predict_beats(model: torch.nn.Module, beats: BeatSet, return_af: bool = False):
+    """Class probabilities (n, 5) for one record's beats (and the AF mask with ``return_af``)."""
+    return predict_inputs(model, *beat_inputs(beats), return_af=return_af)
 
 
-def beats_table(beats: BeatSet, probs: np.ndarray) -> pd.DataFrame:
-    """One row per beat: sample (at the record's own rate), time_s, label, confidence, p_N..p_Q, reference."""
+def beats_table(beats: BeatSet, probs: np.ndarray, af: np.ndarray | None = None,
+                template_r: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per beat: sample (at the record's own rate), time_s, label, confidence, p_N..p_Q, reference,
+    af (True where the rhythm around the beat reads as atrial fibrillation: S is not called there) and
+    template_r (the beat's correlation with the record's dominant beat, ``quality.template_correlation``;
+    NaN when not given)."""
     pred = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
     table = pd.DataFrame({
         "sample": beats.sample, "time_s": np.round(beats.time_s, 4),
@@ -56,10 +71,14 @@ def beats_table(beats: BeatSet, probs: np.ndarray) -> pd.DataFrame:
         table[f"p_{cls}"] = np.round(probs[:, k], 4) if len(probs) else np.zeros(0)
     ref = np.where(beats.label >= 0, np.asarray(AAMI_CLASSES)[np.clip(beats.label, 0, None)], "")
     table["reference"] = ref
+    table["af"] = np.zeros(len(table), bool) if af is None else np.asarray(af, bool)
+    table["template_r"] = np.full(len(table), np.nan) if template_r is None else np.round(template_r, 3)
     return table
 
 
 def classify_record(model: torch.nn.Module, record: Record, lead=None, r_peaks=None) -> tuple[BeatSet, pd.DataFrame]:
     """Cut and classify every beat of one lead; returns the beats and their table (see beats_table)."""
     beats = extract_beats(record, lead=lead, r_peaks=r_peaks)
-    return beats, beats_table(beats, predict_beats(model, beats))
+    waves, rr = beat_inputs(beats)
+    probs, af = predict_inputs(model, waves, rr, return_af=True)
+    return beats, beats_table(beats, probs, af, template_correlation(waves))

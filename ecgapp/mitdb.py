@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from .errors import InputError
 from .physionet import locate_record
 from .wfdbfile import read_wfdb
@@ -115,3 +117,23 @@ def load_nstdb(name: str) -> Record:
         return read_wfdb(locate_record("nstdb", name, ("hea", "dat", "atr")), ann_ext="atr")
     raise InputError(f"{name!r} is not an nstdb record (noise: {', '.join(NSTDB_NOISE)}; "
                      f"test: {', '.join(NSTDB_TEST)})")
+
+
+AF_RHYTHMS = ("(AFIB", "(AFL")  # reference rhythm labels of atrial fibrillation and flutter
+
+
+def beat_rhythms(name: str | int) -> np.ndarray:
+    """The reference rhythm label (``"(N"``, ``"(AFIB"``, ...; "" before the first) of every beat of a mitdb
+    record, aligned with the beats of ``beats.extract_beats(load_record(name))``."""
+    import wfdb
+
+    from .aami import is_beat
+
+    name = _check_name(name)
+    ann = wfdb.rdann(str(locate_record("mitdb", name, ("hea", "dat", "atr"))), "atr")
+    rhythm, current = [], ""
+    for symbol, aux in zip(ann.symbol, ann.aux_note):
+        if symbol == "+":
+            current = aux.strip("\x00").strip()
+        rhythm.append(current)
+    return np.array(rhythm, dtype=str)[is_beat(np.array(ann.symbol))]

