@@ -21,6 +21,7 @@ from .features import beat_inputs
 from .inference import beats_table, predict_inputs
 from .metrics import AamiReport
 from .processing import MODEL_FS, clean, resample
+from .quality import template_correlation
 from .records import Record
 from .summary import agreement, rhythm_summary
 
@@ -88,8 +89,8 @@ def analyse(model: torch.nn.Module, record: Record, lead: str | int | None = Non
     if len(beats) == 0:
         raise InputError(f"{record.name}: no beats with a complete window on lead {name}")
     waves, rr = beat_inputs(beats)
-    probs = predict_inputs(model, waves, rr)
-    table = beats_table(beats, probs)
+    probs, af = predict_inputs(model, waves, rr, return_af=True)
+    table = beats_table(beats, probs, af, template_correlation(waves))
     if source == "detected":
         labels, detection = reference_labels_for(record, beats.sample)
         table["reference"] = labels

@@ -13,6 +13,7 @@ import pandas as pd
 
 from .aami import AAMI_CLASSES
 from .metrics import AamiReport, aami_report
+from .quality import looks_like_noise
 
 HR_SMOOTHING_BEATS = 5  # min/max heart rate: running median of 5 RR intervals, so one ectopic beat is no "max HR"
 
@@ -35,12 +36,20 @@ def heart_rate(times_s: np.ndarray, broken: np.ndarray | None = None) -> dict[st
 
 
 def rhythm_summary(table: pd.DataFrame, broken: np.ndarray | None = None) -> dict:
-    """Beats per predicted class, total, heart rate (bpm) and ectopic burden (% of beats labelled S, V)."""
+    """Beats per predicted class, total, heart rate (bpm), ectopic burden (% of beats labelled S, V) and
+    the share of beats whose rhythm reads as atrial fibrillation (``af_pct``, % of beats; from the table's
+    ``af`` column, 0 without one), the median beat-template correlation and whether the "beats" look like
+    noise rather than an ECG (``quality.looks_like_noise``; from ``template_r``, NaN / False without it)."""
     counts = {c: int((table["label"] == c).sum()) for c in AAMI_CLASSES}
     n = int(len(table))
+    af = int(table["af"].sum()) if "af" in table else 0
+    r = table["template_r"].to_numpy(dtype=float) if "template_r" in table else np.zeros(0)
     return {
         "beats": n, "counts": counts, "heart_rate_bpm": heart_rate(table["time_s"].to_numpy(), broken),
         "burden_pct": {c: (100.0 * counts[c] / n if n else math.nan) for c in ("S", "V")},
+        "af_pct": 100.0 * af / n if n else math.nan,
+        "template_r_median": float(np.nanmedian(r)) if r.size and np.isfinite(r).any() else math.nan,
+        "looks_like_noise": looks_like_noise(r[np.isfinite(r)]),
     }
 
 

@@ -93,6 +93,37 @@ def test_pick_a_record_shows_every_beat_labelled():
     assert "Agreement with the reference labels: 100.0% of 1987 beats" in [e.label for e in at.expander]
 
 
+def test_atrial_fibrillation_is_named_and_keeps_s_away():
+    """Record 203 (atrial fibrillation and flutter throughout): the page says so, and the model, which
+    called 1,255 of its beats S out of fold before the AF gate, calls almost none S."""
+    at = open_record("203")
+    note = next(i.value for i in at.info if "Irregularly irregular" in i.value)
+    assert int(note.split(" in ")[1].split("%")[0]) >= 95
+    assert float(metrics(at)["S burden"].rstrip("%")) < 1.0
+    sinus = open_record("100")
+    assert not any("Irregularly irregular" in i.value for i in sinus.info)
+
+
+def test_an_escaped_error_shows_one_message_and_no_server_paths(monkeypatch):
+    """A bug inside the page (here: the ECG figure raises, with a server path in its message) gives one
+    plain message; no traceback or path reaches the browser, and the next record works again."""
+    import ecgapp.figures
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"boom in {Path(ecgapp.figures.__file__)}")
+
+    monkeypatch.setattr(ecgapp.figures, "ecg_figure", broken)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.selectbox(key="mitdb_name").select("100").run()
+    assert not at.exception
+    assert any("Something went wrong" in e.value for e in at.error)
+    page = "\n".join(str(e.value) for e in list(at.error) + list(at.markdown) + list(at.caption) + list(at.info))
+    assert "boom" not in page and "Traceback" not in page and str(Path(ecgapp.figures.__file__).parent) not in page
+    monkeypatch.undo()
+    ok(at)
+    assert not any("Something went wrong" in e.value for e in at.error) and metrics(at)["beats"] == "2273"
+
+
 def test_change_lead_and_switch_beat_source():
     at = open_record("100")
     at.selectbox(key="lead:100").select("V5")
@@ -201,6 +232,18 @@ def test_upload_a_csv_without_annotations_uses_detected_beats():
     assert expected <= int(metrics(at)["beats"]) <= expected + 4  # 119's tall T waves: a few false beats
     assert "No annotation file: beats are detected." in [c.value for c in at.sidebar.caption]
     assert float(metrics(at)["V burden"].rstrip("%")) > 10
+
+
+def test_noise_upload_is_flagged_as_not_an_ecg():
+    """One minute of white noise: the detector finds "beats", and the page says they are noise, not an ECG;
+    a real upload gets no such warning."""
+    x = np.random.default_rng(0).standard_normal(360 * 60)
+    at = start()
+    ok(upload(at, ("noise.csv", ("time_s,MLII\n" + "\n".join(f"{i / 360:.6f},{v:.4f}" for i, v in enumerate(x))).encode())))
+    assert int(metrics(at)["beats"]) > 100
+    assert any("looks like noise, not an ECG" in w.value for w in at.warning)
+    real = open_record("100")
+    assert not any("looks like noise" in w.value for w in real.warning)
 
 
 def test_corrupt_upload_shows_one_clear_error_and_the_app_keeps_working():

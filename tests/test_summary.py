@@ -43,6 +43,14 @@ def test_summary_of_record_119_matches_its_annotations():
     assert 30 < s["heart_rate_bpm"]["min"] < s["heart_rate_bpm"]["mean"] < s["heart_rate_bpm"]["max"] < 200
 
 
+def test_af_share_comes_from_the_table():
+    table = reference_table("119")
+    assert rhythm_summary(table)["af_pct"] == 0.0  # beats_table without a mask: no AF
+    table["af"] = np.arange(len(table)) < 100
+    assert rhythm_summary(table)["af_pct"] == pytest.approx(100 * 100 / 1987)
+    assert math.isnan(rhythm_summary(table.iloc[:0])["af_pct"])
+
+
 def test_agreement_counts_only_beats_with_a_reference():
     table = reference_table("208")
     report = agreement(table)
