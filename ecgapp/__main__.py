@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+import numpy as np
 import time
 from pathlib import Path
 
 from .aami import class_counts
 from .errors import DataNotFoundError, InputError
 from .mitdb import DS1, DS2, MITDB_RECORDS, PACED_RECORDS, list_records, load_record
-from .exports import write_wfdb_annotations
+from .exports import safe_record_name, write_wfdb_annotations
+from .quality import looks_like_noise
 from .wfdbfile import read_wfdb
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "hybrid"
@@ -43,7 +46,29 @@ def _model(weights: str):
     path = Path(weights).with_suffix("")
     if not path.with_suffix(".pt").is_file() or not path.with_suffix(".json").is_file():
         raise InputError(f"no trained weights at {path}.pt / {path}.json; train them with train.py")
-    return load_model(path)
+    try:
+        return load_model(path)
+    except Exception as exc:  # a truncated .pt, a .json that is not a model card, a state dict of another model
+        raise InputError(f"weights at {path}.pt / {path}.json cannot be read ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:200] if str(exc) else 'no detail'}); "
+                         f"retrain them with train.py or restore them from the repository") from exc
+
+
+def _check_output_file(out: str) -> Path:
+    """``--out``: a file whose folder exists and that is not a folder itself (checked before any work)."""
+    path = Path(out)
+    if path.is_dir():
+        raise InputError(f"--out {out}: is a folder; give a file name such as {path / 'beats.csv'}")
+    if not path.parent.is_dir():
+        raise InputError(f"--out {out}: folder {path.parent} does not exist")
+    return path
+
+
+def _check_output_folder(out: str) -> Path:
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--wfdb-out {out}: is a file, not a folder; nothing was written there")
+    return path
 
 
 def cmd_records(_args) -> None:
@@ -70,6 +95,8 @@ def cmd_classify(args) -> None:
     from .detection import detect_r_peaks
     from .inference import classify_record
 
+    out = _check_output_file(args.out)
+    wfdb_out = _check_output_folder(args.wfdb_out) if args.wfdb_out else None
     t0 = time.perf_counter()
     model, _ = _model(args.weights)
     t1 = time.perf_counter()
@@ -82,20 +109,32 @@ def cmd_classify(args) -> None:
         raise InputError(f"{args.record}: no annotation file '.{args.ann}' to take beat locations from; "
                          f"use --beats detect")
     beats, table = classify_record(model, rec, lead=args.lead, r_peaks=r_peaks)
+    if len(table) == 0:
+        where = "detected in the signal" if r_peaks is not None else f"in its annotation file '.{args.ann}'"
+        raise InputError(f"{args.record}: no beats {where} (lead {beats.lead}); nothing was written")
     if r_peaks is not None:  # reference labels of the matching annotated beats, when there are any
         table["reference"] = reference_labels_for(rec, beats.sample)[0]
     elapsed = time.perf_counter() - t1
-    table.to_csv(args.out, index=False)
+    tmp = out.with_name(out.name + ".tmp")
+    table.to_csv(tmp, index=False)  # written whole, then renamed: a failed run leaves no half file behind
+    tmp.replace(out)
     print(f"{rec.name}: {len(table)} beats on lead {beats.lead} classified in {elapsed:.2f} s "
-          f"(model load {t1 - t0:.2f} s) -> {args.out}")
+          f"(model load {t1 - t0:.2f} s) -> {out}")
     print("  predicted: " + ", ".join(f"{c} {n}" for c, n in table["label"].value_counts().items()))
     if (table["reference"] != "").any():
         agree = (table["label"] == table["reference"]).mean()
         print(f"  agreement with the reference labels: {100 * agree:.1f}%")
     if beats.skipped:
         print(f"  {beats.skipped} beat(s) skipped: their window touches missing data")
-    if args.wfdb_out:
-        path = write_wfdb_annotations(table, Path(args.record).name, rec.fs, Path(args.wfdb_out))
+    for note in rec.notes:
+        print(f"  note: {note}")
+    r = table["template_r"].to_numpy()
+    if looks_like_noise(r):
+        print(f"warning: {rec.name}: the beats do not repeat one shape (median correlation with the record's "
+              f"dominant beat {np.median(r):.2f}): this looks like noise, not an ECG; its labels mean nothing",
+              file=sys.stderr)
+    if wfdb_out is not None:
+        path = write_wfdb_annotations(table, safe_record_name(Path(args.record).name), rec.fs, wfdb_out)
         print(f"  WFDB annotations -> {path}")
 
 
@@ -134,6 +173,9 @@ def main(argv=None) -> int:
         commands[args.command](args)
     except (InputError, DataNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # unwritable output, full disk, unreadable input: one line, not a traceback
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
     return 0
 

@@ -160,6 +160,10 @@ def repair_gaps(x: np.ndarray, fs: float, lead: str) -> tuple[np.ndarray, list[s
     return x, notes
 
 
+MAX_ABS_MV = 1e6  # no recorded ECG value reaches 1 kV, even ADC counts read as mV (at most 32,768): corrupt
+LARGE_MV = 50.0  # surface ECG spans a few mV: a 99.9th-percentile excursion beyond this suggests wrong units
+
+
 def make_record(
     signal,
     fs,
@@ -180,7 +184,9 @@ def make_record(
     source = source or name
     fs = check_sampling_rate(fs, source)
     try:
-        x = np.asarray(signal, dtype=np.float64)
+        x = np.asarray(signal)
+        if x.dtype != np.float32:  # float32 input (large CSVs) stays float32: no full-size float64 copy
+            x = x.astype(np.float64, copy=False)
     except (TypeError, ValueError):
         raise InputError(f"{source}: signal values are not numbers") from None
     if x.ndim == 1:
@@ -212,20 +218,37 @@ def make_record(
         if scale is None:
             notes.append(f"{lead_label(lead)}: units {unit!r} are not a voltage; channel left out")
             continue
-        col = x[:, i] * scale
-        if not np.isfinite(col).any():
+        col = x[:, i] * scale if scale != 1.0 else x[:, i]
+        finite = np.isfinite(col)
+        with np.errstate(invalid="ignore"):  # inf: what overflowed on the way in (1e40 read as float32)
+            absurd = (col > MAX_ABS_MV) | (col < -MAX_ABS_MV)
+        finite |= absurd
+        if absurd.any() and absurd.sum() > 0.5 * finite.sum():
+            notes.append(f"{lead_label(lead)}: most values are beyond ±{MAX_ABS_MV:g} mV, which no ECG reaches "
+                         f"(wrong units or gain, or not an ECG); lead left out")
+            continue
+        if absurd.any():  # corrupt samples: read as missing, like NaN
+            notes.append(f"{lead_label(lead)}: {int(absurd.sum())} sample(s) beyond ±{MAX_ABS_MV:g} mV, which no "
+                         f"ECG reaches, treated as missing")
+            col = np.where(absurd, np.nan, col)
+        if not finite.any():
             notes.append(f"{lead_label(lead)}: no valid samples (all NaN or empty); lead left out")
             continue
+        probe = col[:: max(1, col.size // 2_000_000)].astype(np.float64)  # a long lead: every k-th sample
+        size = float(np.nanpercentile(np.abs(probe - np.nanmedian(probe)), 99.9))
+        if size > LARGE_MV:
+            notes.append(f"{lead_label(lead)}: amplitudes of {size:,.0f} mV, far above an ECG's few mV: check the "
+                         f"units (µV or ADC counts read as mV?); beats are still classified (the model reads "
+                         f"shape, scaled per record) but the mV grid is wrong")
         if scale != 1.0:
             notes.append(f"{lead_label(lead)}: converted from {unit} to mV")
         col, gap_notes = repair_gaps(col, fs, lead)
         notes.extend(gap_notes)
         keep.append(lead)
-        columns.append(col.astype(np.float32))
+        columns.append(col.astype(np.float32, copy=False))
     if not columns:
-        raise InputError(
-            f"{source}: no usable lead: every lead ({', '.join(leads)}) is empty, all NaN, or not in volts"
-        )
+        why = "; ".join(n for n in notes if n.endswith("left out"))
+        raise InputError(f"{source}: no usable lead: {why or 'every lead is empty, all NaN, or not in volts'}")
 
     if annotations is not None and len(annotations):
         inside = (annotations.sample >= 0) & (annotations.sample < n)
@@ -234,7 +257,7 @@ def make_record(
             annotations = Annotations(annotations.sample[inside], annotations.symbol[inside])
     return Record(
         name=str(name),
-        signal=np.column_stack(columns),
+        signal=columns[0][:, None] if len(columns) == 1 else np.column_stack(columns),
         fs=fs,
         leads=tuple(keep),
         units=("mV",) * len(keep),

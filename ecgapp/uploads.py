@@ -9,7 +9,9 @@ header can neither read nor write anything outside that folder. Supported: a WFD
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +25,30 @@ MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # 24 h of 2-lead 360 Hz format-212 data is
 MAX_NAME_LENGTH = 100
 CSV_EXTENSIONS = {"csv", "txt"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+UPLOAD_PREFIX = "ecgapp-upload-"  # each upload is read in a fresh $TMPDIR/ecgapp-upload-* folder
+TEMP_PREFIXES = (UPLOAD_PREFIX, "ecgapp-ann-")  # ... and annotation downloads are built in ecgapp-ann-*
+STALE_AFTER_S = 600.0  # reading even a 200 MB upload takes well under a minute
+
+
+def remove_stale_uploads(max_age_s: float = STALE_AFTER_S, folder: str | Path | None = None) -> list[str]:
+    """Delete ecgapp's temporary folders older than ``max_age_s`` seconds (default 10 min) in ``folder``
+    (default: the system temporary folder); returns their names.
+
+    A folder is normally removed as soon as its upload is read; one is left behind only when the process
+    was killed while reading (e.g. by the out-of-memory killer). Run at server start-up.
+    """
+    root = Path(folder if folder is not None else tempfile.gettempdir())
+    removed = []
+    now = time.time()
+    for path in root.iterdir() if root.is_dir() else ():
+        try:
+            if (path.name.startswith(TEMP_PREFIXES) and path.is_dir() and not path.is_symlink()
+                    and now - path.stat().st_mtime > max_age_s):
+                shutil.rmtree(path)
+                removed.append(path.name)
+        except OSError:  # another process removed it first, or it is not ours to remove
+            continue
+    return removed
 
 
 def sanitize_filename(name: str) -> str:
@@ -94,7 +120,7 @@ def load_upload(files, fs: float | None = None, max_bytes: int = MAX_UPLOAD_BYTE
     for n in named:
         by_ext.setdefault(_ext(n), []).append(n)
 
-    with tempfile.TemporaryDirectory(prefix="ecgapp-upload-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=UPLOAD_PREFIX) as tmp:
         folder = Path(tmp)
         for n, data in named.items():
             with open(folder / n, "xb") as fh:  # "x": never overwrite, even inside our own folder

@@ -11,6 +11,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 
 from .errors import InputError, UnsupportedFormatError
 from .records import Annotations, Record, check_sampling_rate, make_record
@@ -153,8 +154,28 @@ def read_wfdb(record_path: str | Path, ann_ext: str | None = None, name: str | N
                 raise InputError(
                     f"{ann_path.name}: not a readable WFDB annotation file ({type(exc).__name__}: {exc})"
                 ) from None
+            check_annotations_fit(ann.sample, ann.symbol, rec.sig_len, ann_path.name)
             annotations = Annotations(ann.sample, ann.symbol)
     return make_record(
         signal, rec.fs, name=name or base, leads=rec.sig_name, units=rec.units,
         annotations=annotations, comments=rec.comments or (), source=hea.name,
     )
+
+
+def check_annotations_fit(sample: np.ndarray, symbol, n_samples: int, fname: str) -> None:
+    """Raise InputError if an annotation file cannot be this record's: most of its annotations fall outside
+    the record's ``n_samples`` samples, or many of its codes are undefined (what random bytes decode to; a
+    real file may hold a few annotations past the end of a shortened record, which make_record drops)."""
+    from wfdb.io.annotation import ann_label_table
+
+    sample = np.asarray(sample)
+    if sample.size == 0:
+        return
+    outside = int(((sample < 0) | (sample >= n_samples)).sum())
+    known = set(ann_label_table["symbol"]) - {" "}
+    undefined = sum(1 for s in symbol if s not in known)
+    if outside > 0.5 * sample.size or undefined > max(2, 0.05 * sample.size):
+        raise InputError(
+            f"{fname}: not an annotation file of this record ({outside} of {sample.size} annotations fall "
+            f"outside its {n_samples} samples, {undefined} have undefined codes); remove it or use detected beats"
+        )

@@ -29,7 +29,7 @@ def test_classify_writes_csv_and_wfdb_annotations(tmp_path, mitdb_copy, weights,
                  "--weights", weights]) == 0
     table = pd.read_csv(out, keep_default_na=False)
     assert list(table.columns) == ["sample", "time_s", "label", "confidence", "p_N", "p_S", "p_V", "p_F", "p_Q",
-                                   "reference"]
+                                   "reference", "af", "template_r"]
     ref = load_record("100").annotations
     np.testing.assert_array_equal(table["sample"], ref.sample[is_beat(ref.symbol)])  # every beat, in order
     np.testing.assert_allclose(table[["p_N", "p_S", "p_V", "p_F", "p_Q"]].sum(axis=1), 1.0, atol=1e-3)
@@ -89,3 +89,67 @@ def test_classify_with_detected_beats_needs_no_annotation_file(tmp_path, mitdb_c
     assert (nearest <= 54).all() and np.median(nearest) <= 3
     assert len(table) >= 0.99 * len(ref_samples) and (table["reference"] == "").all()
     assert "beats on lead MLII" in capsys.readouterr().out
+
+
+def one_error_line(capsys) -> str:
+    """The run's stderr: exactly one line, starting with "error:", no traceback."""
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "Traceback" not in err[0], err
+    return err[0]
+
+
+def test_output_failures_are_one_line_and_nothing_is_half_written(tmp_path, mitdb_copy, weights, capsys):
+    record = str(mitdb_copy("100"))
+    run = lambda *extra: main(["classify", record, "--weights", weights, *extra])
+    assert run("--out", str(tmp_path / "missing" / "b.csv")) == 2
+    assert "does not exist" in one_error_line(capsys)
+    assert run("--out", str(tmp_path)) == 2
+    assert "is a folder" in one_error_line(capsys)
+    assert run("--out", "/proc/ecgapp-beats.csv") == 2  # a folder nobody may write into, even root
+    assert "/proc/ecgapp-beats.csv" in one_error_line(capsys)
+    assert not list(tmp_path.glob("*.tmp"))
+    taken = tmp_path / "taken"
+    taken.write_text("keep me")
+    assert run("--out", str(tmp_path / "b.csv"), "--wfdb-out", str(taken)) == 2
+    assert "is a file, not a folder" in one_error_line(capsys)
+    assert taken.read_text() == "keep me" and not (tmp_path / "b.csv").exists()
+
+
+def test_corrupt_weights_are_one_line(tmp_path, mitdb_copy, weights, capsys):
+    import shutil
+
+    record = str(mitdb_copy("100"))
+    for broken_ext, content in (("pt", b"\x80\x02not a checkpoint"), ("json", b"{\"config\": ")):
+        bad = tmp_path / f"bad_{broken_ext}"
+        for ext in ("pt", "json"):
+            shutil.copyfile(f"{weights}.{ext}", f"{bad}.{ext}")
+        (tmp_path / f"bad_{broken_ext}.{broken_ext}").write_bytes(content)
+        assert main(["classify", record, "--out", str(tmp_path / "b.csv"), "--weights", str(bad)]) == 2
+        assert "cannot be read" in one_error_line(capsys)
+
+
+def test_record_name_with_a_space_gets_a_clean_annotation_name(tmp_path, weights):
+    import shutil
+
+    from conftest import MITDB_DIR
+
+    for ext in ("hea", "atr"):
+        shutil.copyfile(MITDB_DIR / f"100.{ext}", tmp_path / f"my rec.{ext}")
+    shutil.copyfile(MITDB_DIR / "100.dat", tmp_path / "100.dat")  # the data file the header names
+    out = tmp_path / "b.csv"
+    assert main(["classify", str(tmp_path / "my rec"), "--out", str(out), "--wfdb-out", str(tmp_path / "ann dir"),
+                 "--weights", weights]) == 0
+    back = wfdb.rdann(str(tmp_path / "ann dir" / "my_rec"), "pred")
+    assert len(back.sample) == len(pd.read_csv(out)) == 2273
+
+
+@pytest.mark.parametrize("content", ["empty", "rhythm only"])
+def test_annotation_file_without_beats_is_an_error_not_an_empty_table(tmp_path, mitdb_copy, weights, capsys, content):
+    record = mitdb_copy("100", ("hea", "dat"))
+    if content == "empty":
+        (tmp_path / "100.atr").write_bytes(b"")
+    else:
+        wfdb.wrann("100", "atr", np.array([0]), symbol=["+"], aux_note=["(N"], write_dir=str(tmp_path))
+    out = tmp_path / "b.csv"
+    assert main(["classify", str(record), "--out", str(out), "--weights", weights]) == 2
+    assert "no beats" in one_error_line(capsys) and not out.exists()

@@ -216,6 +216,15 @@ def test_csv_single_column_with_fs(x10):
     np.testing.assert_allclose(bare.signal[:, 0], x10[:, 0], atol=1e-6)
 
 
+@pytest.mark.parametrize("header, lead, scale", [("MLII (mV)", "MLII", 1.0), ("Lead II", "Lead II", 1.0),
+                                                 ("Lead II (uV)", "Lead II", 1000.0)])
+def test_csv_single_column_whose_name_has_a_space(x10, header, lead, scale):
+    """A one-column export headed "MLII (mV)" or "Lead II" is one lead, not two whitespace-separated columns."""
+    rec = _upload_csv("one.csv", header + "\n" + "".join(f"{v * scale:.4f}\n" for v in x10[:, 0]), fs=360)
+    assert rec.leads == (lead,) and rec.n_samples == N_CSV
+    np.testing.assert_allclose(rec.signal[:, 0], x10[:, 0], atol=1e-3)
+
+
 def test_csv_semicolon_with_decimal_commas(x10):
     text = "time;MLII;V5\n" + _rows(x10, lambda i: f"{i / 360:.6f}", ";", decimal=",")
     assert "0,000000;" in text
@@ -307,3 +316,31 @@ def test_header_without_checksums_loads_and_classifies(tmp_path):
     rec = read_wfdb(str(tmp_path / "t"))
     assert rec.fs == 360 and rec.n_samples == 7200
     np.testing.assert_allclose(rec.signal[:, 0], x / 200.0, atol=1e-6)
+
+
+def test_stale_upload_folders_are_removed_and_nothing_else(tmp_path):
+    """A process killed while reading an upload leaves its folder behind; start-up removes such folders once
+    they are old, and leaves fresh ones (another server may be reading them), other folders and files alone."""
+    import os
+    import time
+
+    from ecgapp.uploads import remove_stale_uploads
+
+    old = time.time() - 3600
+    stale = tmp_path / "ecgapp-upload-abc123"
+    stale.mkdir()
+    (stale / "100.dat").write_bytes(b"\0" * 100)
+    ann = tmp_path / "ecgapp-ann-x"
+    ann.mkdir()
+    fresh = tmp_path / "ecgapp-upload-fresh"
+    fresh.mkdir()
+    other = tmp_path / "someone-else"
+    other.mkdir()
+    lookalike = tmp_path / "ecgapp-upload-file"
+    lookalike.write_text("a file, not our folder")
+    for p in (stale, ann, other, lookalike):
+        os.utime(p, (old, old))
+    assert sorted(remove_stale_uploads(folder=tmp_path)) == ["ecgapp-ann-x", "ecgapp-upload-abc123"]
+    assert not stale.exists() and not ann.exists()
+    assert fresh.is_dir() and other.is_dir() and lookalike.is_file()
+    assert remove_stale_uploads(folder=tmp_path / "missing") == []
