@@ -25,6 +25,10 @@ _UNIT_IN_NAME = re.compile(r"^(.*?)\s*[\(\[]\s*([^\)\]]+)\s*[\)\]]\s*$")  # "MLI
 _NAN_WORDS = {"", "nan", "na", "n/a", "null", "none", "-"}
 _DECIMAL_COMMA = re.compile(r"^\s*([+-]?\d*),(\d+(?:[eE][+-]?\d+)?)\s*$")  # "-0,145" (semicolon CSVs)
 _SEPARATORS = (";", "\t", ",")
+MAX_COLUMNS = 64  # a time column, a sample-number column and up to 62 leads; more is not one ECG recording
+FAST_PATH_BYTES = 4 * 2**20  # larger files are parsed straight to numbers (a Python string per cell is ~60 bytes)
+HEAD_BYTES = 2**16
+GENERAL_PATH_MAX_BYTES = 40 * 2**20  # the general (string) path holds ~10x a file in memory: not for larger ones
 
 
 def _split_name_unit(name: str) -> tuple[str, str | None]:
@@ -67,14 +71,19 @@ def _decode_text(raw: bytes, fname: str) -> str:
 
 
 def _separator(lines: list[str]) -> str:
-    """The column separator: ';', tab or ',' if the first lines agree on it, else runs of white space."""
+    """The column separator: ';', tab or ',' if the first lines agree on it, else runs of white space (unless
+    the rows below the first hold one value each: then the file is one column, whatever its header says)."""
     first = lines[:5]
     for sep in _SEPARATORS:
         counts = {ln.count(sep) for ln in first}
         if len(counts) == 1 and counts.pop() > 0:
             return sep
     sep = max(_SEPARATORS, key=first[0].count)
-    return sep if first[0].count(sep) else r"\s+"
+    if first[0].count(sep):
+        return sep
+    if not any(len(ln.split()) > 1 for ln in lines[1:6]):  # one column: a header such as "MLII (mV)" stays whole
+        return ","
+    return r"\s+"
 
 
 def _clock_to_seconds(values: pd.Series, column: str, fname: str, line_of) -> np.ndarray:
@@ -101,6 +110,8 @@ def _numeric_column(values: pd.Series, column: str, fname: str, line_of) -> np.n
 
     ``line_of(row)`` is the line number in the file of body row ``row``.
     """
+    if pd.api.types.is_float_dtype(values):  # the fast path already parsed it (float32: mV to 7 digits)
+        return values.to_numpy()
     text = values.astype(str).str.strip().str.strip("'\"")
     numbers = pd.to_numeric(text, errors="coerce")
     bad = numbers.isna() & ~text.str.lower().isin(_NAN_WORDS)
@@ -110,10 +121,63 @@ def _numeric_column(values: pd.Series, column: str, fname: str, line_of) -> np.n
     return numbers.to_numpy(dtype=np.float64)
 
 
-def _read_table(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+def _check_columns(first_line: str, sep: str, fname: str) -> None:
+    n = len(re.split(sep, first_line.strip())) if sep == r"\s+" else first_line.count(sep) + 1
+    if n > MAX_COLUMNS:
+        raise InputError(f"{fname}: line 1 has {n:,} columns; an ECG CSV holds a time column and at most "
+                         f"{MAX_COLUMNS} leads (is it one recording per column, or a transposed table?)")
+
+
+def _read_large(raw: bytes, fname: str):
+    """A large plain-numbers CSV parsed straight to float32 (bounded memory: no string per cell), as
+    (header rows, names, units, body, line numbers); None if it is not plain numbers (clock times, quoted or
+    odd cells), to be read by the general path, which names the bad line and column."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return None
+    head_text = _decode_text(raw[:HEAD_BYTES], fname)
+    all_head = head_text.splitlines()[:-1] or head_text.splitlines()  # the last one may be cut
+    head = [ln for ln in all_head if ln.strip()][:6]
+    if not head:
+        return None
+    sep = _separator(head)
+    if "\n" not in head_text and head_text.count(sep) >= MAX_COLUMNS:  # one line longer than HEAD_BYTES
+        raise InputError(f"{fname}: line 1 is over {HEAD_BYTES // 1024} KB long with more than "
+                         f"{head_text.count(sep):,} columns; an ECG CSV holds a time column and at most "
+                         f"{MAX_COLUMNS} leads")
+    _check_columns(head[0], sep, fname)
+    table = _decimal_commas(pd.read_csv(io.StringIO("\n".join(head)), sep=sep, header=None, dtype=str,
+                                        keep_default_na=False, engine="c" if sep != r"\s+" else "python"), sep)
+    header_rows, names, units = _header(table)
+    skip = [i for i, ln in enumerate(all_head) if ln.strip()][header_rows] if header_rows < len(head) else None
+    if skip is None:
+        return None
+    decimal = "," if sep != "," and any("," in ln for ln in head[header_rows:]) else "."
+    out = np.empty((raw.count(b"\n") + 1, table.shape[1]), np.float32)  # rows <= lines: filled in place
+    n = 0
+    try:
+        for chunk in pd.read_csv(io.BytesIO(raw), sep=sep, header=None, skiprows=skip, dtype=np.float32,
+                                 chunksize=1_000_000, na_values=sorted(_NAN_WORDS - {""}), keep_default_na=False,
+                                 skip_blank_lines=True, decimal=decimal, encoding="utf-8-sig",
+                                 engine="c" if sep != r"\s+" else "python"):
+            if chunk.shape[1] != out.shape[1]:
+                return None
+            out[n: n + len(chunk)] = chunk.to_numpy(dtype=np.float32)
+            n += len(chunk)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        if len(raw) > GENERAL_PATH_MAX_BYTES:  # the general path keeps a string per cell: too much memory here
+            raise InputError(f"{fname}: below its header it is not plain numbers ({str(exc).splitlines()[0][:120]}); "
+                             f"a CSV over {GENERAL_PATH_MAX_BYTES // 2**20} MB must hold plain numbers (seconds "
+                             f"and mV, no clock times or quotes)") from None
+        return None
+    body = pd.DataFrame(out[:n], copy=False)
+    # line of table row i (header rows first): exact unless blank lines sit inside the data
+    return header_rows, names, units, body, lambda i: i + 1 if i < header_rows else skip + 1 + i - header_rows
+
+
+def _read_table(path: Path, raw: bytes | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """All cells as strings (blank lines dropped) and, per table row, its line number in the file."""
     fname = path.name
-    raw = path.read_bytes()
+    raw = path.read_bytes() if raw is None else raw
     if not raw.strip():
         raise InputError(f"{fname} is empty")
     text = _decode_text(raw, fname)
@@ -123,6 +187,7 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
     if not lines:
         raise InputError(f"{fname} is empty (only blank lines)")
     sep = _separator(lines)
+    _check_columns(lines[0], sep, fname)
     try:
         table = pd.read_csv(io.StringIO("\n".join(lines)), sep=sep, header=None, dtype=str,
                             skip_blank_lines=False, keep_default_na=False,
@@ -131,12 +196,16 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
         raise InputError(f"{fname}: not a readable CSV table ({type(exc).__name__}: {exc})") from None
     if len(table) != len(lines):  # quoted line breaks: line numbers in messages would be wrong
         line_numbers = np.arange(1, len(table) + 1)
+    return _decimal_commas(table, sep), line_numbers
+
+
+def _decimal_commas(table: pd.DataFrame, sep: str) -> pd.DataFrame:
     if sep != ",":  # European exports: "0,145" with ';' or tab between columns
         for c in table.columns:
             col = table[c]
             if col.str.contains(",", regex=False).any():
                 table[c] = col.str.replace(_DECIMAL_COMMA, r"\1.\2", regex=True)
-    return table, line_numbers
+    return table
 
 
 def _header(table: pd.DataFrame) -> tuple[int, list[str], list[str | None]]:
@@ -160,9 +229,11 @@ def _time_column(body, names, units, header_rows, fname, line_of, label) -> tupl
     """Index of the time column and its values in seconds, or (None, None) if there is none."""
     for i, n in enumerate(names):
         if _TIME_NAMES.match(n.strip().lower()) or n.strip().lower().startswith("time"):
-            col = body.iloc[:, i].astype(str)
-            if col.str.contains(":").any():
-                return i, _clock_to_seconds(col, n, fname, line_of)
+            col = body.iloc[:, i]
+            if not pd.api.types.is_float_dtype(col):
+                col = col.astype(str)
+                if col.str.contains(":").any():
+                    return i, _clock_to_seconds(col, n, fname, line_of)
             seconds = _numeric_column(col, label(i), fname, line_of)
             unit = (units[i] or "").lower()
             if unit in ("ms", "msec") or "ms" in n.lower().split("_"):
@@ -214,14 +285,21 @@ def read_csv(path: str | Path, fs: float | None = None, name: str | None = None)
     fname = path.name
     if fs is not None:
         fs = check_sampling_rate(fs, fname)
-    table, line_numbers = _read_table(path)
-    header_rows, names, units = _header(table)
-    body = table.iloc[header_rows:].reset_index(drop=True)
+    raw = path.read_bytes()
+    fast = _read_large(raw, fname) if len(raw) > FAST_PATH_BYTES else None
+    if fast is not None:
+        del raw
+        header_rows, names, units, body, line_at = fast
+    else:
+        table, line_numbers = _read_table(path, raw)
+        header_rows, names, units = _header(table)
+        body = table.iloc[header_rows:].reset_index(drop=True)
+        line_at = line_numbers.__getitem__
     if body.empty:
         raise InputError(f"{fname}: has a header but no data rows")
 
     def line_of(row: int) -> int:
-        return int(line_numbers[header_rows + row])
+        return int(line_at(header_rows + row))
 
     def label(i: int) -> str:
         return f"column {names[i]!r}" if names[i] else f"column {i + 1}"
@@ -231,7 +309,9 @@ def read_csv(path: str | Path, fs: float | None = None, name: str | None = None)
     skip = {time_col}
     for i, n in enumerate(names):
         if i != time_col and _INDEX_NAMES.match(n.strip().lower()):
-            index = pd.to_numeric(body.iloc[:, i].astype(str).str.strip(), errors="coerce").to_numpy()
+            col = body.iloc[:, i]
+            index = (col.to_numpy() if pd.api.types.is_float_dtype(col)
+                     else pd.to_numeric(col.astype(str).str.strip(), errors="coerce").to_numpy())
             if np.all(np.diff(index) == 1):  # sample numbers 0, 1, 2, ...: not a lead
                 skip.add(i)
                 notes.append(f"column {n!r} (sample numbers) left out")
@@ -243,7 +323,11 @@ def read_csv(path: str | Path, fs: float | None = None, name: str | None = None)
         notes.insert(0, f"sampling rate {fs:.4g} Hz taken from the time column")
     elif fs is None:
         raise InputError(f"{fname}: no time column, so the sampling rate (Hz) must be given")
-    signal = np.column_stack([_numeric_column(body.iloc[:, i], label(i), fname, line_of) for i in lead_cols])
+    if fast is not None and lead_cols == list(range(body.shape[1])):
+        signal = body.to_numpy(copy=False)  # every column a lead: the parsed block itself, no copy
+    else:
+        signal = np.column_stack([_numeric_column(body.iloc[:, i], label(i), fname, line_of) for i in lead_cols])
+    del body  # the parsed table: not needed beside the signal (large files)
     lead_units = [units[i] or "mV" for i in lead_cols]
     leads = [names[i] or f"lead {k + 1}" for k, i in enumerate(lead_cols)]
     return make_record(signal, fs, name=name or path.stem, leads=leads, units=lead_units, notes=notes,

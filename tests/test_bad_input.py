@@ -264,12 +264,93 @@ def test_binary_file_named_csv(tmp_path, content):
 
 # -------------------------------------------------------------------------------------- NaN and gaps
 def test_every_lead_nan_is_an_error(tmp_path):
-    with pytest.raises(InputError, match=r"^nan: no usable lead: every lead \(MLII, V5\) is empty, all NaN"):
+    with pytest.raises(InputError, match=r"^nan: no usable lead: lead MLII: no valid samples \(all NaN or empty\); lead left out; lead V5: no valid"):
         make_record(np.full((3600, 2), np.nan), 360, name="nan", leads=["MLII", "V5"])
     path = tmp_path / "blank.csv"
     path.write_text("time,MLII,V5\n" + "\n".join(f"{i / 360:.6f},nan," for i in range(3600)))
-    with pytest.raises(InputError, match=r"^blank\.csv: no usable lead: every lead \(MLII, V5\)"):
+    with pytest.raises(InputError, match=r"^blank\.csv: no usable lead: lead MLII: no valid samples"):
         read_csv(path)
+
+
+@pytest.mark.parametrize("values", [1e30, 1e40, -3e7], ids=["1e30 mV", "beyond float32", "-30 kV"])
+def test_impossible_amplitudes_are_refused(tmp_path, values):
+    """No ECG reaches a kilovolt: a lead of such values is left out with its reason, and a record with no other
+    lead is refused, in make_record and through the CSV reader (where 1e40 would overflow float32 to inf)."""
+    with pytest.raises(InputError, match=r"^huge: no usable lead: lead MLII: most values are beyond ±1e\+06 mV"):
+        make_record(np.full((3600, 1), values), 360, name="huge", leads=["MLII"])
+    path = tmp_path / "huge.csv"
+    path.write_text("MLII\n" + "\n".join(f"{values * (1 + 0.01 * np.sin(i))}" for i in range(3600)))
+    with pytest.raises(InputError, match=r"^huge\.csv: no usable lead: lead MLII: most values are beyond"):
+        read_csv(path, fs=360)
+    rec = make_record(np.column_stack([_wave(), np.full(3600, values)]), 360, name="one", leads=["MLII", "V5"])
+    assert rec.leads == ("MLII",) and any("lead V5: most values are beyond" in n for n in rec.notes)
+
+
+def test_a_few_impossible_samples_become_gaps():
+    x = _wave().copy()
+    x[[500, 1500, 2500]] = 1e30
+    rec = make_record(x, 360, name="spikes", leads=["MLII"])
+    assert np.isfinite(rec.signal).all() and np.abs(rec.signal).max() < 10
+    assert "lead MLII: 3 sample(s) beyond ±1e+06 mV, which no ECG reaches, treated as missing" in rec.notes
+
+
+def test_amplitudes_in_wrong_units_are_flagged_not_refused():
+    rec = make_record(_wave() * 200, 360, name="counts", leads=["MLII"])  # ADC counts read as mV
+    assert rec.leads == ("MLII",) and any("check the units" in n for n in rec.notes)
+    assert not any("check the units" in n for n in make_record(_wave(), 360, name="ok", leads=["MLII"]).notes)
+
+
+def test_random_bytes_are_not_an_annotation_file(mitdb_copy):
+    record = mitdb_copy("100", ("hea", "dat"))
+    refused = 0
+    for seed in range(6):
+        (record.parent / "100.atr").write_bytes(np.random.default_rng(seed).bytes(4096))
+        with pytest.raises(InputError, match=r"^100\.atr: not (an annotation file of this record|a readable WFDB)"):
+            read_wfdb(record, ann_ext="atr")
+        refused += 1
+    assert refused == 6
+
+
+# ------------------------------------------------------------------------------- wide and large CSVs
+def test_csv_with_thousands_of_columns_is_refused_before_parsing(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"c{i}" for i in range(10_000)) + "\n" + ("0.1," * 9_999 + "0.1\n") * 20)
+    with pytest.raises(InputError, match=r"^wide\.csv: line 1 has 10,000 columns; an ECG CSV holds"):
+        read_csv(path, fs=360)
+
+
+def test_one_endless_line_is_refused(tmp_path):
+    path = tmp_path / "line.txt"
+    path.write_text(",".join(["0.1"] * 2_500_000))  # 10 MB, one line
+    with pytest.raises(InputError, match=r"^line\.txt: line 1 is over 64 KB long with more than"):
+        read_csv(path, fs=360)
+
+
+def test_large_csv_reads_the_same_as_a_small_one(tmp_path, monkeypatch):
+    """Files over FAST_PATH_BYTES are parsed straight to numbers: same signal, rate and leads as the general
+    path (header + units row, time column, decimal commas) and a bad cell still named by line and column."""
+    from ecgapp import csvfile
+
+    monkeypatch.setattr(csvfile, "FAST_PATH_BYTES", 2**20)  # 1 MB: keeps the test file small
+    x = np.round(np.random.default_rng(0).normal(0, 0.5, (80_000, 2)), 3)
+    text = "time;MLII;V5\ns;mV;uV\n" + "".join(f"{i / 360:.5f};{a};{b * 1000:.0f}\n".replace(".", ",")
+                                               for i, (a, b) in enumerate(x))
+    big = tmp_path / "big.csv"
+    big.write_text(text)
+    assert big.stat().st_size > csvfile.FAST_PATH_BYTES
+    fast = read_csv(big)
+    assert fast.signal.dtype == np.float32 and fast.leads == ("MLII", "V5")
+    small = tmp_path / "small.csv"
+    small.write_text("\n".join(text.splitlines()[:30_000]))
+    slow = read_csv(small)
+    assert abs(fast.fs - 360) < 1e-3 and abs(slow.fs - 360) < 1e-3
+    np.testing.assert_allclose(fast.signal[: slow.n_samples], slow.signal, atol=1e-4)
+    np.testing.assert_allclose(fast.signal, x, atol=1e-4)
+    lines = text.splitlines()
+    lines[50_002] = lines[50_002].rsplit(";", 1)[0] + ";abc"
+    big.write_text("\n".join(lines))
+    with pytest.raises(InputError, match=r"^big\.csv: line 50003, column 'V5': 'abc' is not a number"):
+        read_csv(big)
 
 
 def test_one_nan_lead_is_dropped_with_a_note(tmp_path):
