@@ -1,0 +1,34 @@
+"""Rhythm augmentations of train.py: synthetic atrial premature beats and AF re-timing (ecgapp/augment.py)."""
+
+import numpy as np
+
+from ecgapp.augment import irregular_rhythm, premature_beats
+from ecgapp.beats import RR_FEATURES
+
+PRE, PRE_LOCAL = RR_FEATURES.index("pre_rr_s"), RR_FEATURES.index("pre_rr_local")
+
+
+def test_synthetic_premature_beats_are_early_and_labelled_s():
+    rng = np.random.default_rng(0)
+    t = np.arange(60) * 0.8
+    for _ in range(20):
+        rr, labels = premature_beats(t, np.zeros(60, int), np.arange(10, 50), rng)
+        moved = np.flatnonzero(labels == 1)
+        assert 1 <= moved.size <= 3 and ((moved >= 10) & (moved < 50)).all()
+        assert (rr[moved, PRE] <= 0.8 * (1 - 0.15) + 1e-6).all() and (rr[moved, PRE] >= 0.8 * 0.6 - 1e-6).all()
+        assert (rr[moved, PRE_LOCAL] < 0.9).all()  # early against the local rhythm
+        others = np.setdiff1d(np.arange(60), np.concatenate([moved, moved + 1]))
+        np.testing.assert_allclose(rr[others[others > 0], PRE], 0.8, atol=1e-6)  # the rest keeps its rhythm
+        assert set(np.unique(labels)) == {0, 1}
+
+
+def test_no_candidates_no_change():
+    t = np.arange(10) * 0.8
+    rr, labels = premature_beats(t, np.zeros(10, int), np.array([0, 1, 9]), np.random.default_rng(0))
+    assert not labels.any() and np.allclose(rr[:, PRE], 0.8)
+
+
+def test_af_retiming_keeps_the_mean_rate():
+    t = np.arange(200) * 0.8
+    rr = irregular_rhythm(t, np.random.default_rng(0))
+    assert abs(rr[1:, PRE].mean() - 0.8) < 0.05 and rr[1:, PRE].std() > 0.05
