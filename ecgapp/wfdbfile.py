@@ -21,6 +21,9 @@ _WFDB_BITS = {"8": 8, "16": 16, "24": 24, "32": 32, "61": 16, "80": 8, "160": 16
               "310": 32 / 3, "311": 32 / 3}
 _WFDB_COMPRESSED = {"508", "516", "524"}
 _SAFE_DATA_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+# gain[(baseline)][/units]: a finite number, an optional integer baseline, optional units
+_GAIN_FIELD = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(\([+-]?\d+\))?(/\S+)?$")
+MAX_SIGNALS = 64
 
 
 def header_data_files(header_path: Path) -> tuple[str, list[str]]:
@@ -61,6 +64,14 @@ def header_data_files(header_path: Path) -> tuple[str, list[str]]:
         raise InputError(
             f"{header_path.name}: the header declares {n_sig} signals but describes {len(lines) - 1}"
         )
+    if n_sig > MAX_SIGNALS:
+        raise InputError(f"{header_path.name}: the header declares {n_sig:,} signals; an ECG record has at most "
+                         f"{MAX_SIGNALS}")
+    for k, line in enumerate(lines[1:1 + n_sig], start=2):
+        tokens = line.split()
+        if len(tokens) > 2 and not _GAIN_FIELD.match(tokens[2]):  # wfdb would read "nan" as units, "abc" as 0
+            raise InputError(f"{header_path.name}: signal line {k}: gain field {tokens[2]!r} is not valid "
+                             f"(expected ADC units per physical unit, e.g. 200, 200(0) or 200(-1024)/mV)")
     files = [ln.split()[0] for ln in lines[1:1 + n_sig]]
     for f in files:
         if not _SAFE_DATA_NAME.match(f):

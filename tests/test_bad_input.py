@@ -97,6 +97,38 @@ def test_damaged_wfdb_record(mitdb_copy, damage, error, message):
         read_wfdb(rec)
 
 
+def _gain(value: str):
+    def damage(rec: Path):
+        lines = HEADER_100.splitlines()
+        lines[1] = lines[1].replace(" 200 ", f" {value} ", 1)
+        rec.with_suffix(".hea").write_text("\n".join(lines) + "\n")
+    return damage
+
+
+def _many_signals(rec: Path):
+    rec.with_suffix(".hea").write_text("100 5000 360 650000\n" + "100.dat 212 200 11 1024 995 -22131 0 MLII\n" * 5000)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (_gain("nan"), r"^100\.hea: signal line 2: gain field 'nan' is not valid"),
+    (_gain("abc"), r"^100\.hea: signal line 2: gain field 'abc' is not valid"),
+    (_gain("200(x)/mV"), r"^100\.hea: signal line 2: gain field '200\(x\)/mV' is not valid"),
+    (_many_signals, r"^100\.hea: the header declares 5,000 signals; an ECG record has at most 64"),
+], ids=["gain-nan", "gain-text", "baseline-text", "5000-signals"])
+def test_bad_header_fields(mitdb_copy, damage, message):
+    """Fields wfdb would misread (``nan`` as units, text as 0) or that would expand absurdly: refused."""
+    rec = mitdb_copy("100", ("hea", "dat"))
+    damage(rec)
+    with pytest.raises(InputError, match=message):
+        read_wfdb(rec)
+
+
+def test_header_without_sample_count_reads_the_length_from_the_data(mitdb_copy):
+    rec = mitdb_copy("100", ("hea", "dat"))
+    rec.with_suffix(".hea").write_text(HEADER_100.replace("100 2 360 650000", "100 2 360"))
+    assert read_wfdb(rec).n_samples == 650000
+
+
 @pytest.mark.parametrize("damage, message", [
     (_truncate, r"^100\.dat is truncated: 100\.hea declares 650000 samples"),
     (_flip_bytes, r"^header and data disagree: the checksum of lead MLII in 100\.dat"),
@@ -473,3 +505,33 @@ def test_transposed_array_is_explained():
 
     with pytest.raises(InputError, match=r"x: got 2 rows of 3600 values: that looks like leads x samples"):
         make_record(np.zeros((2, 3600)), 360, name="x")
+
+
+# ------------------------------------------------------------------ annotation files that do not fit
+@pytest.fixture(scope="module")
+def shipped_model():
+    from ecgapp.model import load_model
+
+    return load_model(Path(__file__).resolve().parent.parent / "weights" / "hybrid", device="cpu")[0]
+
+
+def _files100(extra: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    base = Path(SHARED_DATA_DIR) / "mitdb"
+    return [("100.hea", (base / "100.hea").read_bytes()), ("100.dat", (base / "100.dat").read_bytes()), *extra]
+
+
+def test_annotation_file_with_a_negative_skip_gives_a_clear_message(shipped_model):
+    from ecgapp.analysis import analyse
+
+    record = load_upload(_files100([("100.atr", b"\x00\xec\xff\xff\xff\xff\x00\x00\x00\x00")]))
+    with pytest.raises(InputError, match=r"no reference beat annotations; choose detected beats"):
+        analyse(shipped_model, record, source="reference")
+    assert len(analyse(shipped_model, record, source="detected").table) > 2200
+
+
+def test_annotation_file_under_a_csv_like_name_is_used_as_annotations(shipped_model):
+    from ecgapp.analysis import analyse
+
+    atr = (Path(SHARED_DATA_DIR) / "mitdb" / "100.atr").read_bytes()
+    record = load_upload(_files100([("ann.csv", atr)]))
+    assert len(analyse(shipped_model, record, source="reference").table) == 2273
