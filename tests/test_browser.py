@@ -293,6 +293,21 @@ def walk_through_the_app(pg, tmp_path):
     assert letters.count("N") > 5, letters
     shot(pg, "02_record_119.png")
 
+    # 2b. Record 203 (atrial fibrillation throughout): the page says so and calls almost no beat S.
+    record_box.click()
+    record_box.fill("203")
+    expect(pg.get_by_role("option").first).to_have_text(re.compile(r"^203 - "))
+    pg.keyboard.press("Enter")
+    expect(subheader).to_have_text(re.compile(r"^203 - "))
+    expect(pg.get_by_text(re.compile(r"Irregularly irregular RR intervals in \d+% of beats"))).to_be_visible()
+    shot(pg, "02b_record_203_af.png")
+    record_box.click()
+    record_box.fill("119")
+    expect(pg.get_by_role("option").first).to_have_text(re.compile(r"^119 - "))
+    pg.keyboard.press("Enter")
+    expect(subheader).to_have_text(re.compile(r"^119 - 51 y F"))
+    wait_idle(pg)
+
     # 3. "V ▶" selects the next ventricular beat; the explanation says why it is V.
     wait_idle(pg)
     expect(pg.get_by_label("beat #")).to_have_value("")  # no beat explained until one is picked
