@@ -39,14 +39,16 @@ def record_logits(model, name):
 
 def sanity(model) -> dict[str, bool]:
     """Per-record checks a clinician would make first: PVCs of 200 and 233 found, 234 (no fusion beats
-    worth the name: 0 of 2753) not flooded with F, a fair share of 232's 1382 S beats found, 100 normal."""
+    worth the name: 0 of 2753) not flooded with F, a fair share of 232's 1382 S beats found, 100 normal, and
+    221 (atrial fibrillation throughout, no S beat) not flooded with S (the previous model called 188 S)."""
     out = {}
-    for name in ("200", "233", "234", "232", "100"):
+    for name in ("200", "233", "234", "232", "100", "221"):
         z, y = record_logits(model, name)
         rep = aami_report(y, z.argmax(axis=1))
         f_pred = int((z.argmax(axis=1) == AAMI_CLASSES.index("F")).sum())
+        s_pred = int((z.argmax(axis=1) == AAMI_CLASSES.index("S")).sum())
         out[name] = {"200": rep.se["V"] >= 0.8, "233": rep.se["V"] >= 0.8, "234": f_pred <= 50,
-                     "232": rep.se["S"] >= 0.3, "100": rep.se["N"] >= 0.95}[name]
+                     "232": rep.se["S"] >= 0.3, "100": rep.se["N"] >= 0.95, "221": s_pred <= 50}[name]
     return out
 
 
@@ -71,7 +73,7 @@ def test_weights_load_safely_and_card_is_complete(shipped):
 
 def test_shipped_model_passes_per_record_sanity(shipped):
     model, _ = shipped
-    assert sanity(model) == {name: True for name in ("200", "233", "234", "232", "100")}
+    assert sanity(model) == {name: True for name in ("200", "233", "234", "232", "100", "221")}
 
 
 def test_random_weights_fail_the_same_checks():
