@@ -60,7 +60,8 @@ class_weighting = "sqrt"  # loss weights: "sqrt" = sqrt(inverse class frequency)
 weight_cap = 10.0
 augment = True  # nstdb noise (training half), amplitude scaling, time shift, residual baseline wander
 rhythm_augment = 0.0  # chance that a stretch of only normal beats is re-timed as atrial fibrillation
-premature_augment = 0.0  # chance that a stretch of only normal beats gets 1-3 beats re-timed as premature (S)
+premature_augment = 0.3  # chance that a stretch of only normal beats gets 1-3 beats re-timed as premature and
+# labelled S (synthetic atrial premature beats: DS1 has 944 real ones, half in two patients)
 af_gate = True  # let cross-validation choose a threshold for the AF gate (no S inside atrial fibrillation)
 offsets = False  # fit per-class logit offsets on the out-of-fold logits (off: in nested cross-validation
 # they lowered macro-F1 on the held-out fold for every seed; benchmarks/results/experiments.md)
