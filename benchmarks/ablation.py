@@ -98,6 +98,7 @@ def summarise(rows: dict[str, list[dict]]) -> dict:
             out[where]["macro-F1"] = _mean_sd(rep["macro_F1_NSV"] for rep in reps if rep)
             out[where]["F predicted"] = _mean_sd(sum(row[3] for row in rep["confusion_matrix"]["counts"])
                                                  for rep in reps if rep)
+            out[where]["n"] = sum(rep is not None for rep in reps)
         out["cv fold macro-F1"] = _mean_sd(r["cv"]["at_360Hz"]["fold_macro_f1_mean"] for r in runs)
         summary[variant] = out
     return summary
@@ -114,7 +115,7 @@ def markdown(summary: dict) -> str:
             cells = " | ".join("-" if row[where][k] is None else
                                (f"{row[where][k][0]:.0f} ± {row[where][k][1]:.0f}" if k == "F predicted" else
                                 f"{row[where][k][0]:.3f} ± {row[where][k][1]:.3f}") for k in keys)
-            lines.append(f"| {variant} | {row['seeds']} | {label} | {cells} |")
+            lines.append(f"| {variant} | {row[where].get('n', row['seeds'])} | {label} | {cells} |")
     return "\n".join(lines)
 
 
