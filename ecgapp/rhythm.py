@@ -21,9 +21,8 @@ known limit: frequent APCs with varying coupling (record 201) read as AF too.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
+import pandas as pd
 
 AF_WINDOW = 64  # RR intervals read around each beat (about 50 s at 75 bpm)
 AF_LAGS = (1, 2, 3)
@@ -48,20 +47,17 @@ def af_irregularity(pre_rr_s: np.ndarray, ventricular: np.ndarray | None = None,
     if ventricular is not None:
         v = np.asarray(ventricular, dtype=bool)
         rr[v | np.concatenate((v[1:], [False]))] = np.nan  # interval into a V beat and the one after it
-    half = window // 2
-    padded_rr = np.pad(rr, half, constant_values=np.nan)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: handled below
-        local = np.nanmedian(np.lib.stride_tricks.sliding_window_view(padded_rr, window + 1), axis=1)
-        best = np.full(n, np.inf)
-        for lag in AF_LAGS:
-            d = np.full(n, np.nan)
-            if n > lag:
-                d[lag:] = np.abs(rr[lag:] - rr[:-lag])
-            win = np.lib.stride_tricks.sliding_window_view(np.pad(d, half, constant_values=np.nan), window + 1)
-            enough = np.sum(np.isfinite(win), axis=1) >= AF_MIN_INTERVALS
-            med = np.where(enough, np.nanmedian(win, axis=1), np.nan)
-            best = np.fmin(best, med)
+    width = 2 * (window // 2) + 1  # centred windows, cut at the record's ends (pandas' rolling median: O(n log w))
+    local = pd.Series(rr).rolling(width, center=True, min_periods=1).median().to_numpy()
+    best = np.full(n, np.inf)
+    for lag in AF_LAGS:
+        d = np.full(n, np.nan)
+        if n > lag:
+            d[lag:] = np.abs(rr[lag:] - rr[:-lag])
+        rolling = pd.Series(d).rolling(width, center=True, min_periods=1)
+        med = np.where(rolling.count().to_numpy() >= AF_MIN_INTERVALS, rolling.median().to_numpy(), np.nan)
+        best = np.fmin(best, med)
+    with np.errstate(all="ignore"):
         out = best / local
     return np.where(np.isfinite(out), out, 0.0)
 
