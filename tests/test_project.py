@@ -38,3 +38,4 @@ def test_server_listens_on_loopback_only():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["address"] == "127.0.0.1"
     assert config["client"]["showErrorDetails"] == "none"  # no tracebacks with server paths in the browser
+    assert config["server"]["fileWatcherType"] == "none"  # no inotify flood from .venv inside the project
