@@ -220,6 +220,15 @@ def metric(pg, label: str):
         has=pg.locator('[data-testid="stMetricLabel"]', has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")))
 
 
+def pick_record(pg, record_box, subheader, name: str, header: str) -> None:
+    """Type a MIT-BIH record name in the sidebar box, take the first match, wait for its subheader."""
+    record_box.click()
+    record_box.fill(name)
+    expect(pg.get_by_role("option").first).to_have_text(re.compile(rf"^{name} - "))
+    pg.keyboard.press("Enter")
+    expect(subheader).to_have_text(re.compile(header))
+
+
 def pick_source(pg, option: str) -> None:
     pg.locator(".st-key-kind").get_by_text(option, exact=True).click()
 
@@ -283,29 +292,17 @@ def walk_through_the_app(pg, tmp_path):
     shot(pg, "01_record_100.png")
 
     # 2. Another record from the sidebar: 119, with its known ventricular burden.
-    record_box.click()
-    record_box.fill("119")
-    expect(pg.get_by_role("option").first).to_have_text(re.compile(r"^119 - "))
-    pg.keyboard.press("Enter")
-    expect(subheader).to_have_text(re.compile(r"^119 - 51 y F"))
+    pick_record(pg, record_box, subheader, "119", r"^119 - 51 y F")
     expect(metric(pg, "V burden")).to_contain_text("22.3%")
     letters = wait_for_letters(pg, "V", 0)
     assert letters.count("N") > 5, letters
     shot(pg, "02_record_119.png")
 
     # 2b. Record 203 (atrial fibrillation throughout): the page says so and calls almost no beat S.
-    record_box.click()
-    record_box.fill("203")
-    expect(pg.get_by_role("option").first).to_have_text(re.compile(r"^203 - "))
-    pg.keyboard.press("Enter")
-    expect(subheader).to_have_text(re.compile(r"^203 - "))
+    pick_record(pg, record_box, subheader, "203", r"^203 - ")
     expect(pg.get_by_text(re.compile(r"Irregularly irregular RR intervals in \d+% of beats"))).to_be_visible()
     shot(pg, "02b_record_203_af.png")
-    record_box.click()
-    record_box.fill("119")
-    expect(pg.get_by_role("option").first).to_have_text(re.compile(r"^119 - "))
-    pg.keyboard.press("Enter")
-    expect(subheader).to_have_text(re.compile(r"^119 - 51 y F"))
+    pick_record(pg, record_box, subheader, "119", r"^119 - 51 y F")
     wait_idle(pg)
 
     # 3. "V ▶" selects the next ventricular beat; the explanation says why it is V.
