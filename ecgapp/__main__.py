@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-
-import numpy as np
 import time
 from pathlib import Path
+
+import numpy as np
 
 from .aami import class_counts
 from .errors import DataNotFoundError, InputError

@@ -17,11 +17,9 @@ from .aami import AAMI_CLASSES, aami_index, is_beat
 from .beats import BeatSet, extract_beats, intervals_spanning_gaps
 from .detection import MATCH_TOLERANCE_S, detect_r_peaks, match_beats
 from .errors import InputError
-from .features import beat_inputs
-from .inference import beats_table, predict_inputs
+from .inference import classify_beats
 from .metrics import AamiReport
 from .processing import MODEL_FS, clean, resample
-from .quality import template_correlation
 from .records import Record
 from .summary import agreement, rhythm_summary
 
@@ -88,9 +86,7 @@ def analyse(model: torch.nn.Module, record: Record, lead: str | int | None = Non
     beats = extract_beats(record, lead=li, r_peaks=r_peaks)
     if len(beats) == 0:
         raise InputError(f"{record.name}: no beats with a complete window on lead {name}")
-    waves, rr = beat_inputs(beats)
-    probs, af = predict_inputs(model, waves, rr, return_af=True)
-    table = beats_table(beats, probs, af, template_correlation(waves))
+    waves, rr, table = classify_beats(model, beats)
     if source == "detected":
         labels, detection = reference_labels_for(record, beats.sample)
         table["reference"] = labels

@@ -106,11 +106,11 @@ def _clock_to_seconds(values: pd.Series, column: str, fname: str, line_of) -> np
 
 
 def _numeric_column(values: pd.Series, column: str, fname: str, line_of) -> np.ndarray:
-    """Column as float64; empty/NaN words become NaN; any other non-number raises naming line and column.
+    """Column as floats (float64; a large file's lead columns float32); empty/NaN words become NaN; any other non-number raises naming line and column.
 
     ``line_of(row)`` is the line number in the file of body row ``row``.
     """
-    if pd.api.types.is_float_dtype(values):  # the fast path already parsed it (float32: mV to 7 digits)
+    if pd.api.types.is_float_dtype(values):  # the fast path already parsed it
         return values.to_numpy()
     text = values.astype(str).str.strip().str.strip("'\"")
     numbers = pd.to_numeric(text, errors="coerce")
@@ -152,16 +152,21 @@ def _read_large(raw: bytes, fname: str):
     if skip is None:
         return None
     decimal = "," if sep != "," and any("," in ln for ln in head[header_rows:]) else "."
-    out = np.empty((raw.count(b"\n") + 1, table.shape[1]), np.float32)  # rows <= lines: filled in place
+    rows, ncol = raw.count(b"\n") + 1, table.shape[1]  # rows >= data lines: filled in place, then cut
+    # the first column may be time in seconds: float64 (float32 is 2.8 samples coarse at 24 h, 360 Hz); leads float32
+    first = np.empty(rows, np.float64 if ncol > 1 else np.float32)  # a single column is a lead
+    rest = np.empty((rows, ncol - 1), np.float32)
     n = 0
     try:
-        for chunk in pd.read_csv(io.BytesIO(raw), sep=sep, header=None, skiprows=skip, dtype=np.float32,
+        for chunk in pd.read_csv(io.BytesIO(raw), sep=sep, header=None, skiprows=skip, dtype=np.float64,
                                  chunksize=1_000_000, na_values=sorted(_NAN_WORDS - {""}), keep_default_na=False,
                                  skip_blank_lines=True, decimal=decimal, encoding="utf-8-sig",
                                  engine="c" if sep != r"\s+" else "python"):
-            if chunk.shape[1] != out.shape[1]:
+            if chunk.shape[1] != ncol:
                 return None
-            out[n: n + len(chunk)] = chunk.to_numpy(dtype=np.float32)
+            values = chunk.to_numpy()
+            first[n: n + len(chunk)] = values[:, 0]
+            rest[n: n + len(chunk)] = values[:, 1:]
             n += len(chunk)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         if len(raw) > GENERAL_PATH_MAX_BYTES:  # the general path keeps a string per cell: too much memory here
@@ -169,7 +174,11 @@ def _read_large(raw: bytes, fname: str):
                              f"a CSV over {GENERAL_PATH_MAX_BYTES // 2**20} MB must hold plain numbers (seconds "
                              f"and mV, no clock times or quotes)") from None
         return None
-    body = pd.DataFrame(out[:n], copy=False)
+    if ncol == 1:  # one lead: a float32 block the record can use as it is
+        body = pd.DataFrame(first[:n, None], copy=False)
+    else:
+        body = pd.DataFrame(rest[:n], columns=range(1, ncol), copy=False)
+        body.insert(0, 0, first[:n])
     # line of table row i (header rows first): exact unless blank lines sit inside the data
     return header_rows, names, units, body, lambda i: i + 1 if i < header_rows else skip + 1 + i - header_rows
 

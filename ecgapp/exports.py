@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 PREDICTION_EXTENSION = "pred"
+ANNOTATION_TEMP_PREFIX = "ecgapp-ann-"  # temporary folders the download files are built in
 
 
 def safe_record_name(name: str) -> str:
@@ -41,7 +42,7 @@ def write_wfdb_annotations(table: pd.DataFrame, record_name: str, fs: float, out
 def wfdb_annotation_bytes(table: pd.DataFrame, record_name: str, fs: float) -> tuple[str, bytes]:
     """(file name, contents) of the WFDB prediction annotation file, built in a temporary folder."""
     name = safe_record_name(record_name)
-    with tempfile.TemporaryDirectory(prefix="ecgapp-ann-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=ANNOTATION_TEMP_PREFIX) as tmp:
         path = write_wfdb_annotations(table, name, fs, Path(tmp))
         return path.name, path.read_bytes()
 

@@ -54,12 +54,17 @@ def record_template(waves: np.ndarray) -> np.ndarray:
     for _ in range(TEMPLATE_ROUNDS):
         if len(w) < 4:
             break
-        a = w - w.mean(axis=1, keepdims=True)
-        t = template - template.mean()
-        corr = a @ t / (np.linalg.norm(a, axis=1) * np.linalg.norm(t) + 1e-9)
+        corr = template_correlation(w, template)
         keep = corr >= np.quantile(corr, 1 - TEMPLATE_KEEP)
         template = np.median(w[keep], axis=0)
     return template.astype(np.float32)
+
+
+def template_correlation(beats: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Pearson correlation (n,) of each row of ``beats`` (n, L) with ``template`` (L,); 0 for a flat row."""
+    a = beats - beats.mean(axis=1, keepdims=True)
+    t = template - template.mean()
+    return a @ t / (np.linalg.norm(a, axis=1) * np.linalg.norm(t) + 1e-9)
 
 
 def with_template(waves: np.ndarray, template: np.ndarray) -> np.ndarray:

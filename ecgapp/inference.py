@@ -76,9 +76,15 @@ def beats_table(beats: BeatSet, probs: np.ndarray, af: np.ndarray | None = None,
     return table
 
 
+def classify_beats(model: torch.nn.Module, beats: BeatSet) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """(waves, rr, table): one record's model inputs and its beats table (labels, probabilities, AF mask,
+    beat-template correlation), the path of the CLI, the app and evaluation alike."""
+    waves, rr = beat_inputs(beats)
+    probs, af = predict_inputs(model, waves, rr, return_af=True)
+    return waves, rr, beats_table(beats, probs, af, template_correlation(waves))
+
+
 def classify_record(model: torch.nn.Module, record: Record, lead=None, r_peaks=None) -> tuple[BeatSet, pd.DataFrame]:
     """Cut and classify every beat of one lead; returns the beats and their table (see beats_table)."""
     beats = extract_beats(record, lead=lead, r_peaks=r_peaks)
-    waves, rr = beat_inputs(beats)
-    probs, af = predict_inputs(model, waves, rr, return_af=True)
-    return beats, beats_table(beats, probs, af, template_correlation(waves))
+    return beats, classify_beats(model, beats)[2]

@@ -35,7 +35,7 @@ from torch import nn
 from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_LENGTH
 from .errors import InputError
-from .rhythm import apply_af_gate
+from .rhythm import AF_GATE_PENALTY, S_INDEX, af_gate_mask
 
 ARCHITECTURES = ("hybrid", "cnn", "intrabeat", "lstm")
 SEQUENCE_ARCHITECTURES = ("hybrid",)
@@ -182,10 +182,10 @@ class BeatClassifier(nn.Module):
 
     def gate(self, raw: torch.Tensor, pre_rr_s: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
         """(``raw`` logits of one whole record with S lowered inside atrial fibrillation, the AF mask)."""
-        gated, af = apply_af_gate(raw.detach().cpu().numpy(), pre_rr_s, float(self.af_threshold))
-        if not af.any():
-            return raw, af
-        return raw + torch.from_numpy(gated).to(raw) - raw.detach(), af
+        af = af_gate_mask(raw.detach().float().cpu().numpy(), pre_rr_s, float(self.af_threshold))
+        penalty = torch.zeros_like(raw)
+        penalty[torch.from_numpy(af).to(raw.device), S_INDEX] = AF_GATE_PENALTY
+        return raw - penalty, af
 
     def forward(self, waves: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
         """Final logits (n, 5) of one record's beats in time order (decision rule and AF gate included)."""

@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import features
+
 NOISE_MEDIAN_R = 0.6  # median beat-template correlation below which the "beats" are not an ECG's
 
 
 def template_correlation(waves: np.ndarray) -> np.ndarray:
     """Pearson r (n,) float32 of each beat (waves[:, 0]) with the record's template (waves[:, 1]); 0 for
     flat windows. ``waves``: (n, 2, L) from ``features.beat_inputs``."""
-    waves = np.asarray(waves, dtype=np.float64)
+    waves = np.asarray(waves, dtype=np.float32)
     if len(waves) == 0:
         return np.zeros(0, np.float32)
-    b = waves[:, 0] - waves[:, 0].mean(axis=1, keepdims=True)
-    t = waves[:, 1] - waves[:, 1].mean(axis=1, keepdims=True)
-    denom = np.sqrt((b * b).sum(axis=1) * (t * t).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.where(denom > 0, (b * t).sum(axis=1) / denom, 0.0)
-    return np.nan_to_num(r).astype(np.float32)
+    return np.nan_to_num(features.template_correlation(waves[:, 0], waves[0, 1])).astype(np.float32)
 
 
 def looks_like_noise(template_r: np.ndarray, min_beats: int = 3) -> bool:

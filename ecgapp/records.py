@@ -219,11 +219,10 @@ def make_record(
             notes.append(f"{lead_label(lead)}: units {unit!r} are not a voltage; channel left out")
             continue
         col = x[:, i] * scale if scale != 1.0 else x[:, i]
-        finite = np.isfinite(col)
         with np.errstate(invalid="ignore"):  # inf: what overflowed on the way in (1e40 read as float32)
             absurd = (col > MAX_ABS_MV) | (col < -MAX_ABS_MV)
-        finite |= absurd
-        if absurd.any() and absurd.sum() > 0.5 * finite.sum():
+        present = np.isfinite(col) | absurd  # every sample with a value, however absurd
+        if absurd.any() and absurd.sum() > 0.5 * present.sum():
             notes.append(f"{lead_label(lead)}: most values are beyond ±{MAX_ABS_MV:g} mV, which no ECG reaches "
                          f"(wrong units or gain, or not an ECG); lead left out")
             continue
@@ -231,7 +230,7 @@ def make_record(
             notes.append(f"{lead_label(lead)}: {int(absurd.sum())} sample(s) beyond ±{MAX_ABS_MV:g} mV, which no "
                          f"ECG reaches, treated as missing")
             col = np.where(absurd, np.nan, col)
-        if not finite.any():
+        if not present.any():
             notes.append(f"{lead_label(lead)}: no valid samples (all NaN or empty); lead left out")
             continue
         probe = col[:: max(1, col.size // 2_000_000)].astype(np.float64)  # a long lead: every k-th sample

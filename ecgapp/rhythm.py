@@ -76,15 +76,20 @@ def ventricular_mask(logits: np.ndarray) -> np.ndarray:
     return z.argmax(axis=1) == V_INDEX if z.size else np.zeros(0, bool)
 
 
-def apply_af_gate(logits: np.ndarray, pre_rr_s: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """(logits with S lowered by AF_GATE_PENALTY inside atrial fibrillation, the AF mask) for one record.
+def af_gate_mask(logits: np.ndarray, pre_rr_s: np.ndarray, threshold: float) -> np.ndarray:
+    """bool (n,): the beats of one record whose S logit the gate lowers (inside atrial fibrillation).
 
-    ``logits``: (n, 5) in AAMI_CLASSES order, before the decision rule's offsets; ``threshold`` <= 0 turns
-    the gate off (the mask is then all False).
+    ``logits``: (n, 5) in AAMI_CLASSES order, before the decision rule's offsets (their V decides which
+    intervals the detector leaves out); ``threshold`` <= 0 turns the gate off (all False).
     """
-    logits = np.array(logits, dtype=np.float32, copy=True)
     if threshold <= 0 or len(logits) == 0:
-        return logits, np.zeros(len(logits), bool)
-    af = atrial_fibrillation(pre_rr_s, ventricular_mask(logits), threshold)
+        return np.zeros(len(logits), bool)
+    return atrial_fibrillation(pre_rr_s, ventricular_mask(logits), threshold)
+
+
+def apply_af_gate(logits: np.ndarray, pre_rr_s: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(a copy of ``logits`` with S lowered by AF_GATE_PENALTY where ``af_gate_mask``, that mask)."""
+    logits = np.array(logits, dtype=np.float32, copy=True)
+    af = af_gate_mask(logits, pre_rr_s, threshold)
     logits[af, S_INDEX] -= AF_GATE_PENALTY
     return logits, af

@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .errors import InputError, UnsupportedFormatError
+from .exports import ANNOTATION_TEMP_PREFIX
 from .csvfile import read_csv
 from .edffile import read_edf
 from .wfdbfile import header_data_files, read_wfdb
@@ -26,7 +27,7 @@ MAX_NAME_LENGTH = 100
 CSV_EXTENSIONS = {"csv", "txt"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 UPLOAD_PREFIX = "ecgapp-upload-"  # each upload is read in a fresh $TMPDIR/ecgapp-upload-* folder
-TEMP_PREFIXES = (UPLOAD_PREFIX, "ecgapp-ann-")  # ... and annotation downloads are built in ecgapp-ann-*
+TEMP_PREFIXES = (UPLOAD_PREFIX, ANNOTATION_TEMP_PREFIX)  # ... and annotation downloads in ecgapp-ann-*
 STALE_AFTER_S = 600.0  # reading even a 200 MB upload takes well under a minute
 
 

@@ -365,7 +365,8 @@ def test_large_csv_reads_the_same_as_a_small_one(tmp_path, monkeypatch):
 
     monkeypatch.setattr(csvfile, "FAST_PATH_BYTES", 2**20)  # 1 MB: keeps the test file small
     x = np.round(np.random.default_rng(0).normal(0, 0.5, (80_000, 2)), 3)
-    text = "time;MLII;V5\ns;mV;uV\n" + "".join(f"{i / 360:.5f};{a};{b * 1000:.0f}\n".replace(".", ",")
+    # the time column starts at 23 h: float32 would be too coarse for it (2.8 samples at 360 Hz)
+    text = "time;MLII;V5\ns;mV;uV\n" + "".join(f"{82800 + i / 360:.5f};{a};{b * 1000:.0f}\n".replace(".", ",")
                                                for i, (a, b) in enumerate(x))
     big = tmp_path / "big.csv"
     big.write_text(text)
