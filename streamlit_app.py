@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,8 @@ from ecgapp.uploads import MAX_UPLOAD_BYTES, remove_stale_uploads
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "hybrid"
 LOG = logging.getLogger("ecgapp.app")
 WIDTHS_S = (5, 10, 20, 30, 60)
+ANALYSES_KEPT = 12  # analyses kept for every session to share (most recently used)
+ANALYSES_MAX_BYTES = 1_500_000_000  # ... and at most this much of them (a 24-hour lead's analysis: ~0.6 GB)
 SOURCES = {"reference": "reference annotations", "detected": "detected (QRS detector)"}
 NOTICE = ("Research demo, not a medical device: do not use it to diagnose or treat anyone. The classifier was "
           "trained on 22 MIT-BIH patients; on 22 unseen patients it found 95% of ventricular beats but only 33% "
@@ -71,10 +75,34 @@ def uploaded_record(digest: str, _files: tuple, fs: float | None):
     return load_upload(_files, fs=fs)
 
 
-@st.cache_resource(max_entries=12, show_spinner="Filtering, finding and classifying beats...")
-def analysed(key: str, _record, lead: str, source: str) -> Analysis:
-    """``key`` names the record (MIT-BIH name or upload digest); results are shared read-only."""
-    return analyse(get_model()[0], _record, lead=lead, source=source)
+@st.cache_resource(show_spinner=False)
+def analysis_store() -> tuple[OrderedDict, threading.Lock]:
+    """Analyses shared read-only by every session, least recently used first, and the lock that guards them."""
+    return OrderedDict(), threading.Lock()
+
+
+def analysed(key: str, record, lead: str, source: str) -> Analysis:
+    """The analysis of one lead of a record (``key``: MIT-BIH name or upload digest), computed once under a
+    progress bar and kept while it is among the ANALYSES_KEPT most recently used and they fit in
+    ANALYSES_MAX_BYTES (a few 24-hour records or a dozen 30-minute ones: memory levels off)."""
+    store, lock = analysis_store()
+    k = (key, lead, source)
+    with lock:
+        if k in store:
+            store.move_to_end(k)
+            return store[k]
+    bar = st.progress(0.0, text="Filtering, finding and classifying beats...")
+    try:
+        a = analyse(get_model()[0], record, lead=lead, source=source,
+                    progress=lambda done, what: bar.progress(min(max(done, 0.0), 1.0), text=f"{what.capitalize()}..."))
+    finally:
+        bar.empty()
+    with lock:
+        store[k] = a
+        while len(store) > 1 and (len(store) > ANALYSES_KEPT or
+                                  sum(v.nbytes for v in store.values()) > ANALYSES_MAX_BYTES):
+            store.popitem(last=False)
+    return a
 
 
 @st.cache_data(max_entries=256, show_spinner="Computing the explanation...")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .aami import class_counts
+from .aami import class_counts, is_beat
 from .errors import DataNotFoundError, InputError
 from .mitdb import DS1, DS2, MITDB_RECORDS, PACED_RECORDS, list_records, load_record
 from .exports import safe_record_name, write_wfdb_annotations
@@ -90,10 +90,21 @@ def cmd_info(args) -> None:
         print(f"  reference beats: {len(beats)} {class_counts(beats.label)}")
 
 
+def _progress_bar(label: str):
+    """A one-line progress bar on stderr when it is a terminal (None otherwise: logs stay clean)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: float, what: str) -> None:
+        filled = int(round(30 * done))
+        end = "\n" if done >= 1.0 else ""
+        print(f"\r{label}: [{'#' * filled}{' ' * (30 - filled)}] {100 * done:3.0f}% {what:<20}", end=end,
+              file=sys.stderr, flush=True)
+    return show
+
+
 def cmd_classify(args) -> None:
-    from .analysis import reference_labels_for
-    from .detection import detect_r_peaks
-    from .inference import classify_record
+    from .analysis import analyse
 
     out = _check_output_file(args.out)
     wfdb_out = _check_output_folder(args.wfdb_out) if args.wfdb_out else None
@@ -101,19 +112,13 @@ def cmd_classify(args) -> None:
     model, _ = _model(args.weights)
     t1 = time.perf_counter()
     rec = _load(args.record, args.ann)
-    r_peaks = None
-    if args.beats == "detect":
-        lead = rec.leads[rec.lead_index(args.lead)]
-        r_peaks = detect_r_peaks(rec.lead_signal(lead), rec.fs, lead=f"{rec.name} lead {lead}")
-    elif rec.annotations is None:
-        raise InputError(f"{args.record}: no annotation file '.{args.ann}' to take beat locations from; "
-                         f"use --beats detect")
-    beats, table = classify_record(model, rec, lead=args.lead, r_peaks=r_peaks)
-    if len(table) == 0:
-        where = "detected in the signal" if r_peaks is not None else f"in its annotation file '.{args.ann}'"
-        raise InputError(f"{args.record}: no beats {where} (lead {beats.lead}); nothing was written")
-    if r_peaks is not None:  # reference labels of the matching annotated beats, when there are any
-        table["reference"] = reference_labels_for(rec, beats.sample)[0]
+    if args.beats != "detect" and (rec.annotations is None or not is_beat(rec.annotations.symbol).any()):
+        what = "no annotation file" if rec.annotations is None else "no beats in the annotation file"
+        raise InputError(f"{args.record}: {what} '.{args.ann}' to take beat locations from; nothing was "
+                         f"written; use --beats detect")
+    a = analyse(model, rec, lead=args.lead, source="detected" if args.beats == "detect" else "reference",
+                progress=_progress_bar(rec.name))
+    beats, table = a.beats, a.table
     elapsed = time.perf_counter() - t1
     tmp = out.with_name(out.name + ".tmp")
     table.to_csv(tmp, index=False)  # written whole, then renamed: a failed run leaves no half file behind

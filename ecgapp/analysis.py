@@ -7,6 +7,7 @@ app sees exactly what training, evaluation and the CLI see.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,10 @@ from .records import Record
 from .summary import agreement, rhythm_summary
 
 BEAT_SOURCES = ("reference", "detected")
+Progress = Callable[[float, str], None]  # (fraction done 0..1, what is being done now)
+# where each step ends, as a fraction of the whole (measured on a 24-hour lead: bench_holter)
+_STEPS = {"finding beats": 0.3, "filtering": 0.35, "cutting beats": 0.4, "classifying beats": 0.97,
+          "summarising": 1.0}
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,6 +56,12 @@ class Analysis:
     agreement: AamiReport | None
     detection: dict | None
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the analysis's arrays and table (bytes), for bounded caches."""
+        arrays = (self.signal, self.raw, self.waves, self.rr, self.beats.windows, self.beats.rr, self.beats.sample)
+        return sum(a.nbytes for a in arrays) + int(self.table.memory_usage(deep=True).sum())
+
 
 def reference_labels_for(record: Record, detected: np.ndarray) -> tuple[np.ndarray, dict | None]:
     """Reference AAMI letters ('' = none) for detected R peaks, matched within 150 ms, and match counts."""
@@ -68,10 +79,15 @@ def reference_labels_for(record: Record, detected: np.ndarray) -> tuple[np.ndarr
 
 
 def analyse(model: torch.nn.Module, record: Record, lead: str | int | None = None,
-            source: str = "reference") -> Analysis:
-    """Filter one lead, find its beats (``source``: 'reference' annotations or 'detected'), classify them."""
+            source: str = "reference", progress: Progress | None = None) -> Analysis:
+    """Filter one lead, find its beats (``source``: 'reference' annotations or 'detected'), classify them.
+
+    ``progress(fraction, step)`` is called as the work goes on (a progress bar for long records).
+    """
     if source not in BEAT_SOURCES:
         raise ValueError(f"beat source must be one of {BEAT_SOURCES}, got {source!r}")
+    report = progress or (lambda done, what: None)
+    starts = dict(zip(_STEPS, [0.0, *_STEPS.values()]))
     li = record.lead_index(lead)
     name = record.leads[li]
     x = record.signal[:, li]
@@ -80,20 +96,29 @@ def analyse(model: torch.nn.Module, record: Record, lead: str | int | None = Non
     r_peaks = None
     detection = None
     if source == "detected":
+        report(0.0, "finding beats")
         r_peaks = detect_r_peaks(x, record.fs, lead=f"{record.name} lead {name}")
     elif record.annotations is None or not is_beat(record.annotations.symbol).any():
         raise InputError(f"{record.name}: no reference beat annotations; choose detected beats")
-    beats = extract_beats(record, lead=li, r_peaks=r_peaks)
+    report(starts["filtering"], "filtering")
+    signal = clean(x, record.fs)  # once: the beats are cut from it and the app draws it
+    report(starts["cutting beats"], "cutting beats")
+    beats = extract_beats(record, lead=li, r_peaks=r_peaks, cleaned=signal)
     if len(beats) == 0:
         raise InputError(f"{record.name}: no beats with a complete window on lead {name}")
-    waves, rr, table = classify_beats(model, beats)
+    a, b = starts["classifying beats"], _STEPS["classifying beats"]
+    report(a, "classifying beats")
+    waves, rr, table = classify_beats(model, beats, progress=lambda done: report(a + (b - a) * done,
+                                                                                 "classifying beats"))
+    report(b, "summarising")
     if source == "detected":
         labels, detection = reference_labels_for(record, beats.sample)
         table["reference"] = labels
-    signal = clean(x, record.fs)
     broken = intervals_spanning_gaps(x, beats.sample)
-    return Analysis(
+    result = Analysis(
         record=record.name, lead=name, source=source, fs=record.fs, duration_s=record.duration_s,
         signal=signal, raw=resample(x, record.fs, MODEL_FS), beats=beats, waves=waves, rr=rr, table=table,
         summary=rhythm_summary(table, broken), agreement=agreement(table), detection=detection,
     )
+    report(1.0, "done")
+    return result

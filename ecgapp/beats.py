@@ -64,8 +64,8 @@ def cut_windows(x: np.ndarray, centres: np.ndarray, before: int = WINDOW_BEFORE,
     x = np.asarray(x, dtype=np.float32)
     centres = np.asarray(centres, dtype=np.int64)
     padded = np.pad(x, (before, after), mode="edge")
-    idx = centres[:, None] + np.arange(after + before)[None, :]  # +before pad cancels the -before offset
-    return padded[np.clip(idx, 0, padded.size - 1)]
+    views = np.lib.stride_tricks.sliding_window_view(padded, before + after)  # views[c] = x[c-before:c+after]
+    return views[np.clip(centres, 0, views.shape[0] - 1)]  # one copy, no (n, L) index array
 
 
 def rr_features(times_s: np.ndarray, broken: np.ndarray | None = None) -> np.ndarray:
@@ -124,12 +124,14 @@ def intervals_spanning_gaps(x: np.ndarray, samples: np.ndarray) -> np.ndarray | 
     return (cum[samples[1:]] - cum[samples[:-1]]) > 0
 
 
-def extract_beats(record: Record, lead: str | int | None = None, r_peaks: np.ndarray | None = None) -> BeatSet:
+def extract_beats(record: Record, lead: str | int | None = None, r_peaks: np.ndarray | None = None,
+                  cleaned: np.ndarray | None = None) -> BeatSet:
     """Cut every beat of one lead of ``record`` into model inputs.
 
     Beat locations are ``r_peaks`` (sample indices at ``record.fs``) when given, else the record's
     reference annotations (beat symbols only; rhythm, noise and flutter-wave marks are ignored).
-    ``lead``: name or index; None picks MLII if present, else the first lead.
+    ``lead``: name or index; None picks MLII if present, else the first lead. ``cleaned``: that lead already
+    through ``processing.clean`` (mV at MODEL_FS), when the caller has it, so a long record is not filtered twice.
     """
     li = record.lead_index(lead)
     if r_peaks is None:
@@ -145,7 +147,9 @@ def extract_beats(record: Record, lead: str | int | None = None, r_peaks: np.nda
         symbols = np.full(samples.size, "", dtype="<U1")
     x = record.signal[:, li]
     rr = rr_features(samples / record.fs, intervals_spanning_gaps(x, samples))
-    windows = cut_windows(clean(x, record.fs), resample_samples(samples, record.fs, MODEL_FS))
+    if cleaned is None:
+        cleaned = clean(x, record.fs)
+    windows = cut_windows(cleaned, resample_samples(samples, record.fs, MODEL_FS))
     ok = ~np.isnan(windows).any(axis=1)
     return BeatSet(
         record=record.name, lead=record.leads[li], fs=record.fs, sample=samples[ok], windows=windows[ok],

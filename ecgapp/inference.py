@@ -7,6 +7,8 @@ neighbours, so batching never mixes records and a beat's label does not depend o
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import torch
@@ -20,10 +22,11 @@ from .records import Record
 
 @torch.no_grad()
 def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, batch_size: int = 4096,
-                   return_af: bool = False):
+                   return_af: bool = False, progress: Callable[[float], None] | None = None):
     """Logits (n, 5) float32 for one record's model inputs, with the whole decision rule: S lowered inside
     atrial fibrillation (the model's ``af_threshold``), offsets, temperature. With ``return_af`` also the
     bool (n,) mask of beats the AF detector read as atrial fibrillation (all False when the model has no gate).
+    ``progress(fraction done)`` is called after each batch of beats.
     """
     model.eval()
     n = len(waves)
@@ -31,21 +34,29 @@ def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
         empty = np.zeros((0, len(AAMI_CLASSES)), np.float32)
         return (empty, np.zeros(0, bool)) if return_af else empty
     device = next(model.parameters()).device
-    emb = torch.cat([model.encode(torch.from_numpy(np.ascontiguousarray(waves[i: i + batch_size])).to(device),
-                                  torch.from_numpy(np.ascontiguousarray(rr[i: i + batch_size])).to(device))
-                     for i in range(0, n, batch_size)])
+    step = progress or (lambda done: None)
+    emb = []
+    for i in range(0, n, batch_size):  # the per-beat network: most of the time
+        emb.append(model.encode(torch.from_numpy(np.ascontiguousarray(waves[i: i + batch_size])).to(device),
+                                torch.from_numpy(np.ascontiguousarray(rr[i: i + batch_size])).to(device)))
+        step(0.8 * min(i + batch_size, n) / n)
+    emb = torch.cat(emb)
     index = model.context_index(n, device)
-    raw = torch.cat([model.classify_raw(emb, index[i: i + batch_size]) for i in range(0, n, batch_size)])
+    raw = []
+    for i in range(0, n, batch_size):
+        raw.append(model.classify_raw(emb, index[i: i + batch_size]))
+        step(0.8 + 0.2 * min(i + batch_size, n) / n)
+    raw = torch.cat(raw)
     gated, af = model.gate(raw, np.asarray(rr)[:, 0])
     logits = model.calibrate(gated).float().cpu().numpy()
     return (logits, af) if return_af else logits
 
 
 def predict_inputs(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, batch_size: int = 4096,
-                   return_af: bool = False):
+                   return_af: bool = False, progress: Callable[[float], None] | None = None):
     """Class probabilities (n, 5) float32 for one record's model inputs (see features.beat_inputs); with
     ``return_af`` also the atrial-fibrillation mask (see predict_logits)."""
-    logits, af = predict_logits(model, waves, rr, batch_size, return_af=True)
+    logits, af = predict_logits(model, waves, rr, batch_size, return_af=True, progress=progress)
     probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
     return (probs, af) if return_af else probs
 
@@ -76,11 +87,13 @@ def beats_table(beats: BeatSet, probs: np.ndarray, af: np.ndarray | None = None,
     return table
 
 
-def classify_beats(model: torch.nn.Module, beats: BeatSet) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+def classify_beats(model: torch.nn.Module, beats: BeatSet, progress: Callable[[float], None] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """(waves, rr, table): one record's model inputs and its beats table (labels, probabilities, AF mask,
-    beat-template correlation), the path of the CLI, the app and evaluation alike."""
+    beat-template correlation), the path of the CLI, the app and evaluation alike. ``progress(fraction)``:
+    see predict_logits."""
     waves, rr = beat_inputs(beats)
-    probs, af = predict_inputs(model, waves, rr, return_af=True)
+    probs, af = predict_inputs(model, waves, rr, return_af=True, progress=progress)
     return waves, rr, beats_table(beats, probs, af, template_correlation(waves))
 
 

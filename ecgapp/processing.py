@@ -46,9 +46,9 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float = MODEL_FS) -> np.ndarra
     Returns float32. Output sample k sits at time k / fs_out s. Masked (NaN) input samples come out as
     NaN at the matching output times, widened by 10 ms so the filter's smearing of the gap edge is hidden.
     """
-    x = np.asarray(x, dtype=np.float64)
     if abs(fs_in - fs_out) < 1e-9:
-        return x.astype(np.float32)
+        return np.asarray(x).astype(np.float32)  # a copy, never a float64 one (a Holter lead: 250 MB saved)
+    x = np.asarray(x, dtype=np.float64)
     one_d = x.ndim == 1
     x2 = x[:, None] if one_d else x
     up, down = _ratio(fs_in, fs_out)
@@ -80,25 +80,53 @@ def _bandpass_sos(fs: float, low: float, high: float, order: int) -> np.ndarray:
     return sps.butter(order, [low, high], btype="bandpass", fs=fs, output="sos")
 
 
+FILTER_BLOCK = 2**21  # samples: a longer stretch is filtered in blocks of this size (a Holter lead: ~15 blocks)
+FILTER_MARGIN_S = 30.0  # s of signal on each side of a block, filtered and dropped: the filter's transients
+# (slowest pole of the 0.5 Hz high-pass: e-fold 0.8 s) fade to below float32 resolution long before that
+
+
+def true_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) indices of the runs of True in a 1-D bool array (int8 steps: no int64 copy
+    of a 24-hour lead)."""
+    if mask.all():
+        return np.array([0]), np.array([mask.size])
+    zero = np.zeros(1, np.int8)
+    edges = np.diff(np.concatenate((zero, mask.view(np.int8), zero)))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def _filtfilt(sos: np.ndarray, seg: np.ndarray, fs: float) -> np.ndarray:
+    """Zero-phase filter of one stretch of valid samples (float64 in, float64 out)."""
+    if seg.size <= 12:
+        return seg - np.median(seg)
+    return sps.sosfiltfilt(sos, seg, padlen=min(seg.size - 1, int(3 * fs)))  # edge padding of up to 3 s
+
+
 def bandpass(x: np.ndarray, fs: float, band: tuple[float, float] = BANDPASS_HZ) -> np.ndarray:
     """Zero-phase Butterworth band-pass of ``x`` (mV, along axis 0) at ``fs`` Hz; returns float32 mV.
 
     Zero phase keeps R peaks where they were, so annotation sample indices stay valid. NaN runs are
-    left NaN; each stretch of valid samples between them is filtered on its own.
+    left NaN; each stretch of valid samples between them is filtered on its own. A stretch longer than
+    FILTER_BLOCK samples is filtered in blocks, each with FILTER_MARGIN_S of signal on either side, so memory
+    stays bounded on a 24-hour lead; the result equals filtering it whole to float32 resolution
+    (tests/test_processing.py).
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
     one_d = x.ndim == 1
     x2 = x[:, None] if one_d else x
     sos = _bandpass_sos(float(fs), band[0], band[1], FILTER_ORDER)
-    out = np.full(x2.shape, np.nan)
+    margin = int(FILTER_MARGIN_S * fs)
+    out = np.full(x2.shape, np.nan, dtype=np.float32)
     for j in range(x2.shape[1]):
         valid = ~np.isnan(x2[:, j])
-        edges = np.diff(np.concatenate(([0], valid.view(np.int8), [0])))
-        for start, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
-            seg = x2[start:end, j]
-            padlen = min(seg.size - 1, int(3 * fs))  # filtfilt edge padding of up to 3 s
-            out[start:end, j] = sps.sosfiltfilt(sos, seg, padlen=padlen) if seg.size > 12 else seg - np.median(seg)
-    out = out.astype(np.float32)
+        for start, end in zip(*true_runs(valid)):
+            for a in range(start, end, FILTER_BLOCK):
+                b = min(a + FILTER_BLOCK, end)
+                lo, hi = (a, b) if end - start <= FILTER_BLOCK else (max(start, a - margin), min(end, b + margin))
+                y = _filtfilt(sos, x2[lo:hi, j].astype(np.float64), fs)
+                out[a:b, j] = y[a - lo: b - lo]
     return out[:, 0] if one_d else out
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import InputError
+from .processing import true_runs
 
 MIN_FS_HZ = 50.0
 MAX_FS_HZ = 10_000.0
@@ -124,12 +125,6 @@ def lead_label(lead: str) -> str:
     return lead if lead.lower().startswith("lead ") else f"lead {lead}"
 
 
-def _gap_runs(nan: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (exclusive) indices of the runs of True in a 1-D bool array."""
-    edges = np.diff(np.concatenate(([0], nan.view(np.int8), [0])))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-
-
 def repair_gaps(x: np.ndarray, fs: float, lead: str) -> tuple[np.ndarray, list[str]]:
     """Linearly bridge interior NaN runs up to MAX_INTERPOLATED_GAP_S; leave longer ones NaN (masked).
 
@@ -139,7 +134,7 @@ def repair_gaps(x: np.ndarray, fs: float, lead: str) -> tuple[np.ndarray, list[s
     if not nan.any():
         return x, []
     x = np.where(nan, np.nan, x).astype(np.float32)
-    starts, ends = _gap_runs(nan)
+    starts, ends = true_runs(nan)
     lengths = ends - starts
     short = (lengths <= MAX_INTERPOLATED_GAP_S * fs) & (starts > 0) & (ends < x.size)
     notes = []
@@ -256,7 +251,8 @@ def make_record(
             annotations = Annotations(annotations.sample[inside], annotations.symbol[inside])
     return Record(
         name=str(name),
-        signal=columns[0][:, None] if len(columns) == 1 else np.column_stack(columns),
+        signal=(x if len(columns) == n_leads and all(np.shares_memory(c, x) for c in columns)  # nothing changed:
+                else columns[0][:, None] if len(columns) == 1 else np.column_stack(columns)),  # no copy
         fs=fs,
         leads=tuple(keep),
         units=("mV",) * len(keep),

@@ -24,6 +24,9 @@ _SAFE_DATA_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 # gain[(baseline)][/units]: a finite number, an optional integer baseline, optional units
 _GAIN_FIELD = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(\([+-]?\d+\))?(/\S+)?$")
 MAX_SIGNALS = 64
+READ_BLOCK = 2**21  # samples per lead read and converted to mV at a time: a 24-hour record in ~15 blocks, so
+# wfdb's int64 working copies stay small (read whole, a 94 MB Holter file took 1.2 GB)
+_BLOCK_FORMATS = {"16": 16, "61": 16, "80": 16, "160": 16, "212": 16, "24": 32, "32": 32}  # -> digital bits
 
 
 def header_data_files(header_path: Path) -> tuple[str, list[str]]:
@@ -139,13 +142,26 @@ def read_wfdb(record_path: str | Path, ann_ext: str | None = None, name: str | N
         raise InputError(f"{hea.name}: not a readable WFDB header ({type(exc).__name__}: {exc})") from None
     check_sampling_rate(header.fs, hea.name)
     _check_data_sizes(header, folder, hea.name)
-    try:
-        rec = wfdb.rdrecord(str(path), physical=False)
-    except Exception as exc:
-        raise InputError(f"{hea.name}: could not read its signal data ({type(exc).__name__}: {exc})") from None
-    if header.checksum is not None and all((s or 1) == 1 for s in rec.samps_per_frame):
-        actual = rec.calc_checksum()
-        for lead, want, got in zip(rec.sig_name, header.checksum, actual):
+    one_per_frame = all((s or 1) == 1 for s in header.samps_per_frame)
+    n = header.sig_len
+    if n and one_per_frame and set(header.fmt) <= set(_BLOCK_FORMATS):  # read block by block
+        bits = max(_BLOCK_FORMATS[f] for f in header.fmt)
+        spans = [(a, min(a + READ_BLOCK, n)) for a in range(0, n, READ_BLOCK)]
+    else:  # multi-rate frames, difference or packed formats: wfdb reads it whole
+        bits, spans = 64, [(0, None)]
+    signal, sums = None, 0
+    for a, b in spans:
+        try:
+            rec = wfdb.rdrecord(str(path), sampfrom=a, sampto=b, physical=False, return_res=bits)
+        except Exception as exc:
+            raise InputError(f"{hea.name}: could not read its signal data ({type(exc).__name__}: {exc})") from None
+        if signal is None:
+            signal = np.empty((n if b is not None else rec.sig_len, rec.n_sig), np.float32)
+        if one_per_frame:
+            sums = sums + np.sum(rec.d_signal, axis=0, dtype=np.int64)
+        signal[a: a + rec.sig_len] = rec.dac(expanded=False, return_res=32)
+    if header.checksum is not None and one_per_frame:
+        for lead, want, got in zip(rec.sig_name, header.checksum, np.asarray(sums) % 65536):
             if want is None:  # the checksum field is optional: headers written by other tools often omit it
                 continue
             if (int(want) - int(got)) % 65536:
@@ -154,7 +170,6 @@ def read_wfdb(record_path: str | Path, ann_ext: str | None = None, name: str | N
                     f"{got}, {hea.name} says {int(want) % 65536}; the data file is corrupt or belongs to "
                     f"another record"
                 )
-    signal = rec.dac(expanded=False, return_res=32)
     annotations = None
     if ann_ext:
         ann_path = folder / f"{base}.{ann_ext}"
@@ -168,7 +183,7 @@ def read_wfdb(record_path: str | Path, ann_ext: str | None = None, name: str | N
             check_annotations_fit(ann.sample, ann.symbol, rec.sig_len, ann_path.name)
             annotations = Annotations(ann.sample, ann.symbol)
     return make_record(
-        signal, rec.fs, name=name or base, leads=rec.sig_name, units=rec.units,
+        signal, header.fs, name=name or base, leads=rec.sig_name, units=rec.units,
         annotations=annotations, comments=rec.comments or (), source=hea.name,
     )
 

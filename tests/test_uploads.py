@@ -344,3 +344,31 @@ def test_stale_upload_folders_are_removed_and_nothing_else(tmp_path):
     assert not stale.exists() and not ann.exists()
     assert fresh.is_dir() and other.is_dir() and lookalike.is_file()
     assert remove_stale_uploads(folder=tmp_path / "missing") == []
+
+
+@pytest.mark.parametrize("record", ["100", "208"])
+def test_wfdb_read_in_blocks_equals_wfdb_read_whole(monkeypatch, record):
+    """Long records are read block by block (bounded memory): same samples, same NaN, checksums still checked."""
+    import wfdb
+
+    from ecgapp import wfdbfile
+
+    path = SHARED_DATA_DIR / "mitdb" / record
+    whole = wfdb.rdrecord(str(path)).p_signal.astype(np.float32)
+    monkeypatch.setattr(wfdbfile, "READ_BLOCK", 100_001)  # odd: format 212 blocks start mid-byte-pair
+    rec = wfdbfile.read_wfdb(path)
+    assert rec.signal.dtype == np.float32 and rec.signal.shape == whole.shape
+    np.testing.assert_array_equal(rec.signal, whole)
+
+
+def test_wfdb_checksum_mismatch_is_found_when_read_in_blocks(tmp_path, monkeypatch):
+    from ecgapp import wfdbfile
+
+    for ext in ("hea", "dat"):
+        (tmp_path / f"100.{ext}").write_bytes((SHARED_DATA_DIR / "mitdb" / f"100.{ext}").read_bytes())
+    data = bytearray((tmp_path / "100.dat").read_bytes())
+    data[500_000] ^= 0x11  # one corrupt byte in the middle of the 7th block
+    (tmp_path / "100.dat").write_bytes(bytes(data))
+    monkeypatch.setattr(wfdbfile, "READ_BLOCK", 100_001)
+    with pytest.raises(InputError, match="checksum"):
+        wfdbfile.read_wfdb(tmp_path / "100")
