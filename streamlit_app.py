@@ -21,7 +21,7 @@ from ecgapp import AAMI_CLASSES, DataNotFoundError, InputError, list_records, lo
 from ecgapp.analysis import Analysis, analyse
 from ecgapp.explain import CLASS_NAMES, METHODS, explain_beat, reading
 from ecgapp.exports import beats_csv_bytes, safe_record_name, wfdb_annotation_bytes
-from ecgapp.figures import ecg_figure, explanation_figure, overview_figure, probability_figure
+from ecgapp.figures import ecg_figure, explanation_figure, minmax_decimate, overview_figure, probability_figure
 from ecgapp.model import load_model
 from ecgapp.summary import agreement_frames
 from ecgapp.uploads import MAX_UPLOAD_BYTES, remove_stale_uploads
@@ -29,6 +29,8 @@ from ecgapp.uploads import MAX_UPLOAD_BYTES, remove_stale_uploads
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "hybrid"
 LOG = logging.getLogger("ecgapp.app")
 WIDTHS_S = (5, 10, 20, 30, 60)
+OVERVIEW_BUCKETS = 1500  # min/max pairs drawn for the whole record
+TABLE_PAGE_ROWS = 1000  # beats table rows sent to the browser at a time
 ANALYSES_KEPT = 12  # analyses kept for every session to share (most recently used)
 ANALYSES_MAX_BYTES = 1_500_000_000  # ... and at most this much of them (a 24-hour lead's analysis: ~0.6 GB)
 SOURCES = {"reference": "reference annotations", "detected": "detected (QRS detector)"}
@@ -108,6 +110,12 @@ def analysed(key: str, record, lead: str, source: str) -> Analysis:
 @st.cache_data(max_entries=256, show_spinner="Computing the explanation...")
 def explanation(key: str, lead: str, source: str, beat: int, method: str, target: str | None, _a: Analysis):
     return explain_beat(get_model()[0], _a.waves, _a.rr, beat, method=method, target=target)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def overview_envelope(key: str, lead: str, source: str, _a: Analysis) -> tuple[np.ndarray, np.ndarray]:
+    """The overview's decimated trace, once per analysis (not on every click: a 24-hour lead is 31 M samples)."""
+    return minmax_decimate(_a.signal, OVERVIEW_BUCKETS)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -314,7 +322,8 @@ def render() -> None:
                                selected=None if selected is None else selected - 1),
                     width="stretch", key="ecg_chart", on_select=lambda: on_chart_select(a),
                     selection_mode="points", config={"displaylogo": False})
-    st.plotly_chart(overview_figure(a.signal, 360.0, a.table, view), width="stretch",
+    st.plotly_chart(overview_figure(a.signal, 360.0, a.table, view, buckets=OVERVIEW_BUCKETS,
+                                    envelope=overview_envelope(key, a.lead, source, a)), width="stretch",
                     config={"displayModeBar": False}, key="overview")
 
     # ---------------------------------------------------------------- beats and explanation
@@ -332,13 +341,24 @@ def render() -> None:
             shown = shown[(shown["reference"] != "") & (shown["reference"] != shown["label"])]
         if order == "least certain first":
             shown = shown.sort_values("confidence", kind="stable")
+        pages = max(1, -(-len(shown) // TABLE_PAGE_ROWS))  # a 24-hour record: only one page goes to the browser
+        if selected is not None and st.session_state.get("table_page_beat") != selected:
+            where = np.flatnonzero(shown["beat"].to_numpy() == selected)  # a newly selected beat: turn to its page
+            if where.size:
+                st.session_state.table_page = int(where[0] // TABLE_PAGE_ROWS) + 1
+            st.session_state.table_page_beat = selected
+        st.session_state.table_page = int(np.clip(st.session_state.get("table_page", 1), 1, pages))
+        page_no = (st.number_input(f"page (of {pages})", 1, pages, step=1, key="table_page") if pages > 1 else 1)
+        part = shown.iloc[(page_no - 1) * TABLE_PAGE_ROWS: page_no * TABLE_PAGE_ROWS]
         cols_shown = ["beat", "time_s", "label", "confidence", "reference"]
         small = {c: st.column_config.Column(width="small") for c in ("beat", "label", "reference")}
-        st.dataframe(shown[cols_shown], hide_index=True, height=320, key="beat_table", on_select=
-                     lambda: on_table_select(shown["beat"].tolist()), selection_mode="single-row",
+        st.dataframe(part[cols_shown], hide_index=True, height=320, key="beat_table", on_select=
+                     lambda: on_table_select(part["beat"].tolist()), selection_mode="single-row",
                      column_config={**small, "confidence": st.column_config.NumberColumn(format="%.2f", width="small"),
                                     "time_s": st.column_config.NumberColumn("time (s)", format="%.2f", width="small")})
-        st.caption(f"{len(shown)} of {n_beats} beats. Click a row, or a beat on the ECG, to explain it.")
+        rows = (f"; rows {(page_no - 1) * TABLE_PAGE_ROWS + 1:,}-{(page_no - 1) * TABLE_PAGE_ROWS + len(part):,} "
+                f"shown" if pages > 1 else "")
+        st.caption(f"{len(shown):,} of {n_beats:,} beats{rows}. Click a row, or a beat on the ECG, to explain it.")
 
     with right:
         st.markdown("#### Why this label?")

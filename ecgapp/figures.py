@@ -137,13 +137,18 @@ def minmax_decimate(x: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray
         return np.arange(n), x.copy()
     size = int(np.ceil(n / buckets))
     m = int(np.ceil(n / size))
-    padded = np.full(m * size, np.nan, np.float32)
+    padded = np.empty(m * size, np.float32)
     padded[:n] = x
+    padded[n:] = x[-1]  # the last bucket is topped up with the last sample: it adds no new extreme
     blocks = padded.reshape(m, size)
-    nan = np.isnan(blocks)
-    all_nan = nan.all(axis=1)
-    lo = np.argmin(np.where(nan, np.inf, blocks), axis=1)
-    hi = np.argmax(np.where(nan, -np.inf, blocks), axis=1)
+    if np.isnan(x).any():
+        nan = np.isnan(blocks)
+        all_nan = nan.all(axis=1)
+        lo = np.argmin(np.where(nan, np.inf, blocks), axis=1)
+        hi = np.argmax(np.where(nan, -np.inf, blocks), axis=1)
+    else:  # no gaps (most records): no masked copies of a 24-hour lead
+        all_nan = np.zeros(m, bool)
+        lo, hi = np.argmin(blocks, axis=1), np.argmax(blocks, axis=1)
     first, second = np.minimum(lo, hi), np.maximum(lo, hi)
     base = np.arange(m) * size
     idx = np.stack([base + first, base + second], axis=1).reshape(-1)
@@ -154,10 +159,12 @@ def minmax_decimate(x: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray
 
 
 def overview_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, view: tuple[float, float],
-                    buckets: int = 1500, height: int = 140) -> go.Figure:
+                    buckets: int = 1500, height: int = 140,
+                    envelope: tuple[np.ndarray, np.ndarray] | None = None) -> go.Figure:
     """The whole record, decimated to ``buckets`` min/max pairs, with ectopic beats as ticks above it and
-    the window ``view`` = (start_s, end_s) shaded."""
-    idx, values = minmax_decimate(signal, buckets)
+    the window ``view`` = (start_s, end_s) shaded. ``envelope``: ``minmax_decimate(signal, buckets)`` when the
+    caller keeps it (a 24-hour lead takes about half a second to decimate)."""
+    idx, values = envelope if envelope is not None else minmax_decimate(signal, buckets)
     fig = go.Figure(go.Scatter(x=idx / fs, y=values, mode="lines", line=dict(color="#444", width=0.8),
                                name="record", hoverinfo="skip", showlegend=False))
     finite = values[np.isfinite(values)]

@@ -281,11 +281,29 @@ def test_beat_table_filters_by_class_and_puts_the_least_certain_first():
     ok(at)
     shown = next(d.value for d in at.dataframe if "beat" in d.value)
     assert set(shown["label"]) == {"V", "F"} and shown["confidence"].is_monotonic_increasing
-    assert len(shown) == sum(int(v) for k, v in metrics_counts(at).items() if k in "VF")
+    total = sum(int(v) for k, v in metrics_counts(at).items() if k in "VF")
+    assert total > 1000 and len(shown) == 1000  # one page of rows goes to the browser
+    assert f"{total:,} of 2,955 beats; rows 1-1,000 shown" in texts(at)
+    at.number_input(key="table_page").set_value(2)
+    ok(at)
+    last = next(d.value for d in at.dataframe if "beat" in d.value)
+    assert len(last) == total - 1000 and last["confidence"].min() >= shown["confidence"].max()
     at.checkbox(key="only_diff").check()
     ok(at)
     shown = next(d.value for d in at.dataframe if "beat" in d.value)
     assert (shown["reference"] != shown["label"]).all() and len(shown) > 0
+
+
+def test_beat_table_turns_to_the_page_of_the_selected_beat():
+    at = open_record("119")  # 1,987 beats: two pages
+    table = lambda: next(d.value for d in at.dataframe if "beat" in d.value)
+    assert at.number_input(key="table_page").value == 1 and table()["beat"].tolist() == list(range(1, 1001))
+    at.number_input(key="beat").set_value(1500)
+    ok(at)
+    assert at.number_input(key="table_page").value == 2 and 1500 in table()["beat"].tolist()
+    at.number_input(key="table_page").set_value(1)  # the reader turns back: the table stays where they put it
+    ok(at)
+    assert table()["beat"].iloc[0] == 1
 
 
 def metrics_counts(at: AppTest) -> dict[str, str]:
