@@ -2,11 +2,12 @@
 
     python -m ecgapp records                       list the 48 MIT-BIH records (age, sex, medications, split)
     python -m ecgapp info RECORD                   describe a record (MIT-BIH name or WFDB path)
-    python -m ecgapp classify RECORD --out beats.csv [--wfdb-out DIR]   label every beat
+    python -m ecgapp classify RECORD --out beats.csv [--wfdb-out DIR]   label every beat of one record
+    python -m ecgapp classify DIR_OR_FILES... --out FOLDER [--workers N]  many records, one CSV each + summary.csv
     python -m ecgapp evaluate                      AAMI table on DS2 for the shipped weights
 
-RECORD is a WFDB record path without extension (any sampling rate, any number of leads), or a MIT-BIH
-record name such as 119.
+RECORD is a WFDB record path without extension (any sampling rate, any number of leads), a CSV (with --fs
+when it has no time column), an EDF file, or a MIT-BIH record name such as 119.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .aami import class_counts, is_beat
+from .aami import AAMI_CLASSES, class_counts
 from .errors import DataNotFoundError, InputError
-from .mitdb import DS1, DS2, MITDB_RECORDS, PACED_RECORDS, list_records, load_record
+from .mitdb import DS1, DS2, PACED_RECORDS, list_records
 from .exports import safe_record_name, write_wfdb_annotations
 from .quality import looks_like_noise
-from .wfdbfile import read_wfdb
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "hybrid"
 
@@ -32,12 +32,6 @@ def _split_of(name: str) -> str:
     if name in PACED_RECORDS:
         return "paced"
     return "DS1 (training)" if name in DS1 else "DS2" if name in DS2 else "-"
-
-
-def _load(record: str, ann: str | None):
-    if record in MITDB_RECORDS and not Path(record + ".hea").exists():
-        return load_record(record)
-    return read_wfdb(record, ann_ext=ann)
 
 
 def _model(weights: str):
@@ -79,7 +73,9 @@ def cmd_records(_args) -> None:
 def cmd_info(args) -> None:
     from .beats import extract_beats
 
-    rec = _load(args.record, args.ann)
+    from .batch import load_input
+
+    rec = load_input(args.record, args.ann, args.fs)
     print(f"{rec.name}: {rec.n_leads} lead(s) {', '.join(rec.leads)}, {rec.fs:g} Hz, {rec.duration_s:.1f} s")
     for c in rec.comments:
         print(f"  # {c}")
@@ -103,44 +99,85 @@ def _progress_bar(label: str):
     return show
 
 
-def cmd_classify(args) -> None:
-    from .analysis import analyse
+def _check_batch_folder(out: str) -> Path:
+    """``--out`` with several inputs: a folder (made if missing) for one beats CSV per record and summary.csv."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--out {out}: is a file; with several inputs --out names a folder (default: beats)")
+    if path.suffix.lower() == ".csv":
+        raise InputError(f"--out {out}: with several inputs --out names a folder for one CSV per record, "
+                         f"not a CSV file")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
-    out = _check_output_file(args.out)
+
+SUMMARY_COLUMNS = ["input", "status", "record", "lead", "fs_hz", "duration_min", "beat_source", "beats", "N", "S",
+                   "V", "F", "Q", "S_burden_pct", "V_burden_pct", "mean_hr_bpm", "af_pct", "looks_like_noise",
+                   "agreement_pct", "skipped_beats", "seconds", "beats_csv", "wfdb_annotations", "notes", "error"]
+
+
+def cmd_classify(args) -> int:
+    from .batch import Job, classify_input, classify_many, expand_inputs, output_names
+
+    specs = expand_inputs(args.records)
+    names = output_names(specs)
     wfdb_out = _check_output_folder(args.wfdb_out) if args.wfdb_out else None
+    if len(specs) == 1 and not Path(args.records[0]).is_dir():
+        out = _check_output_file(args.out or "beats.csv")
+        t0 = time.perf_counter()
+        model, _ = _model(args.weights)
+        t1 = time.perf_counter()
+        job = Job(specs[0], out, names[0], wfdb_out, args.lead, args.beats, args.ann, args.fs)
+        row = classify_input(model, job, progress=_progress_bar(Path(specs[0]).name))
+        print(f"{row['record']}: {row['beats']} beats on lead {row['lead']} ({row['beat_source']}) classified in "
+              f"{time.perf_counter() - t1:.2f} s (model load {t1 - t0:.2f} s) -> {out}")
+        print("  predicted: " + ", ".join(f"{c} {row[c]}" for c in AAMI_CLASSES if row[c]))
+        if np.isfinite(row["agreement_pct"]):
+            print(f"  agreement with the reference labels: {row['agreement_pct']:.1f}%")
+        if row["skipped_beats"]:
+            print(f"  {row['skipped_beats']} beat(s) skipped: their window touches missing data")
+        for note in row["notes"]:
+            print(f"  note: {note}")
+        if row["looks_like_noise"]:
+            print(f"warning: {row['record']}: the beats do not repeat one shape (median correlation with the "
+                  f"record's dominant beat {row['template_r_median']:.2f}): this looks like noise, not an ECG; its "
+                  f"labels mean nothing", file=sys.stderr)
+        if row["wfdb_annotations"]:
+            print(f"  WFDB annotations -> {row['wfdb_annotations']}")
+        return 0
+
+    import pandas as pd
+
+    out_dir = _check_batch_folder(args.out or "beats")
+    weights = Path(args.weights).with_suffix("")
+    _model(args.weights)  # weights that cannot be read stop the run before any worker starts
+    jobs = [Job(spec, out_dir / f"{name}_beats.csv", name, wfdb_out, args.lead, args.beats, args.ann, args.fs)
+            for spec, name in zip(specs, names)]
+    done = [0]
+
+    def show(row: dict) -> None:
+        done[0] += 1
+        what = (f"{row['beats']} beats, S {row['S']}, V {row['V']}" if row["status"] == "ok" else
+                f"FAILED: {row['error']}")
+        print(f"[{done[0]}/{len(jobs)}] {row['input']}: {what} ({row['seconds']:.1f} s)", flush=True)
+
     t0 = time.perf_counter()
-    model, _ = _model(args.weights)
-    t1 = time.perf_counter()
-    rec = _load(args.record, args.ann)
-    if args.beats != "detect" and (rec.annotations is None or not is_beat(rec.annotations.symbol).any()):
-        what = "no annotation file" if rec.annotations is None else "no beats in the annotation file"
-        raise InputError(f"{args.record}: {what} '.{args.ann}' to take beat locations from; nothing was "
-                         f"written; use --beats detect")
-    a = analyse(model, rec, lead=args.lead, source="detected" if args.beats == "detect" else "reference",
-                progress=_progress_bar(rec.name))
-    beats, table = a.beats, a.table
-    elapsed = time.perf_counter() - t1
-    tmp = out.with_name(out.name + ".tmp")
-    table.to_csv(tmp, index=False)  # written whole, then renamed: a failed run leaves no half file behind
-    tmp.replace(out)
-    print(f"{rec.name}: {len(table)} beats on lead {beats.lead} classified in {elapsed:.2f} s "
-          f"(model load {t1 - t0:.2f} s) -> {out}")
-    print("  predicted: " + ", ".join(f"{c} {n}" for c, n in table["label"].value_counts().items()))
-    if (table["reference"] != "").any():
-        agree = (table["label"] == table["reference"]).mean()
-        print(f"  agreement with the reference labels: {100 * agree:.1f}%")
-    if beats.skipped:
-        print(f"  {beats.skipped} beat(s) skipped: their window touches missing data")
-    for note in rec.notes:
-        print(f"  note: {note}")
-    r = table["template_r"].to_numpy()
-    if looks_like_noise(r):
-        print(f"warning: {rec.name}: the beats do not repeat one shape (median correlation with the record's "
-              f"dominant beat {np.median(r):.2f}): this looks like noise, not an ECG; its labels mean nothing",
-              file=sys.stderr)
-    if wfdb_out is not None:
-        path = write_wfdb_annotations(table, safe_record_name(Path(args.record).name), rec.fs, wfdb_out)
-        print(f"  WFDB annotations -> {path}")
+    rows = classify_many(jobs, weights, args.workers, on_done=show)
+    table = pd.DataFrame(rows).reindex(columns=SUMMARY_COLUMNS)
+    table["notes"] = table["notes"].map(lambda v: " | ".join(v) if isinstance(v, list) else "")
+    for col in ("beats", *AAMI_CLASSES, "skipped_beats"):  # counts stay whole numbers beside a failed row's blanks
+        table[col] = table[col].astype("Int64")
+    summary = out_dir / "summary.csv"
+    tmp = summary.with_name(summary.name + ".tmp")
+    table.to_csv(tmp, index=False)
+    tmp.replace(summary)
+    failed = int((table["status"] != "ok").sum())
+    print(f"{len(jobs) - failed} of {len(jobs)} records classified in {time.perf_counter() - t0:.1f} s "
+          f"-> {out_dir}/ (one <record>_beats.csv each, summary.csv)")
+    for row in rows:
+        if row["status"] != "ok":
+            print(f"error: {row['input']}: {row['error']}", file=sys.stderr)
+    return 0 if failed == 0 else 2 if failed == len(jobs) else 1
 
 
 def cmd_evaluate(args) -> None:
@@ -158,16 +195,25 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("records", help="list the 48 MIT-BIH records with age, sex, medications, split")
-    p = sub.add_parser("info", help="describe a record: a MIT-BIH name (100) or a WFDB path without extension")
+    p = sub.add_parser("info", help="describe a record: a MIT-BIH name (100), a WFDB path, a CSV or an EDF file")
     p.add_argument("record")
+    p.add_argument("--fs", type=float, default=None, help="sampling rate in Hz of a CSV without a time column")
     p.add_argument("--ann", default="atr", help="annotation file extension (default: atr)")
-    p = sub.add_parser("classify", help="classify every beat of a WFDB record")
-    p.add_argument("record", help="WFDB record path without extension, or a MIT-BIH name")
-    p.add_argument("--out", default="beats.csv", help="CSV with one row per beat (default: beats.csv)")
+    p = sub.add_parser("classify", help="classify every beat of one record, or of many in parallel")
+    p.add_argument("records", nargs="+", metavar="RECORD",
+                   help="a WFDB record path (without extension, or its .hea), a CSV (.csv, .txt), an EDF file "
+                        "(.edf), a MIT-BIH name (119), or a folder of them; several or a folder: one CSV each")
+    p.add_argument("--out", default=None, help="one record: the beats CSV (default: beats.csv); several: a folder "
+                                               "(default: beats) for <record>_beats.csv files and summary.csv")
+    p.add_argument("--fs", type=float, default=None, help="sampling rate in Hz of a CSV without a time column")
     p.add_argument("--lead", default=None, help="lead name (default: MLII if present, else the first)")
-    p.add_argument("--beats", choices=("reference", "detect"), default="reference")
-    p.add_argument("--ann", default="atr", help="annotation extension for --beats reference (default: atr)")
+    p.add_argument("--beats", choices=("auto", "reference", "detect"), default="auto",
+                   help="beat locations: the reference annotations, the QRS detector, or auto (the annotations "
+                        "when the record has beats in them, else detected; default)")
+    p.add_argument("--ann", default="atr", help="annotation extension for reference beats (default: atr)")
     p.add_argument("--wfdb-out", default=None, help="also write <DIR>/<record>.pred, a WFDB annotation file")
+    p.add_argument("--workers", type=int, default=None,
+                   help="several records: processes at a time (default: the number of CPU cores)")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="weights path without extension")
     p = sub.add_parser("evaluate", help="AAMI statistics on DS2 (or --records 100,119) for the shipped weights")
     p.add_argument("--records", default="DS2")
@@ -175,14 +221,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     commands = {"records": cmd_records, "info": cmd_info, "classify": cmd_classify, "evaluate": cmd_evaluate}
     try:
-        commands[args.command](args)
+        return commands[args.command](args) or 0
     except (InputError, DataNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # unwritable output, full disk, unreadable input: one line, not a traceback
         print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -331,7 +331,8 @@ def read_csv(path: str | Path, fs: float | None = None, name: str | None = None)
         fs = _rate_from_time(time_s, fs, names[time_col] or "column 1", fname, line_of)
         notes.insert(0, f"sampling rate {fs:.4g} Hz taken from the time column")
     elif fs is None:
-        raise InputError(f"{fname}: no time column, so the sampling rate (Hz) must be given")
+        raise InputError(f"{fname}: no time column, so the sampling rate (Hz) must be given: fill in "
+                         f"'CSV sampling rate (Hz)' in the app, or pass --fs on the command line")
     if fast is not None and lead_cols == list(range(body.shape[1])):
         signal = body.to_numpy(copy=False)  # every column a lead: the parsed block itself, no copy
     else:

@@ -62,8 +62,11 @@ def test_classify_a_record_at_another_rate_and_lead(tmp_path, weights):
 
 def test_clear_errors(tmp_path, mitdb_copy, weights, capsys):
     record = mitdb_copy("100", ("hea", "dat"))
-    assert main(["classify", str(record), "--out", str(tmp_path / "x.csv"), "--weights", weights]) == 2
-    assert "no annotation file '.atr'" in capsys.readouterr().err
+    assert main(["classify", str(record), "--out", str(tmp_path / "x.csv"), "--beats", "reference",
+                 "--weights", weights]) == 2
+    assert "no annotation file '.atr'" in capsys.readouterr().err and not (tmp_path / "x.csv").exists()
+    assert main(["classify", str(record), "--out", str(tmp_path / "x.csv"), "--weights", weights]) == 0
+    assert "(detected)" in capsys.readouterr().out  # the default, auto: no annotations, so beats are detected
     assert main(["classify", str(record), "--weights", str(tmp_path / "none")]) == 2
     assert "no trained weights at" in capsys.readouterr().err
     annotated = mitdb_copy("101")
@@ -151,5 +154,5 @@ def test_annotation_file_without_beats_is_an_error_not_an_empty_table(tmp_path, 
     else:
         wfdb.wrann("100", "atr", np.array([0]), symbol=["+"], aux_note=["(N"], write_dir=str(tmp_path))
     out = tmp_path / "b.csv"
-    assert main(["classify", str(record), "--out", str(out), "--weights", weights]) == 2
+    assert main(["classify", str(record), "--out", str(out), "--beats", "reference", "--weights", weights]) == 2
     assert "no beats" in one_error_line(capsys) and not out.exists()
