@@ -128,13 +128,25 @@ def _check_columns(first_line: str, sep: str, fname: str) -> None:
                          f"{MAX_COLUMNS} leads (is it one recording per column, or a transposed table?)")
 
 
-def _read_large(raw: bytes, fname: str):
-    """A large plain-numbers CSV parsed straight to float32 (bounded memory: no string per cell), as
-    (header rows, names, units, body, line numbers); None if it is not plain numbers (clock times, quoted or
-    odd cells), to be read by the general path, which names the bad line and column."""
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+def _count_lines(path: Path, block: int = 16 * 2**20) -> int:
+    """Newlines in a file, read a block at a time (the file is never whole in memory)."""
+    n = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(block):
+            n += chunk.count(b"\n")
+    return n
+
+
+def _read_large(path: Path, fname: str):
+    """A large plain-numbers CSV parsed straight from the file to float32 (bounded memory: neither the file's
+    bytes nor a string per cell are held), as (header rows, names, units, body, line numbers); None if it is
+    not plain numbers (clock times, quoted or odd cells), to be read by the general path, which names the bad
+    line and column."""
+    with open(path, "rb") as fh:
+        head_raw = fh.read(HEAD_BYTES)
+    if head_raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return None
-    head_text = _decode_text(raw[:HEAD_BYTES], fname)
+    head_text = _decode_text(head_raw, fname)
     all_head = head_text.splitlines()[:-1] or head_text.splitlines()  # the last one may be cut
     head = [ln for ln in all_head if ln.strip()][:6]
     if not head:
@@ -152,13 +164,13 @@ def _read_large(raw: bytes, fname: str):
     if skip is None:
         return None
     decimal = "," if sep != "," and any("," in ln for ln in head[header_rows:]) else "."
-    rows, ncol = raw.count(b"\n") + 1, table.shape[1]  # rows >= data lines: filled in place, then cut
+    rows, ncol = _count_lines(path) + 1, table.shape[1]  # rows >= data lines: filled in place, then cut
     # the first column may be time in seconds: float64 (float32 is 2.8 samples coarse at 24 h, 360 Hz); leads float32
     first = np.empty(rows, np.float64 if ncol > 1 else np.float32)  # a single column is a lead
     rest = np.empty((rows, ncol - 1), np.float32)
     n = 0
     try:
-        for chunk in pd.read_csv(io.BytesIO(raw), sep=sep, header=None, skiprows=skip, dtype=np.float64,
+        for chunk in pd.read_csv(path, sep=sep, header=None, skiprows=skip, dtype=np.float64,
                                  chunksize=1_000_000, na_values=sorted(_NAN_WORDS - {""}), keep_default_na=False,
                                  skip_blank_lines=True, decimal=decimal, encoding="utf-8-sig",
                                  engine="c" if sep != r"\s+" else "python"):
@@ -169,7 +181,7 @@ def _read_large(raw: bytes, fname: str):
             rest[n: n + len(chunk)] = values[:, 1:]
             n += len(chunk)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        if len(raw) > GENERAL_PATH_MAX_BYTES:  # the general path keeps a string per cell: too much memory here
+        if path.stat().st_size > GENERAL_PATH_MAX_BYTES:  # the general path keeps a string per cell: too much memory here
             raise InputError(f"{fname}: below its header it is not plain numbers ({str(exc).splitlines()[0][:120]}); "
                              f"a CSV over {GENERAL_PATH_MAX_BYTES // 2**20} MB must hold plain numbers (seconds "
                              f"and mV, no clock times or quotes)") from None
@@ -294,13 +306,16 @@ def read_csv(path: str | Path, fs: float | None = None, name: str | None = None)
     fname = path.name
     if fs is not None:
         fs = check_sampling_rate(fs, fname)
-    raw = path.read_bytes()
-    fast = _read_large(raw, fname) if len(raw) > FAST_PATH_BYTES else None
+    size = path.stat().st_size
+    fast = _read_large(path, fname) if size > FAST_PATH_BYTES else None
     if fast is not None:
-        del raw
         header_rows, names, units, body, line_at = fast
     else:
-        table, line_numbers = _read_table(path, raw)
+        if size > GENERAL_PATH_MAX_BYTES:  # the general path holds a string per cell: ~10x the file
+            raise InputError(f"{fname}: {size / 2**20:.0f} MB that is not a plain table of numbers under one "
+                             f"header; a CSV over {GENERAL_PATH_MAX_BYTES // 2**20} MB must hold plain numbers "
+                             f"(seconds and mV, no clock times or quotes, in UTF-8)")
+        table, line_numbers = _read_table(path)
         header_rows, names, units = _header(table)
         body = table.iloc[header_rows:].reset_index(drop=True)
         line_at = line_numbers.__getitem__

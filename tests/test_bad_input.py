@@ -386,6 +386,23 @@ def test_large_csv_reads_the_same_as_a_small_one(tmp_path, monkeypatch):
         read_csv(big)
 
 
+@pytest.mark.parametrize("kind", ["utf-16", "clock times"])
+def test_large_csv_that_is_not_plain_numbers_is_refused_not_read_as_strings(tmp_path, monkeypatch, kind):
+    """Over GENERAL_PATH_MAX_BYTES the string-per-cell path (~10x the file in memory) is never taken."""
+    from ecgapp import csvfile
+
+    monkeypatch.setattr(csvfile, "FAST_PATH_BYTES", 2**18)
+    monkeypatch.setattr(csvfile, "GENERAL_PATH_MAX_BYTES", 2**19)
+    path = tmp_path / "odd.csv"
+    if kind == "utf-16":
+        path.write_bytes(("time,MLII\n" + "".join(f"{i / 360:.5f},0.1\n" for i in range(40_000))).encode("utf-16"))
+    else:
+        path.write_text("time,MLII\n" + "".join(f"0:{i // 360:02d}.{i % 360:03d},0.1\n" for i in range(60_000)))
+    assert path.stat().st_size > csvfile.GENERAL_PATH_MAX_BYTES
+    with pytest.raises(InputError, match=r"^odd\.csv: .*must hold plain numbers"):
+        read_csv(path)
+
+
 def test_one_nan_lead_is_dropped_with_a_note(tmp_path):
     x = np.column_stack([_wave(), np.full(3600, np.nan)])
     rec = make_record(x, 360, name="half", leads=["MLII", "V5"])
