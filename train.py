@@ -12,14 +12,18 @@ Read top to bottom: config, data, one training run, cross-validation, the final 
 2. The shipped model trains on all of DS1 with the same settings; the fitted rule and temperature go into
    its weights. DS2 is evaluated once, at the end, for the model card: it never chooses anything.
 
-Every config value below is also a flag (--epochs 5 ...). Beats go through the same functions as in the
+Every config value below is also a flag (--epochs 5 ...). ``torchrun --nproc_per_node N train.py ...`` trains each
+model with DistributedDataParallel (NCCL on GPUs, gloo on CPUs): each batch is split between the N processes, so
+the global batch and the number of steps stay those of one process; only the first process evaluates and writes. Beats go through the same functions as in the
 app: extract_beats -> features (normalise_waves, record_template, rr_inputs).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
 import platform
 import sys
 import time
@@ -62,6 +66,8 @@ augment = True  # nstdb noise (training half), amplitude scaling, time shift, re
 rhythm_augment = 0.0  # chance that a stretch of only normal beats is re-timed as atrial fibrillation
 premature_augment = 0.3  # chance that a stretch of only normal beats gets 1-3 beats re-timed as premature and
 # labelled S (synthetic atrial premature beats: DS1 has 944 real ones, half in two patients)
+invariance = 0.0  # > 0: subject-invariant training: a patient classifier on each beat's embedding, its gradient
+# reversed and scaled by this (ramped up over training), so the embedding learns to hide who the patient is
 af_gate = True  # let cross-validation choose a threshold for the AF gate (no S inside atrial fibrillation)
 offsets = False  # fit per-class logit offsets on the out-of-fold logits (off: in nested cross-validation
 # they lowered macro-F1 on the held-out fold for every seed; benchmarks/results/experiments.md)
@@ -118,27 +124,81 @@ def batch_inputs(rec: dict, lo: int, hi: int, augmenter) -> tuple[np.ndarray, np
 
 
 # ---------------------------------------------------------------------------------------- one training run
+class _ReverseGradient(torch.autograd.Function):
+    """Identity forward; gradient times -scale backward (domain-adversarial training, Ganin & Lempitsky 2015)."""
+
+    @staticmethod
+    def forward(ctx, x, scale: float):
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.scale * grad, None
+
+
+def distributed() -> tuple[int, int]:
+    """(rank, world size): (0, 1) in a plain run; under ``torchrun --nproc_per_node N`` the process group is
+    started once (NCCL on GPUs, gloo on CPUs) and every process trains on its share of each batch."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        torch.distributed.init_process_group(backend)
+    return (torch.distributed.get_rank(), world) if world > 1 else (0, 1)
+
+
+class _Trainee(torch.nn.Module):
+    """What one training step runs (the classifier, and the patient classifier of subject-invariant
+    training), as one module's forward, so that DistributedDataParallel can wrap it."""
+
+    def __init__(self, model: BeatClassifier, patient_head: torch.nn.Module | None):
+        super().__init__()
+        self.model, self.patient_head = model, patient_head
+
+    def forward(self, x, r, idx, reverse_scale: float = 0.0):
+        emb = self.model.encode(x, r)
+        logits = self.model.classify(emb, idx)
+        if self.patient_head is None:
+            return logits, None
+        return logits, self.patient_head(_ReverseGradient.apply(emb, reverse_scale))
+
+
 def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_seed: int, log=print):
     """Train for the whole budget on ``train_recs``; after each epoch score the EMA model on ``eval_recs``
     (360 Hz entries). Returns the EMA model and the per-epoch history."""
-    torch.manual_seed(run_seed)
-    rng = np.random.default_rng(run_seed)
+    rank, world = distributed()
+    torch.manual_seed(run_seed)  # the same initial weights in every process
+    rng = np.random.default_rng(run_seed)  # chunks and their order: the same in every process
+    # each process's own draws (record version, augmentation); in a plain run the same generator as above
+    local = rng if world == 1 else np.random.default_rng([run_seed, rank])
     dev = pick_device(cfg["device"] or None)
+    if world > 1 and dev.type == "cuda":
+        dev = torch.device("cuda", torch.cuda.current_device())
     use_amp = dev.type == "cuda"
     model = BeatClassifier(ModelConfig(arch=cfg["arch"], template=cfg["template"], context=cfg["context"],
                                     dropout=cfg["dropout"], rr_features=cfg["rr_features"])).to(dev)
     averaged = (torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema"]), use_buffers=True)
         if cfg["ema"] else None)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"])
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    augmenter = Augmenter(rng) if cfg["augment"] else None
-    k = model.config.context if model.is_sequence else 0
-
     by_name: dict[str, list[dict]] = {}
     for r in train_recs:
         by_name.setdefault(r["name"], []).append(r)
+    patient_of = {name: i for i, name in enumerate(by_name)}
+    patient_head = None
+    if cfg["invariance"]:  # training only: the shipped model has no patient classifier
+        width = model.config.embed if model.config.arch in ("hybrid", "cnn") else model.head[1].in_features
+        patient_head = torch.nn.Sequential(torch.nn.Linear(width, 64), torch.nn.ReLU(inplace=True),
+                                           torch.nn.Linear(64, len(by_name))).to(dev)
+    trainee = _Trainee(model, patient_head)
+    step = (torch.nn.parallel.DistributedDataParallel(trainee, device_ids=[dev.index] if dev.type == "cuda" else None)
+            if world > 1 else trainee)  # gradients averaged over the processes after each backward pass
+    opt = torch.optim.AdamW(trainee.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"])
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    augmenter = Augmenter(local) if cfg["augment"] else None
+    k = model.config.context if model.is_sequence else 0
     counts = np.bincount(np.concatenate([v[0]["label"] for v in by_name.values()]), minlength=len(AAMI_CLASSES))
     if cfg["class_weighting"] == "sqrt":
         weights = np.where(counts > 0, np.minimum(np.sqrt(counts.max() / np.maximum(counts, 1)), cfg["weight_cap"]), 0)
@@ -158,36 +218,50 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
                 chunks.append((name, max(a, 0), min(a + cfg["chunk"], n)))
         order = rng.permutation(len(chunks))
         total, n_seen = 0.0, 0
-        for i in range(0, len(order), cfg["chunks_per_batch"]):
-            waves, rr, labels, index, offset = [], [], [], [], 0
-            for j in order[i: i + cfg["chunks_per_batch"]]:
+        per = cfg["chunks_per_batch"]
+        # under torchrun each batch of `per` chunks is split between the processes (the same global batch and
+        # number of steps as one process); a last batch too small to give every process a chunk is dropped
+        last = len(order) if world == 1 else len(order) - world + 1
+        for i in range(0, last, per):
+            batch = order[i: i + per]
+            share = batch if world == 1 else np.array_split(batch, world)[rank]
+            waves, rr, labels, index, patients, offset = [], [], [], [], [], 0
+            for j in share:
                 name, a, b = chunks[j]
                 versions = by_name[name]
-                rec = versions[int(rng.integers(len(versions)))]
+                rec = versions[int(local.integers(len(versions)))]
                 n = len(rec["label"])
                 lo, hi = max(a - k, 0), min(b + k, n)  # neighbours beyond the chunk, inside the record
                 w, r = batch_inputs(rec, lo, hi, augmenter)
                 y_chunk = rec["label"][a:b]
                 if cfg["rhythm_augment"] and hi - lo >= 3 and not rec["label"][lo:hi].any() \
-                        and rng.random() < cfg["rhythm_augment"]:
-                    r = rr_inputs(irregular_rhythm(rec["rr"][lo:hi, 0].cumsum(), rng))
+                        and local.random() < cfg["rhythm_augment"]:
+                    r = rr_inputs(irregular_rhythm(rec["rr"][lo:hi, 0].cumsum(), local))
                 elif cfg["premature_augment"] and hi - lo >= 8 and not rec["label"][lo:hi].any() \
-                        and rng.random() < cfg["premature_augment"]:
+                        and local.random() < cfg["premature_augment"]:
                     rr_new, y_all = premature_beats(rec["rr"][lo:hi, 0].cumsum(), rec["label"][lo:hi],
-                                                    np.arange(a, b) - lo, rng)
+                                                    np.arange(a, b) - lo, local)
                     r, y_chunk = rr_inputs(rr_new), y_all[a - lo: b - lo]
                 waves.append(w)
                 rr.append(r)
                 labels.append(y_chunk)
                 centre = np.arange(a, b)
                 index.append(np.clip(centre[:, None] + np.arange(-k, k + 1)[None, :], lo, hi - 1) - lo + offset)
+                patients.append(np.full(hi - lo, patient_of[name]))
                 offset += hi - lo
             x = torch.from_numpy(np.concatenate(waves)).to(dev)
             r = torch.from_numpy(np.concatenate(rr)).to(dev)
             y = torch.from_numpy(np.concatenate(labels)).to(dev)
             idx = torch.from_numpy(np.concatenate(index)).to(dev)
+            # subject-invariant training: the reversed gradient ramps 0 -> invariance (Ganin & Lempitsky's schedule)
+            progress = (epoch - 1 + i / len(order)) / cfg["epochs"]
+            scale = float(cfg["invariance"] * (2.0 / (1.0 + np.exp(-10.0 * progress)) - 1.0))
             with torch.autocast(dev.type, dtype=torch.float16, enabled=use_amp):
-                loss = loss_fn(model.classify(model.encode(x, r), idx), y)
+                logits, who_logits = step(x, r, idx, scale)
+                loss = loss_fn(logits, y)
+                if who_logits is not None:
+                    who = torch.from_numpy(np.concatenate(patients)).to(dev)
+                    loss = loss + torch.nn.functional.cross_entropy(who_logits, who)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
@@ -200,13 +274,25 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
         train_s = time.perf_counter() - t_epoch
         kept = averaged.module if averaged is not None else model
         row = {"epoch": epoch, "loss": round(total / n_seen, 4), "train_s": round(train_s, 2)}
-        if eval_recs:
+        if eval_recs and rank == 0:
             logits, labels = predict_records(kept, [e for e in eval_recs if e["fs"] == 360.0])
             rep = aami_report(labels, logits.argmax(axis=1))
             row.update(macro_f1=round(rep.macro_f1, 4), S_f1=round(rep.f1["S"], 4), V_f1=round(rep.f1["V"], 4))
         history.append(row)
-        log(f"  epoch {epoch:2d}  " + "  ".join(f"{key} {v}" for key, v in row.items() if key != "epoch"))
+        if rank == 0:
+            log(f"  epoch {epoch:2d}  " + "  ".join(f"{key} {v}" for key, v in row.items() if key != "epoch"))
     kept = averaged.module if averaged is not None else model
+    if world > 1:  # DistributedDataParallel keeps the copies equal: check it (a broken setup shows here)
+        flat = torch.cat([p.detach().float().flatten() for p in kept.parameters()])
+        first = flat.clone()
+        torch.distributed.broadcast(first, 0)
+        same = torch.tensor([float(torch.equal(flat, first))], device=dev)
+        torch.distributed.all_reduce(same, op=torch.distributed.ReduceOp.MIN)
+        history[-1]["replicas_identical"] = bool(same.item() == 1.0)
+        # free the DistributedDataParallel wrapper (its reducer holds gloo work) now, not while the interpreter
+        # shuts down: freed then, gloo's threads can abort the process
+        del step
+        gc.collect()
     return kept.eval(), history
 
 
@@ -227,10 +313,13 @@ def run_fold(cfg: dict, f: int, held_out: tuple[str, ...], train_names: list[str
         data = np.load(path, allow_pickle=False)
         return {key: data[key] for key in data.files} | json.loads(str(data["meta"]))
     rates_ = [float(x) for x in cfg["rates"].split(",")]
-    print(f"fold {f}: held out {' '.join(held_out)}", flush=True)
+    if distributed()[0] == 0:
+        print(f"fold {f}: held out {' '.join(held_out)}", flush=True)
     train_recs = load_beats(train_names, rates_)
     eval_recs = load_beats(held_out, EVAL_RATES)
     model, history = train_model(cfg, train_recs, eval_recs, run_seed=cfg["seed"] * 1000 + f)
+    if distributed()[0] != 0:  # under torchrun only the first process evaluates and writes
+        return {}
     result = {"history": history, "held_out": list(held_out)}
     arrays = {}
     for fs in EVAL_RATES:
@@ -295,7 +384,7 @@ def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
         if cfg["fold"] >= 0 and f != cfg["fold"]:
             continue
         results.append(run_fold(cfg, f, held_out, [n for n in names if n not in held_out], cache))
-    if cfg["fold"] >= 0:
+    if cfg["fold"] >= 0 or distributed()[0] != 0:
         return None
     cv = {"folds": [list(h) for h in fold_sets], "per_fold": [], "history": [r["history"] for r in results]}
     for fs in EVAL_RATES:
@@ -377,9 +466,15 @@ def main(argv=None) -> dict | None:
         return cv
 
     rates_ = [float(x) for x in cfg["rates"].split(",")]
-    print(f"final model: all {len(names)} DS1 records", flush=True)
+    if distributed()[0] == 0:
+        print(f"final model: all {len(names)} DS1 records", flush=True)
     t_final = time.perf_counter()
     model, history = train_model(cfg, load_beats(names, rates_), [], run_seed=cfg["seed"])
+    rank, world = distributed()
+    if rank != 0:  # the other processes of a torchrun have done their share: wait for the first to write
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+        return None
     if cv is not None:
         rule = cv["decision_rule"]
         model.logit_bias.copy_(torch.tensor([rule["logit_bias"][c] for c in AAMI_CLASSES]))
@@ -417,6 +512,8 @@ def main(argv=None) -> dict | None:
                          "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
                          "torch": torch.__version__, "python": platform.python_version()},
             "history": history,
+            "processes": world,  # > 1: DistributedDataParallel under torchrun (batches split between them)
+            "backend": torch.distributed.get_backend() if world > 1 else None,
         },
     }
     if cfg["evaluate_ds2"]:
@@ -429,6 +526,9 @@ def main(argv=None) -> dict | None:
     if cv is not None:
         save_out_of_fold(cache, cfg["out"], cfg["folds"])
     print(f"wrote {cfg['out']}.pt and {cfg['out']}.json")
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     return card
 
 

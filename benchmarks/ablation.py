@@ -39,6 +39,8 @@ VARIANTS: dict[str, list[str]] = {
     "hybrid, dropout 0.5": ["--dropout", "0.5", *NO_APC],
     "hybrid, AF re-timing 0.3": ["--rhythm-augment", "0.3", *NO_APC],
     "hybrid, 8 beats each side": ["--context", "8", *NO_APC],
+    "hybrid, subject-invariant 0.3": ["--invariance", "0.3"],
+    "hybrid, subject-invariant 1": ["--invariance", "1.0"],
     "intrabeat": ["--arch", "intrabeat", "--template", "false", *NO_APC],
     "lstm": ["--arch", "lstm", "--template", "false", *NO_APC],
 }
