@@ -21,7 +21,7 @@ from .errors import InputError
 from .inference import classify_beats
 from .metrics import AamiReport
 from .processing import MODEL_FS, clean, resample
-from .records import Record
+from .records import Record, lead_label
 from .summary import agreement, rhythm_summary
 
 BEAT_SOURCES = ("reference", "detected")
@@ -92,12 +92,12 @@ def analyse(model: torch.nn.Module, record: Record, lead: str | int | None = Non
     name = record.leads[li]
     x = record.signal[:, li]
     if np.isnan(x).all():
-        raise InputError(f"{record.name}: lead {name} holds no valid samples")
+        raise InputError(f"{record.name}: {lead_label(name)} holds no valid samples")
     r_peaks = None
     detection = None
     if source == "detected":
         report(0.0, "finding beats")
-        r_peaks = detect_r_peaks(x, record.fs, lead=f"{record.name} lead {name}")
+        r_peaks = detect_r_peaks(x, record.fs, lead=f"{record.name} {lead_label(name)}")
     elif record.annotations is None or not is_beat(record.annotations.symbol).any():
         raise InputError(f"{record.name}: no reference beat annotations; choose detected beats")
     report(starts["filtering"], "filtering")
@@ -105,7 +105,7 @@ def analyse(model: torch.nn.Module, record: Record, lead: str | int | None = Non
     report(starts["cutting beats"], "cutting beats")
     beats = extract_beats(record, lead=li, r_peaks=r_peaks, cleaned=signal)
     if len(beats) == 0:
-        raise InputError(f"{record.name}: no beats with a complete window on lead {name}")
+        raise InputError(f"{record.name}: no beats with a complete window on {lead_label(name)}")
     a, b = starts["classifying beats"], _STEPS["classifying beats"]
     report(a, "classifying beats")
     waves, rr, table = classify_beats(model, beats, progress=lambda done: report(a + (b - a) * done,

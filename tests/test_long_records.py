@@ -72,3 +72,14 @@ def test_cli_shows_a_progress_bar_on_a_terminal_only(tmp_path, capsys, monkeypat
                  "--weights", weights]) == 0
     err = capsys.readouterr().err
     assert "finding beats" in err and "classifying beats" in err and "100%" in err
+
+
+def test_a_large_csv_of_zeros_is_read_compactly_then_refused_as_a_flat_lead(model):
+    from ecgapp.errors import InputError
+    from ecgapp.uploads import load_upload
+
+    data = b"0\n" * 3_000_000  # 6 MB: the large-file path (parsed to float32 from the file, no string per cell)
+    rec = load_upload([("zeros.csv", data)], fs=360)
+    assert rec.signal.dtype == np.float32 and rec.n_samples == 3_000_000
+    with pytest.raises(InputError, match=r"zeros lead 1: the lead is flat"):
+        analyse(model, rec, source="detected")
