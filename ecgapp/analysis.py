@@ -35,7 +35,8 @@ _STEPS = {"finding beats": 0.3, "filtering": 0.35, "cutting beats": 0.4, "classi
 class Analysis:
     """Everything the app displays for one lead of one record.
 
-    ``signal``/``raw``: the filtered and unfiltered lead (mV) at MODEL_FS Hz (NaN where masked);
+    ``signal``/``raw``: the filtered and unfiltered lead (mV) at MODEL_FS Hz (NaN where masked; ``raw`` is the
+    record's own samples, not a copy, when they are float32 at MODEL_FS);
     ``table``: one row per beat (``inference.beats_table``; index = beat number - 1); ``waves``/``rr``:
     the model inputs of those beats (for explanations); ``detection``: when detected beats are compared
     with reference annotations, the counts of matched, missed and extra beats.
@@ -117,7 +118,8 @@ def analyse(model: torch.nn.Module, record: Record, lead: str | int | None = Non
     broken = intervals_spanning_gaps(x, beats.sample)
     result = Analysis(
         record=record.name, lead=name, source=source, fs=record.fs, duration_s=record.duration_s,
-        signal=signal, raw=resample(x, record.fs, MODEL_FS), beats=beats, waves=waves, rr=rr, table=table,
+        signal=signal, raw=(x if record.fs == MODEL_FS and x.dtype == np.float32 else resample(x, record.fs, MODEL_FS)),
+        beats=beats, waves=waves, rr=rr, table=table,
         summary=rhythm_summary(table, broken), agreement=agreement(table), detection=detection,
     )
     report(1.0, "done")

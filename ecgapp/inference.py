@@ -21,12 +21,13 @@ from .records import Record
 
 
 @torch.no_grad()
-def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, batch_size: int = 4096,
+def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, batch_size: int = 1024,
                    return_af: bool = False, progress: Callable[[float], None] | None = None):
     """Logits (n, 5) float32 for one record's model inputs, with the whole decision rule: S lowered inside
     atrial fibrillation (the model's ``af_threshold``), offsets, temperature. With ``return_af`` also the
     bool (n,) mask of beats the AF detector read as atrial fibrillation (all False when the model has no gate).
-    ``progress(fraction done)`` is called after each batch of beats.
+    ``progress(fraction done)`` is called after each batch of beats. Batches of 1,024 beats: faster on a CPU
+    than 4,096 (the activations stay in cache) and a quarter of the memory.
     """
     model.eval()
     n = len(waves)
@@ -52,7 +53,7 @@ def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
     return (logits, af) if return_af else logits
 
 
-def predict_inputs(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, batch_size: int = 4096,
+def predict_inputs(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, batch_size: int = 1024,
                    return_af: bool = False, progress: Callable[[float], None] | None = None):
     """Class probabilities (n, 5) float32 for one record's model inputs (see features.beat_inputs); with
     ``return_af`` also the atrial-fibrillation mask (see predict_logits)."""
