@@ -114,6 +114,6 @@ def test_torchrun_trains_with_two_processes_like_one(tmp_path):
     assert float((a - b).norm() / a.norm()) < 0.2  # measured 0.09: the loss of each half is averaged on its own
     ta, tb = (classify_record(m, load_record("119"))[1] for m in (one, both))
     assert (ta["label"] == tb["label"]).mean() > 0.85  # measured 0.92 after 2 epochs on 4 records
-    assert np.corrcoef(ta["p_V"], tb["p_V"])[0, 1] > 0.9  # the same function of the beats, not just both all-N
+    assert np.corrcoef(ta["p_V"], tb["p_V"])[0, 1] > 0.99  # measured 0.9998: the same function of the beats
     for t in (ta, tb):  # ... and one that has learnt something: V beats score higher for V than N beats do
         assert t.loc[t["reference"] == "V", "p_V"].mean() > 2 * t.loc[t["reference"] == "N", "p_V"].mean()
