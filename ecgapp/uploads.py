@@ -138,7 +138,8 @@ def load_upload(files, fs: float | None = None, max_bytes: int = MAX_UPLOAD_BYTE
             raise InputError(f"upload: {by_ext['dat'][0]} needs its WFDB header (.hea) uploaded with it")
         kinds = ", ".join(sorted(named))
         if len(named) > 1 and set(by_ext) <= CSV_EXTENSIONS | {"edf"}:
-            raise InputError(f"upload: one CSV or EDF file at a time, got {kinds}")
+            raise InputError(f"upload: one CSV or EDF file at a time, got {kinds}; remove the files you do not "
+                             f"want from the uploader (the x beside each name)")
         raise UnsupportedFormatError(
             f"upload: unsupported file type ({kinds}); upload a WFDB record (.hea + .dat, optional "
             f"annotation file such as .atr), a CSV (.csv) or an EDF (.edf) file"
@@ -148,7 +149,8 @@ def load_upload(files, fs: float | None = None, max_bytes: int = MAX_UPLOAD_BYTE
 def _load_wfdb_upload(folder: Path, by_ext: dict[str, list[str]]) -> Record:
     headers = by_ext["hea"]
     if len(headers) > 1:
-        raise InputError(f"upload: one WFDB record at a time, got headers {', '.join(sorted(headers))}")
+        raise InputError(f"upload: one WFDB record at a time, got headers {', '.join(sorted(headers))}; remove "
+                         f"the files of the other records from the uploader (the x beside each name)")
     header = folder / headers[0]
     record = header.name[: -len(".hea")]
     if not header.name.endswith(".hea"):  # "100.HEA": wfdb looks for "100.hea"
