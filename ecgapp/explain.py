@@ -27,6 +27,7 @@ import torch
 from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_BEFORE, WINDOW_LENGTH
 from .processing import MODEL_FS
+from .rhythm import AF_GATE_PENALTY, S_INDEX
 
 METHODS = ("Integrated Gradients", "Saliency", "Occlusion")
 IG_STEPS = 64  # Riemann steps; tests/test_explain.py: attributions sum to the logit change within 2%
@@ -55,7 +56,8 @@ class BeatExplanation:
     """One beat's attribution. Arrays: ``time_s`` (256,) seconds from the R peak; ``wave`` (256,) the
     normalised beat the model read (record-scaled units); ``wave_attribution`` (256,); ``rr`` (10,) the RR
     features (columns ``beats.RR_FEATURES``) and ``rr_attribution`` (10,). ``target`` is the class letter
-    explained, ``probabilities`` the model's class probabilities for the beat."""
+    explained, ``probabilities`` the model's class probabilities for the beat (the served ones: inside atrial
+    fibrillation, ``in_af``, with S lowered by the AF gate, as in the beats table)."""
 
     method: str
     target: str
@@ -65,6 +67,7 @@ class BeatExplanation:
     wave_attribution: np.ndarray
     rr: np.ndarray
     rr_attribution: np.ndarray
+    in_af: bool = False
 
     @property
     def predicted(self) -> str:
@@ -106,8 +109,8 @@ def _beat_function(model: torch.nn.Module, template: torch.Tensor | None, contex
 
 
 def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, method: str = METHODS[0],
-                   target: str | int | None = None, context: tuple[np.ndarray, np.ndarray, int] | None = None
-                   ) -> BeatExplanation:
+                   target: str | int | None = None, context: tuple[np.ndarray, np.ndarray, int] | None = None,
+                   in_af: bool = False) -> BeatExplanation:
     """Attribute the logit of ``target`` (class letter or index; None = the predicted class) for one beat.
 
     ``wave``: (C, WINDOW_LENGTH) or (1, C, WINDOW_LENGTH) normalised beat (channel 1, when there, the
@@ -115,6 +118,9 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
     path of training and serving). Attributions are to the beat (channel 0) and its RR features; the
     template is held fixed. A sequence model also needs ``context`` = (waves, rr, index): the record's
     inputs and this beat's index in them, whose neighbours are held fixed (``explain_beat`` passes them).
+    ``in_af``: the beat lies where the rhythm reads as atrial fibrillation (the beats table's ``af``): the AF
+    gate's constant penalty on S is applied as in serving. A constant does not change any attribution; it
+    changes the probabilities and the predicted class, which then match the table.
     """
     from captum.attr import IntegratedGradients, Occlusion, Saliency
 
@@ -139,7 +145,13 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
             neighbours = model.encode(torch.as_tensor(np.ascontiguousarray(waves_all[idx]), device=device),
                                       torch.as_tensor(np.ascontiguousarray(rr_all[idx]), device=device))[None]
         ctx = (neighbours, torch.as_tensor(np.flatnonzero(idx == index), device=device))
-    f = _beat_function(model, template, ctx)
+    network = _beat_function(model, template, ctx)
+    gate = torch.zeros(len(AAMI_CLASSES), device=device)
+    if in_af and float(getattr(model, "af_threshold", 0.0)) > 0:
+        gate[S_INDEX] = AF_GATE_PENALTY / float(model.temperature)  # after the temperature, as in model.forward
+
+    def f(*inputs):
+        return network(*inputs) - gate
     w0 = torch.zeros_like(w)
     r0 = torch.as_tensor(rr_reference(r.cpu().numpy()), device=device)
     with torch.no_grad():
@@ -169,18 +181,19 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
         method=method, target=AAMI_CLASSES[k],
         probabilities={c: float(p) for c, p in zip(AAMI_CLASSES, probs)},
         time_s=(np.arange(n) - WINDOW_BEFORE) / MODEL_FS, wave=w.cpu().numpy().reshape(-1),
-        wave_attribution=wa, rr=r.cpu().numpy().reshape(-1), rr_attribution=ra,
+        wave_attribution=wa, rr=r.cpu().numpy().reshape(-1), rr_attribution=ra, in_af=bool(in_af and gate.any()),
     )
 
 
 def explain_beat(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, index: int,
-                 method: str = METHODS[0], target: str | int | None = None) -> BeatExplanation:
+                 method: str = METHODS[0], target: str | int | None = None, in_af: bool = False) -> BeatExplanation:
     """Explain beat ``index`` of one record's model inputs (``features.beat_inputs(beats)``): the beat's own
-    waveform and RR features are attributed; its template and (sequence model) neighbours are held fixed."""
+    waveform and RR features are attributed; its template and (sequence model) neighbours are held fixed.
+    ``in_af``: the beats table's ``af`` for this beat (see explain_inputs)."""
     if not 0 <= index < len(waves):
         raise IndexError(f"beat {index} out of range: the record has {len(waves)} beats")
     return explain_inputs(model, waves[index], rr[index], method=method, target=target,
-                          context=(waves, rr, index))
+                          context=(waves, rr, index), in_af=in_af)
 
 
 def summarise_regions(expl: BeatExplanation) -> dict[str, dict[str, float]]:
@@ -228,6 +241,10 @@ def reading(expl: BeatExplanation) -> list[str]:
         timing = ("premature" if pre_local < 0.9 else "late" if pre_local > 1.1 else "on time")
         lines.append(f"Rhythm: {1000 * pre:.0f} ms after the previous beat ({100 * pre_local:.0f}% of the local "
                      f"mean RR, {timing}); {1000 * post:.0f} ms to the next.")
+    if expl.in_af:
+        lines.append("The RR intervals around this beat are irregularly irregular (atrial fibrillation is likely): "
+                     "S is not called here, since in atrial fibrillation an early beat is not ectopic. The "
+                     "attribution is that of the network's score, which the rule does not change.")
     return lines
 
 

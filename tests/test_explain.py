@@ -136,3 +136,22 @@ def test_sequence_model_explains_a_beat_in_its_context(model, inputs119):
         assert [e.probabilities[c] for c in "NSVFQ"] == pytest.approx(probs[i].tolist(), abs=1e-4)
     with pytest.raises(ValueError, match="neighbours"):
         explain_inputs(model, waves[3], rr[3])
+
+
+def test_inside_atrial_fibrillation_the_explanation_gives_the_served_probabilities(model):
+    """203 (atrial fibrillation/flutter): where the AF gate acted, the explanation's probabilities and label are the
+    table's (S lowered), the reading says why, and the attribution is the network's (a constant does not move it)."""
+    a = analyse(model, load_record("203"))
+    af_rows = np.flatnonzero(a.table["af"].to_numpy())
+    assert af_rows.size > 1000
+    raw = [explain_beat(model, a.waves, a.rr, int(i)) for i in af_rows[:200:20]]
+    gated = [explain_beat(model, a.waves, a.rr, int(i), in_af=True) for i in af_rows[:200:20]]
+    for i, e_raw, e in zip(af_rows[:200:20], raw, gated):
+        row = a.table.iloc[i]
+        assert e.in_af and e.predicted == row["label"]
+        assert [e.probabilities[c] for c in "NSVFQ"] == pytest.approx(row[[f"p_{c}" for c in "NSVFQ"]].tolist(),
+                                                                      abs=2e-3)
+        same_target = explain_beat(model, a.waves, a.rr, int(i), in_af=True, target=e_raw.target)
+        np.testing.assert_allclose(same_target.wave_attribution, e_raw.wave_attribution, atol=1e-4)
+        assert any("irregularly irregular" in line for line in reading(e))
+    assert not any("irregularly irregular" in line for line in reading(raw[0]))
