@@ -307,11 +307,26 @@ def predict_records(model, recs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 
 
 # --------------------------------------------------------------------------------------- cross-validation
+# settings that change what a fold's model learns (the others: where results go, how the run is split up)
+NOT_TRAINING_KEYS = {"fold", "final", "evaluate_ds2", "device", "threads", "tag", "out", "af_gate", "offsets"}
+
+
+def training_settings(cfg: dict) -> dict:
+    return {k: v for k, v in cfg.items() if k not in NOT_TRAINING_KEYS}
+
+
 def run_fold(cfg: dict, f: int, held_out: tuple[str, ...], train_names: list[str], cache: Path) -> dict:
     path = cache / f"fold{f}.npz"
     if path.exists():
         data = np.load(path, allow_pickle=False)
-        return {key: data[key] for key in data.files} | json.loads(str(data["meta"]))
+        meta = json.loads(str(data["meta"]))
+        made_with = meta.get("settings")  # caches written before settings were stored cannot be checked
+        if made_with is not None and made_with != training_settings(cfg):
+            differ = sorted(k for k in set(made_with) | set(training_settings(cfg))
+                            if made_with.get(k) != training_settings(cfg).get(k))
+            raise SystemExit(f"{path} was trained with other settings ({', '.join(differ)}): pass --tag to keep "
+                             f"this configuration's folds apart, or delete {cache} to retrain them")
+        return {key: data[key] for key in data.files} | meta
     rates_ = [float(x) for x in cfg["rates"].split(",")]
     if distributed()[0] == 0:
         print(f"fold {f}: held out {' '.join(held_out)}", flush=True)
@@ -320,7 +335,7 @@ def run_fold(cfg: dict, f: int, held_out: tuple[str, ...], train_names: list[str
     model, history = train_model(cfg, train_recs, eval_recs, run_seed=cfg["seed"] * 1000 + f)
     if distributed()[0] != 0:  # under torchrun only the first process evaluates and writes
         return {}
-    result = {"history": history, "held_out": list(held_out)}
+    result = {"history": history, "held_out": list(held_out), "settings": training_settings(cfg)}
     arrays = {}
     for fs in EVAL_RATES:
         logits, labels = predict_records(model, [e for e in eval_recs if e["fs"] == fs])

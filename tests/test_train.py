@@ -117,3 +117,12 @@ def test_torchrun_trains_with_two_processes_like_one(tmp_path):
     assert np.corrcoef(ta["p_V"], tb["p_V"])[0, 1] > 0.99  # measured 0.9998: the same function of the beats
     for t in (ta, tb):  # ... and one that has learnt something: V beats score higher for V than N beats do
         assert t.loc[t["reference"] == "V", "p_V"].mean() > 2 * t.loc[t["reference"] == "N", "p_V"].mean()
+
+
+def test_cached_folds_of_other_settings_are_refused_not_reused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["--max-records", "4", "--folds", "2", "--fold", "0", "--epochs", "1", "--out", str(tmp_path / "x")]
+    train.main(args)
+    train.main(args)  # the same settings: the cached fold is used
+    with pytest.raises(SystemExit, match=r"fold0\.npz was trained with other settings \(invariance\)"):
+        train.main([*args, "--invariance", "0.5"])
