@@ -35,7 +35,7 @@ ANALYSES_KEPT = 12  # analyses kept for every session to share (most recently us
 ANALYSES_MAX_BYTES = 1_500_000_000  # ... and at most this much of them (a 24-hour lead's analysis: ~0.6 GB)
 SOURCES = {"reference": "reference annotations", "detected": "detected (QRS detector)"}
 NOTICE = ("Research demo, not a medical device: do not use it to diagnose or treat anyone. The classifier was "
-          "trained on 22 MIT-BIH patients; on 22 unseen patients it found 95% of ventricular beats but only 33% "
+          "trained on 22 MIT-BIH patients; on 22 unseen patients it found 94% of ventricular beats but only 32% "
           "of supraventricular ones (see the model card).")
 
 st.set_page_config(page_title="ecgapp - heartbeat classification", page_icon="🫀", layout="wide")
@@ -150,8 +150,15 @@ def show_beat(a: Analysis, beat: int) -> None:
     st.session_state.view_start = float(np.clip(round(t - width / 3, 1), 0, max_start(a, width)))
 
 
-def jump(a: Analysis, cls: str, direction: int) -> None:
+def shown() -> Analysis:
+    """The analysis this session shows. Callbacks read it here rather than holding it in their arguments:
+    Streamlit keeps widget callbacks of earlier runs, and through them every analysis ever shown."""
+    return st.session_state.shown_analysis
+
+
+def jump(cls: str, direction: int) -> None:
     """Select the next (+1) or previous (-1) beat labelled ``cls`` after/before the selected one."""
+    a = shown()
     beats = np.flatnonzero(a.table["label"].to_numpy() == cls) + 1
     current = st.session_state.get("beat") or 0
     after = beats[beats > current] if direction > 0 else beats[beats < current][::-1]
@@ -161,7 +168,8 @@ def jump(a: Analysis, cls: str, direction: int) -> None:
         st.session_state.jump_note = f"no {'later' if direction > 0 else 'earlier'} {cls} beat"
 
 
-def page(a: Analysis, direction: int) -> None:
+def page(direction: int) -> None:
+    a = shown()
     width = st.session_state.get("view_width", 10)
     start = st.session_state.get("view_start", 0.0) + direction * width
     st.session_state.view_start = float(np.clip(start, 0, max_start(a, width)))
@@ -171,17 +179,21 @@ def max_start(a: Analysis, width: float) -> float:
     return float(max(0.0, np.floor((a.duration_s - width) * 10) / 10))
 
 
-def on_table_select(shown: list[int]) -> None:
+def on_table_select() -> None:
     rows = st.session_state.beat_table.selection.rows
     if rows:
-        st.session_state.select_beat = shown[rows[0]]
+        st.session_state.select_beat = st.session_state.table_rows[rows[0]]
 
 
-def on_chart_select(a: Analysis) -> None:
+def on_chart_select() -> None:
     points = st.session_state.ecg_chart.selection.points
     if points:
         t = float(points[0]["x"])
-        st.session_state.select_beat = int(np.argmin(np.abs(a.table["time_s"].to_numpy() - t))) + 1
+        st.session_state.select_beat = int(np.argmin(np.abs(shown().table["time_s"].to_numpy() - t))) + 1
+
+
+def show_selected_beat(beat: int) -> None:
+    show_beat(shown(), beat)
 
 
 def render() -> None:
@@ -244,6 +256,7 @@ def render() -> None:
     except (InputError, ValueError) as exc:
         st.error(str(exc))
         st.stop()
+    st.session_state.shown_analysis = a
     reset_view_if(f"{key}|{lead}|{source}")
     n_beats = len(a.table)
     if "select_beat" in st.session_state:  # a click in the table or on the chart, applied before widgets exist
@@ -305,12 +318,12 @@ def render() -> None:
     c = st.columns([1.2, 1, 1, 1.2, 1, 1, 1.3])
     st.session_state.setdefault("view_width", 10)
     width = c[0].selectbox("window (s)", WIDTHS_S, key="view_width")
-    c[1].button("◀ page", on_click=page, args=(a, -1), width="stretch")
-    c[2].button("page ▶", on_click=page, args=(a, 1), width="stretch")
+    c[1].button("◀ page", on_click=page, args=(-1,), width="stretch")
+    c[2].button("page ▶", on_click=page, args=(1,), width="stretch")
     jump_cls = c[3].selectbox("jump to class", AAMI_CLASSES, index=2, key="jump_cls", label_visibility="collapsed")
-    c[4].button(f"◀ {jump_cls}", on_click=jump, args=(a, jump_cls, -1), width="stretch",
+    c[4].button(f"◀ {jump_cls}", on_click=jump, args=(jump_cls, -1), width="stretch",
                 help=f"previous {jump_cls} beat")
-    c[5].button(f"{jump_cls} ▶", on_click=jump, args=(a, jump_cls, 1), width="stretch",
+    c[5].button(f"{jump_cls} ▶", on_click=jump, args=(jump_cls, 1), width="stretch",
                 help=f"next {jump_cls} beat")
     show_raw = c[6].toggle("raw overlay", key="show_raw")
     if note := st.session_state.pop("jump_note", None):
@@ -321,7 +334,7 @@ def render() -> None:
     view = (start, min(start + width, a.duration_s))
     st.plotly_chart(ecg_figure(a.signal, 360.0, a.table, *view, raw=a.raw if show_raw else None,
                                selected=None if selected is None else selected - 1),
-                    width="stretch", key="ecg_chart", on_select=lambda: on_chart_select(a),
+                    width="stretch", key="ecg_chart", on_select=on_chart_select,
                     selection_mode="points", config={"displaylogo": False})
     st.plotly_chart(overview_figure(a.signal, 360.0, a.table, view, buckets=OVERVIEW_BUCKETS,
                                     envelope=overview_envelope(key, a.lead, source, a)), width="stretch",
@@ -353,8 +366,9 @@ def render() -> None:
         part = shown.iloc[(page_no - 1) * TABLE_PAGE_ROWS: page_no * TABLE_PAGE_ROWS]
         cols_shown = ["beat", "time_s", "label", "confidence", "reference"]
         small = {c: st.column_config.Column(width="small") for c in ("beat", "label", "reference")}
-        st.dataframe(part[cols_shown], hide_index=True, height=320, key="beat_table", on_select=
-                     lambda: on_table_select(part["beat"].tolist()), selection_mode="single-row",
+        st.session_state.table_rows = part["beat"].tolist()
+        st.dataframe(part[cols_shown], hide_index=True, height=320, key="beat_table", on_select=on_table_select,
+                     selection_mode="single-row",
                      column_config={**small, "confidence": st.column_config.NumberColumn(format="%.2f", width="small"),
                                     "time_s": st.column_config.NumberColumn("time (s)", format="%.2f", width="small")})
         rows = (f"; rows {(page_no - 1) * TABLE_PAGE_ROWS + 1:,}-{(page_no - 1) * TABLE_PAGE_ROWS + len(part):,} "
@@ -387,7 +401,7 @@ def render() -> None:
             p1.plotly_chart(probability_figure(expl.probabilities), width="stretch", key="proba_chart",
                             config={"displayModeBar": False})
             p2.markdown("\n".join(f"- {line}" for line in reading(expl)))
-            st.button("show this beat on the ECG", on_click=show_beat, args=(a, beat))
+            st.button("show this beat on the ECG", on_click=show_selected_beat, args=(beat,))
 
     # ---------------------------------------------------------------- downloads and model card
     st.markdown("#### Downloads")

@@ -371,3 +371,28 @@ def test_hostile_upload_name_is_neutralised(tmp_path):
     assert "/" not in name and "<" not in name and ".." not in name
     ann_button = next(b for b in at.download_button if b.label.startswith("WFDB annotations"))
     assert "/" not in ann_button.label and "<" not in ann_button.label
+
+
+def test_memory_levels_off_while_a_session_walks_through_records():
+    """Analyses are kept for every session within ANALYSES_KEPT; nothing else (e.g. a widget callback of an
+    earlier run) may hold on to the ones the store let go, or a long session grows without bound."""
+    import gc
+
+    from ecgapp.analysis import Analysis
+
+    st_cache_clear()
+    at = start()
+    walk = ["101", "102", "103", "104", "105", "106", "107", "108", "109", "111", "112", "113", "114", "115", "116"]
+    for name in walk:
+        at.selectbox(key="mitdb_name").select(name)
+        ok(at)
+    gc.collect()
+    alive = sorted({a.record for a in gc.get_objects() if isinstance(a, Analysis)})
+    assert len(alive) <= 12 and alive[-1] == "116"  # the store's 12 most recent (the record shown among them)
+
+
+def st_cache_clear() -> None:
+    import streamlit as st
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
