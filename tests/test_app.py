@@ -387,7 +387,7 @@ def test_memory_levels_off_while_a_session_walks_through_records():
         at.selectbox(key="mitdb_name").select(name)
         ok(at)
     gc.collect()
-    alive = sorted({a.record for a in gc.get_objects() if isinstance(a, Analysis)})
+    alive = sorted({a.record for a in gc.get_objects() if type(a) is Analysis})
     assert len(alive) <= 12 and alive[-1] == "116"  # the store's 12 most recent (the record shown among them)
 
 
