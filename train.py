@@ -66,8 +66,9 @@ augment = True  # nstdb noise (training half), amplitude scaling, time shift, re
 rhythm_augment = 0.0  # chance that a stretch of only normal beats is re-timed as atrial fibrillation
 premature_augment = 0.3  # chance that a stretch of only normal beats gets 1-3 beats re-timed as premature and
 # labelled S (synthetic atrial premature beats: DS1 has 944 real ones, half in two patients)
-invariance = 0.0  # > 0: subject-invariant training: a patient classifier on each beat's embedding, its gradient
-# reversed and scaled by this (ramped up over training), so the embedding learns to hide who the patient is
+invariance = 0.3  # subject-invariant training: a patient classifier on each beat's embedding, its gradient
+# reversed and scaled by this (ramped up over training), so the embedding learns to hide who the patient is (0 = off;
+# chosen among 0, 0.3, 1 by cross-validation: benchmarks/results/experiments.md row 13)
 af_gate = True  # let cross-validation choose a threshold for the AF gate (no S inside atrial fibrillation)
 offsets = False  # fit per-class logit offsets on the out-of-fold logits (off: in nested cross-validation
 # they lowered macro-F1 on the held-out fold for every seed; benchmarks/results/experiments.md)
