@@ -96,7 +96,7 @@ def test_torchrun_trains_with_two_processes_like_one(tmp_path):
     from ecgapp.inference import classify_record
 
     flags = ["--max-records", "4", "--epochs", "2", "--folds", "0", "--evaluate-ds2", "false", "--threads", "1",
-             "--augment", "false", "--rates", "360", "--premature-augment", "0", "--ema", "0"]
+             "--augment", "false", "--rates", "360", "--premature-augment", "0", "--ema", "0", "--invariance", "0"]
     root = Path(__file__).resolve().parent.parent
     two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                           str(root / "train.py"), *flags, "--out", str(tmp_path / "two")],
@@ -106,6 +106,13 @@ def test_torchrun_trains_with_two_processes_like_one(tmp_path):
     card = json.loads((tmp_path / "two.json").read_text())
     assert card["training"]["processes"] == 2 and card["training"]["backend"] == "gloo"
     assert card["training"]["history"][-1]["replicas_identical"] is True
+    # the shipped settings (subject-invariant training: its patient classifier is wrapped too) run as well
+    inv = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          str(root / "train.py"), *flags[:-2], "--epochs", "1", "--out", str(tmp_path / "inv")],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert inv.returncode == 0, inv.stderr[-6000:]
+    card = json.loads((tmp_path / "inv.json").read_text())
+    assert card["train_config"]["invariance"] > 0 and card["training"]["history"][-1]["replicas_identical"] is True
     train.main([*flags, "--out", str(tmp_path / "one")])
     one, _ = load_model(tmp_path / "one", device="cpu")
     both, _ = load_model(tmp_path / "two", device="cpu")
