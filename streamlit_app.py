@@ -416,7 +416,12 @@ def render() -> None:
     model, card = get_model()
     with st.expander("Model card"):
         st.markdown(f"**{card['architecture']}** CNN+LSTM, {card['parameters']:,} parameters; trained with "
-                    f"`{card['command']}`. {card['data']['split']}. Data: {card['data']['database']}.")
+                    f"`{card['command']}`. {card['data']['split']}. Data: {card['data']['database']}. "
+                    f"Training augmentation: {card['data']['augmentation']}."
+                    + (f" Subject-invariant training (strength {card['train_config']['invariance']:g}): a patient "
+                       f"classifier behind a reversed gradient pushes the network to drop what identifies the "
+                       f"training patient; it is not part of the shipped network."
+                       if card.get("train_config", {}).get("invariance") else ""))
         cv = (card.get("cross_validation") or {}).get("at_360Hz")
         if cv:
             st.markdown(f"Cross-validation inside DS1 (each of 22 patients held out once): macro-F1 (N, S, V) "

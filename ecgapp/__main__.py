@@ -22,8 +22,6 @@ import numpy as np
 from .aami import AAMI_CLASSES, class_counts
 from .errors import DataNotFoundError, InputError
 from .mitdb import DS1, DS2, PACED_RECORDS, list_records
-from .exports import safe_record_name, write_wfdb_annotations
-from .quality import looks_like_noise
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "hybrid"
 
@@ -111,13 +109,8 @@ def _check_batch_folder(out: str) -> Path:
     return path
 
 
-SUMMARY_COLUMNS = ["input", "status", "record", "lead", "fs_hz", "duration_min", "beat_source", "beats", "N", "S",
-                   "V", "F", "Q", "S_burden_pct", "V_burden_pct", "mean_hr_bpm", "af_pct", "looks_like_noise",
-                   "agreement_pct", "skipped_beats", "seconds", "beats_csv", "wfdb_annotations", "notes", "error"]
-
-
 def cmd_classify(args) -> int:
-    from .batch import Job, classify_input, classify_many, expand_inputs, output_names
+    from .batch import Job, classify_input, classify_many, expand_inputs, output_names, summary_table
 
     specs = expand_inputs(args.records)
     names = output_names(specs)
@@ -146,8 +139,6 @@ def cmd_classify(args) -> int:
             print(f"  WFDB annotations -> {row['wfdb_annotations']}")
         return 0
 
-    import pandas as pd
-
     out_dir = _check_batch_folder(args.out or "beats")
     weights = Path(args.weights).with_suffix("")
     _model(args.weights)  # weights that cannot be read stop the run before any worker starts
@@ -163,10 +154,7 @@ def cmd_classify(args) -> int:
 
     t0 = time.perf_counter()
     rows = classify_many(jobs, weights, args.workers, on_done=show)
-    table = pd.DataFrame(rows).reindex(columns=SUMMARY_COLUMNS)
-    table["notes"] = table["notes"].map(lambda v: " | ".join(v) if isinstance(v, list) else "")
-    for col in ("beats", *AAMI_CLASSES, "skipped_beats"):  # counts stay whole numbers beside a failed row's blanks
-        table[col] = table[col].astype("Int64")
+    table = summary_table(rows)
     summary = out_dir / "summary.csv"
     tmp = summary.with_name(summary.name + ".tmp")
     table.to_csv(tmp, index=False)

@@ -27,7 +27,7 @@ from .summary import agreement, rhythm_summary
 BEAT_SOURCES = ("reference", "detected")
 Progress = Callable[[float, str], None]  # (fraction done 0..1, what is being done now)
 # where each step ends, as a fraction of the whole (measured on a 24-hour lead: bench_holter)
-_STEPS = {"finding beats": 0.3, "filtering": 0.35, "cutting beats": 0.4, "classifying beats": 0.97,
+_STEPS = {"finding beats": 0.43, "filtering": 0.48, "cutting beats": 0.5, "classifying beats": 0.99,
           "summarising": 1.0}
 
 

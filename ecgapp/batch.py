@@ -22,8 +22,9 @@ from .aami import AAMI_CLASSES, is_beat
 from .errors import InputError, UnsupportedFormatError
 from .exports import safe_record_name, write_wfdb_annotations
 from .records import Record
+from .uploads import CSV_EXTENSIONS
 
-CSV_SUFFIXES = (".csv", ".txt")
+CSV_SUFFIXES = tuple(f".{e}" for e in sorted(CSV_EXTENSIONS))  # what the app's uploader reads as CSV
 FOLDER_SUFFIXES = (".hea", ".csv", ".edf")  # what a folder is searched for (.txt only when named: READMEs)
 BEAT_SOURCES = ("auto", "reference", "detect")  # auto: the reference annotations if the record has beats in them
 
@@ -98,10 +99,9 @@ class Job:
 
 
 def classify_input(model, job: Job, progress: Callable[[float, str], None] | None = None) -> dict:
-    """Read, analyse and write one input; returns its summary row (see ``summary_row``). Raises InputError
+    """Read, analyse and write one input; returns its summary row (``SUMMARY_COLUMNS``). Raises InputError
     (or another exception) when it cannot be classified; nothing is written then."""
     from .analysis import analyse
-    from .quality import looks_like_noise
 
     t0 = time.perf_counter()
     rec = load_input(job.spec, job.ann, job.fs)
@@ -119,7 +119,6 @@ def classify_input(model, job: Job, progress: Callable[[float, str], None] | Non
     if job.wfdb_out is not None:
         job.wfdb_out.mkdir(parents=True, exist_ok=True)
         wfdb_path = write_wfdb_annotations(a.table, job.name, rec.fs, job.wfdb_out)
-    r = a.table["template_r"].to_numpy()
     s = a.summary
     return {
         "input": job.spec, "status": "ok", "record": rec.name, "lead": a.lead, "fs_hz": rec.fs,
@@ -127,11 +126,27 @@ def classify_input(model, job: Job, progress: Callable[[float, str], None] | Non
         **{c: s["counts"][c] for c in AAMI_CLASSES},
         "S_burden_pct": round(s["burden_pct"]["S"], 2), "V_burden_pct": round(s["burden_pct"]["V"], 2),
         "mean_hr_bpm": round(s["heart_rate_bpm"]["mean"], 1), "af_pct": round(s["af_pct"], 1),
-        "looks_like_noise": bool(looks_like_noise(r)), "template_r_median": round(s["template_r_median"], 3),
+        "looks_like_noise": bool(s["looks_like_noise"]), "template_r_median": round(s["template_r_median"], 3),
         "agreement_pct": round(100 * a.agreement.accuracy, 1) if a.agreement is not None else np.nan,
         "skipped_beats": a.beats.skipped, "notes": list(rec.notes), "seconds": round(time.perf_counter() - t0, 2),
         "beats_csv": str(job.out_csv), "wfdb_annotations": str(wfdb_path or ""), "error": "",
     }
+
+
+SUMMARY_COLUMNS = ["input", "status", "record", "lead", "fs_hz", "duration_min", "beat_source", "beats", "N", "S",
+                   "V", "F", "Q", "S_burden_pct", "V_burden_pct", "mean_hr_bpm", "af_pct", "looks_like_noise",
+                   "agreement_pct", "skipped_beats", "seconds", "beats_csv", "wfdb_annotations", "notes", "error"]
+
+
+def summary_table(rows: list[dict]):
+    """The summary rows as one table (columns SUMMARY_COLUMNS; a failed input's counts left blank)."""
+    import pandas as pd
+
+    table = pd.DataFrame(rows).reindex(columns=SUMMARY_COLUMNS)
+    table["notes"] = table["notes"].map(lambda v: " | ".join(v) if isinstance(v, list) else "")
+    for col in ("beats", *AAMI_CLASSES, "skipped_beats"):  # whole numbers beside a failed row's blanks
+        table[col] = table[col].astype("Int64")
+    return table
 
 
 def failed_row(job: Job, exc: BaseException, seconds: float) -> dict:

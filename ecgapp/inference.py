@@ -96,9 +96,3 @@ def classify_beats(model: torch.nn.Module, beats: BeatSet, progress: Callable[[f
     waves, rr = beat_inputs(beats)
     probs, af = predict_inputs(model, waves, rr, return_af=True, progress=progress)
     return waves, rr, beats_table(beats, probs, af, template_correlation(waves))
-
-
-def classify_record(model: torch.nn.Module, record: Record, lead=None, r_peaks=None) -> tuple[BeatSet, pd.DataFrame]:
-    """Cut and classify every beat of one lead; returns the beats and their table (see beats_table)."""
-    beats = extract_beats(record, lead=lead, r_peaks=r_peaks)
-    return beats, classify_beats(model, beats)[2]

@@ -25,7 +25,7 @@ _SAFE_DATA_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 _GAIN_FIELD = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(\([+-]?\d+\))?(/\S+)?$")
 MAX_SIGNALS = 64
 READ_BLOCK = 2**21  # samples per lead read and converted to mV at a time: a 24-hour record in ~15 blocks, so
-# wfdb's int64 working copies stay small (read whole, a 94 MB Holter file took 1.2 GB)
+# wfdb's int64 working copies stay small (read whole, a 24-hour file's copies run to gigabytes)
 _BLOCK_FORMATS = {"16": 16, "61": 16, "80": 16, "160": 16, "212": 16, "24": 32, "32": 32}  # -> digital bits
 
 
@@ -180,7 +180,7 @@ def read_wfdb(record_path: str | Path, ann_ext: str | None = None, name: str | N
                 raise InputError(
                     f"{ann_path.name}: not a readable WFDB annotation file ({type(exc).__name__}: {exc})"
                 ) from None
-            check_annotations_fit(ann.sample, ann.symbol, rec.sig_len, ann_path.name)
+            check_annotations_fit(ann.sample, ann.symbol, len(signal), ann_path.name)  # rec: the last block only
             annotations = Annotations(ann.sample, ann.symbol)
     return make_record(
         signal, header.fs, name=name or base, leads=rec.sig_name, units=rec.units,

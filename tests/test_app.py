@@ -396,3 +396,11 @@ def st_cache_clear() -> None:
 
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+def test_model_card_says_how_the_shipped_model_was_trained():
+    at = start()
+    card = json.loads((Path(APP).parent / "weights" / "hybrid.json").read_text())
+    text = next(m.value for m in at.markdown if "CNN+LSTM" in m.value)
+    assert card["command"] in text and "synthetic atrial premature beats" in text
+    assert ("Subject-invariant training" in text) == bool(card["train_config"].get("invariance"))

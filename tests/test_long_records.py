@@ -13,7 +13,7 @@ from ecgapp import analysis, beats as beats_module
 from ecgapp.__main__ import main
 from ecgapp.analysis import analyse
 from ecgapp.beats import cut_windows, extract_beats
-from ecgapp.inference import classify_record
+from ecgapp.inference import classify_beats
 from ecgapp.mitdb import load_record
 from ecgapp.model import load_model
 from ecgapp.physionet import SHARED_DATA_DIR
@@ -39,7 +39,7 @@ def test_analyse_reports_progress_in_order_and_filters_once(model, monkeypatch):
     steps = list(dict.fromkeys(w for _, w in seen))
     assert steps == ["finding beats", "filtering", "cutting beats", "classifying beats", "summarising", "done"]
     # the same table as the path that cleans inside extract_beats (training's and evaluation's)
-    _, table = classify_record(model, load_record("208"), r_peaks=a.beats.sample)
+    table = classify_beats(model, extract_beats(load_record("208"), r_peaks=a.beats.sample))[2]
     np.testing.assert_array_equal(table["label"].to_numpy(), a.table["label"].to_numpy())
     assert a.nbytes > a.signal.nbytes + a.waves.nbytes
 

@@ -93,7 +93,7 @@ def test_torchrun_trains_with_two_processes_like_one(tmp_path):
     import subprocess
     import sys
 
-    from ecgapp.inference import classify_record
+    from ecgapp.inference import classify_beats
 
     flags = ["--max-records", "4", "--epochs", "2", "--folds", "0", "--evaluate-ds2", "false", "--threads", "1",
              "--augment", "false", "--rates", "360", "--premature-augment", "0", "--ema", "0", "--invariance", "0"]
@@ -119,7 +119,7 @@ def test_torchrun_trains_with_two_processes_like_one(tmp_path):
     a = torch.cat([p.detach().flatten() for p in one.parameters()])
     b = torch.cat([p.detach().flatten() for p in both.parameters()])
     assert float((a - b).norm() / a.norm()) < 0.2  # measured 0.09: the loss of each half is averaged on its own
-    ta, tb = (classify_record(m, load_record("119"))[1] for m in (one, both))
+    ta, tb = (classify_beats(m, extract_beats(load_record("119")))[2] for m in (one, both))
     assert (ta["label"] == tb["label"]).mean() > 0.85  # measured 0.92 after 2 epochs on 4 records
     assert np.corrcoef(ta["p_V"], tb["p_V"])[0, 1] > 0.99  # measured 0.9998: the same function of the beats
     for t in (ta, tb):  # ... and one that has learnt something: V beats score higher for V than N beats do

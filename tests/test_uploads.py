@@ -372,3 +372,14 @@ def test_wfdb_checksum_mismatch_is_found_when_read_in_blocks(tmp_path, monkeypat
     monkeypatch.setattr(wfdbfile, "READ_BLOCK", 100_001)
     with pytest.raises(InputError, match="checksum"):
         wfdbfile.read_wfdb(tmp_path / "100")
+
+
+def test_annotations_of_a_record_read_in_blocks_are_checked_against_its_whole_length(tmp_path, monkeypatch):
+    """Read in blocks, the record's annotations must fit its full length, not the last block's."""
+    from ecgapp import wfdbfile
+
+    for ext in ("hea", "dat", "atr"):
+        (tmp_path / f"100.{ext}").write_bytes((SHARED_DATA_DIR / "mitdb" / f"100.{ext}").read_bytes())
+    monkeypatch.setattr(wfdbfile, "READ_BLOCK", 100_001)  # 7 blocks, the last one 49,994 samples
+    rec = wfdbfile.read_wfdb(tmp_path / "100", ann_ext="atr")
+    assert len(rec.annotations.sample) == len(load_record("100").annotations.sample)
