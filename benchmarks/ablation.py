@@ -40,9 +40,9 @@ VARIANTS: dict[str, list[str]] = {
     "hybrid, no template": ["--template", "false", *NO_APC, *NO_INV],
     "hybrid, 8 RR features": ["--rr-features", "8", *NO_APC, *NO_INV],
     "hybrid, 360 Hz only": ["--rates", "360", *NO_APC, *NO_INV],
-    "hybrid, dropout 0.5": ["--dropout", "0.5", *NO_APC, *NO_INV],
+    "hybrid, dropout 0.5": ["--dropout", "0.5"],
     "hybrid, AF re-timing 0.3": ["--rhythm-augment", "0.3", *NO_APC, *NO_INV],
-    "hybrid, 8 beats each side": ["--context", "8", *NO_APC, *NO_INV],
+    "hybrid, 8 beats each side": ["--context", "8"],
     "intrabeat": ["--arch", "intrabeat", "--template", "false", *NO_APC, *NO_INV],
     "lstm": ["--arch", "lstm", "--template", "false", *NO_APC, *NO_INV],
 }
