@@ -344,6 +344,10 @@ def run_fold(cfg: dict, f: int, held_out: tuple[str, ...], train_names: list[str
         arrays[f"records_{fs:g}"] = np.concatenate([[e["name"]] * len(e["label"]) for e in eval_recs if e["fs"] == fs])
         arrays[f"pre_rr_{fs:g}"] = np.concatenate([e["rr"][:, 0] for e in eval_recs if e["fs"] == fs])
     cache.mkdir(parents=True, exist_ok=True)
+    # the fold's network too (state dict): patient adaptation is chosen on DS1 records with the model that
+    # never saw them (benchmarks.bench_adapt --ds1)
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, cache / f"fold{f}.tmp.pt")
+    (cache / f"fold{f}.tmp.pt").replace(cache / f"fold{f}.pt")
     np.savez(cache / f"fold{f}.tmp.npz", meta=json.dumps(result), **arrays)
     (cache / f"fold{f}.tmp.npz").replace(path)
     return arrays | result

@@ -21,6 +21,23 @@ from .records import Record
 
 
 @torch.no_grad()
+def embed_beats(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, batch_size: int = 1024,
+                progress: Callable[[float], None] | None = None) -> torch.Tensor:
+    """The per-beat network's output (``model.encode``) for one record's model inputs, (n, D) on the model's
+    device, in batches of ``batch_size`` beats (most of the inference time). ``progress(fraction done)``."""
+    model.eval()
+    device = next(model.parameters()).device
+    step = progress or (lambda done: None)
+    n = len(waves)
+    emb = []
+    for i in range(0, n, batch_size):
+        emb.append(model.encode(torch.from_numpy(np.ascontiguousarray(waves[i: i + batch_size])).to(device),
+                                torch.from_numpy(np.ascontiguousarray(rr[i: i + batch_size])).to(device)))
+        step(min(i + batch_size, n) / n)
+    return torch.cat(emb)
+
+
+@torch.no_grad()
 def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, batch_size: int = 1024,
                    return_af: bool = False, progress: Callable[[float], None] | None = None):
     """Logits (n, 5) float32 for one record's model inputs, with the whole decision rule: S lowered inside
@@ -36,12 +53,7 @@ def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
         return (empty, np.zeros(0, bool)) if return_af else empty
     device = next(model.parameters()).device
     step = progress or (lambda done: None)
-    emb = []
-    for i in range(0, n, batch_size):  # the per-beat network: most of the time
-        emb.append(model.encode(torch.from_numpy(np.ascontiguousarray(waves[i: i + batch_size])).to(device),
-                                torch.from_numpy(np.ascontiguousarray(rr[i: i + batch_size])).to(device)))
-        step(0.8 * min(i + batch_size, n) / n)
-    emb = torch.cat(emb)
+    emb = embed_beats(model, waves, rr, batch_size, progress=lambda done: step(0.8 * done))
     index = model.context_index(n, device)
     raw = []
     for i in range(0, n, batch_size):
