@@ -1,0 +1,210 @@
+"""Beat templates, as Holter software groups them: beats of one record and lead that share a shape and a timing.
+
+A reader confirms or relabels a template instead of every beat in it. ``beat_templates`` groups a record's
+beats by morphology (the QRS and early ST segment, -100 ms to +200 ms around the R peak, in the record-scaled
+units of ``features.beat_inputs``, so a beat twice as tall as this patient's normal beat is a different shape)
+and then keeps apart, within one shape, the beats that come early against the local rhythm or fast against the
+patient's usual rate: an early narrow beat (a supraventricular premature beat) or one inside a run of
+supraventricular tachycardia is not the same template as an on-time one of the same shape.
+
+Morphology grouping is leader clustering on a strided sample of the beats (deterministic: no random draw),
+then every beat goes to its nearest leader; beats farther than MATCH_DISTANCE from every leader start the
+next round. Each template's median beat is recomputed from its members and the beats are reassigned once.
+Linear in the number of beats: a 24-hour record's 100,000 beats take about a second
+(``python -m benchmarks.bench_templates``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .aami import AAMI_CLASSES
+from .beats import RR_FEATURES, WINDOW_BEFORE
+
+MORPH_BEFORE = 36  # samples at MODEL_FS before the R peak read for the shape: 100 ms (QRS onset)
+MORPH_AFTER = 72  # samples from the R peak on: 200 ms (QRS and early ST)
+MORPH_STEP = 2  # every second sample (180 Hz is plenty for a QRS shape)
+MATCH_DISTANCE = 0.5  # a beat joins a template when |beat - template| / |template| is below this
+MIN_NORM = 0.3  # floor of |template| (record-scale units) so a flat template does not attract everything
+EARLY_RR = 0.85  # pre RR over the local RR below this: the beat is early (premature) against the rhythm
+FAST_RR = 0.75  # pre RR over the record's median RR below this: the beat is fast for this patient (a run of
+# supraventricular tachycardia is not early against its own run, but it is against the patient's usual rate)
+LEADER_SAMPLE = 2000  # beats per round that may start a template (evenly spaced through the record)
+MAX_ROUNDS = 6
+MAX_TEMPLATES = 60  # shapes beyond this go to their nearest template (noise makes shapes without end)
+_PRE_RR_LOCAL = RR_FEATURES.index("pre_rr_local")
+_PRE_RR_NORM = RR_FEATURES.index("pre_rr_norm")
+TIMINGS = ("on time", "early", "fast", "early, fast")  # a template's timing, by its code (early + 2 * fast)
+
+
+@dataclass(frozen=True, eq=False)
+class Templates:
+    """The templates of one record's beats.
+
+    ``assignment`` (n,) int: each beat's template, numbered by size (0 = the most beats);
+    ``median`` (k, L) float32: each template's median beat (the whole window, record-scaled units of
+    ``features.beat_inputs``: 1.0 = this patient's typical beat height); ``count`` (k,); ``timing`` (k,) int:
+    an index into TIMINGS (early against the local rhythm, fast against the record's usual rate, both or
+    neither), ``early`` and ``fast`` the same as bools; ``representative`` (k,): the member beat
+    closest to the template's median (the one to show or ask a reader about); ``shape`` (k,): which
+    morphology group the template belongs to (an early and an on-time template of one shape share it).
+    """
+
+    assignment: np.ndarray
+    median: np.ndarray
+    count: np.ndarray
+    timing: np.ndarray
+    representative: np.ndarray
+    shape: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.count.size)
+
+    @property
+    def early(self) -> np.ndarray:
+        return self.timing % 2 == 1
+
+    @property
+    def fast(self) -> np.ndarray:
+        return self.timing >= 2
+
+    def members(self, template: int) -> np.ndarray:
+        """Beat indices of one template, in time order (``closest_members`` for the most typical few)."""
+        return np.flatnonzero(self.assignment == template)
+
+    def label_mix(self, labels) -> pd.DataFrame:
+        """(k, 5) beats of each template per label (AAMI letters in ``labels``, one per beat)."""
+        labels = np.asarray(labels).astype(str)
+        mix = pd.DataFrame(0, index=pd.RangeIndex(len(self), name="template"), columns=list(AAMI_CLASSES))
+        for c in AAMI_CLASSES:
+            mix[c] = np.bincount(self.assignment[labels == c], minlength=len(self))
+        return mix
+
+
+def morphology(waves: np.ndarray) -> np.ndarray:
+    """(n, d) float32: each beat's QRS and early ST (waves[:, 0], -100..+200 ms, every MORPH_STEP sample)."""
+    w = np.asarray(waves, dtype=np.float32)
+    beat = w[:, 0] if w.ndim == 3 else w
+    return np.ascontiguousarray(beat[:, WINDOW_BEFORE - MORPH_BEFORE: WINDOW_BEFORE + MORPH_AFTER: MORPH_STEP])
+
+
+def _relative_distance(x: np.ndarray, x2: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(n, k) |x - centre| / max(|centre|, MIN_NORM), from squared norms (one matrix product)."""
+    c2 = np.einsum("kd,kd->k", centres, centres)
+    d2 = np.maximum(x2[:, None] - 2.0 * (x @ centres.T) + c2[None, :], 0.0)
+    return np.sqrt(d2) / np.maximum(np.sqrt(c2), MIN_NORM)[None, :]
+
+
+def _leaders(x: np.ndarray, threshold: float) -> list[int]:
+    """Leader clustering of the rows of ``x`` in order: a row farther than ``threshold`` from every leader so far
+    becomes a leader. Returns the leaders' row indices."""
+    leaders: list[int] = []
+    centres = np.zeros((0, x.shape[1]), np.float32)
+    for i in range(len(x)):
+        if centres.shape[0]:
+            d = _relative_distance(x[i: i + 1], np.einsum("d,d->", x[i], x[i])[None], centres)[0]
+            if d.min() <= threshold:
+                continue
+        leaders.append(i)
+        centres = np.vstack([centres, x[i: i + 1]])
+    return leaders
+
+
+def _shapes(x: np.ndarray, threshold: float, max_shapes: int) -> np.ndarray:
+    """Morphology group (n,) of each row of ``x``: leader rounds, then one median refinement."""
+    n = len(x)
+    x2 = np.einsum("nd,nd->n", x, x)
+    centres = np.zeros((0, x.shape[1]), np.float32)
+    left = np.arange(n)
+    for _ in range(MAX_ROUNDS):
+        if left.size == 0 or centres.shape[0] >= max_shapes:
+            break
+        sample = left[np.linspace(0, left.size - 1, min(LEADER_SAMPLE, left.size)).astype(int)]
+        new = x[sample[_leaders(x[sample], threshold)]][: max_shapes - centres.shape[0]]
+        centres = np.vstack([centres, new])
+        d = _relative_distance(x[left], x2[left], centres)
+        left = left[d.min(axis=1) > threshold]
+    shape = _relative_distance(x, x2, centres).argmin(axis=1)
+    medians = np.stack([np.median(x[shape == s], axis=0) if (shape == s).any() else centres[s]
+                        for s in range(centres.shape[0])])
+    return _relative_distance(x, x2, medians.astype(np.float32)).argmin(axis=1)
+
+
+def timing(rr: np.ndarray, early_rr: float = EARLY_RR, fast_rr: float = FAST_RR) -> np.ndarray:
+    """Each beat's timing code (n,) int, an index into TIMINGS: early (pre RR under ``early_rr`` of the local
+    RR) + 2 * fast (pre RR under ``fast_rr`` of the record's median RR); ``rr`` from ``features.beat_inputs``."""
+    rr = np.asarray(rr, dtype=np.float32)
+    return (rr[:, _PRE_RR_LOCAL] < early_rr).astype(int) + 2 * (rr[:, _PRE_RR_NORM] < fast_rr)
+
+
+def beat_templates(waves: np.ndarray, rr: np.ndarray, threshold: float = MATCH_DISTANCE,
+                   early_rr: float = EARLY_RR, fast_rr: float = FAST_RR,
+                   max_templates: int = MAX_TEMPLATES) -> Templates:
+    """Group one record's beats into templates (see the module docstring).
+
+    ``waves`` (n, 2, L) or (n, L) and ``rr`` (n, 10) from ``features.beat_inputs`` (beats in time order);
+    ``threshold``: relative distance under which a beat matches a template's shape; ``early_rr``: pre RR over
+    local RR under which a beat is early. Deterministic: the same beats give the same templates.
+    """
+    w = np.asarray(waves, dtype=np.float32)
+    n = len(w)
+    full = w[:, 0] if w.ndim == 3 else w
+    if n == 0:
+        empty = np.zeros(0, int)
+        return Templates(empty, np.zeros((0, full.shape[-1]), np.float32), empty, np.zeros(0, bool), empty, empty)
+    x = morphology(w)
+    shape = _shapes(x, threshold, max_templates)
+    key = shape * len(TIMINGS) + timing(rr, early_rr, fast_rr)
+    keys, inverse, count = np.unique(key, return_inverse=True, return_counts=True)
+    order = np.lexsort((keys, -count))  # by size, ties by key: deterministic
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    assignment = rank[inverse]
+    k = keys.size
+    medians = np.empty((k, full.shape[-1]), np.float32)
+    representative = np.empty(k, int)
+    for t in range(k):
+        idx = np.flatnonzero(assignment == t)
+        medians[t] = np.median(full[idx], axis=0)
+        representative[t] = idx[np.argmin(np.abs(full[idx] - medians[t]).sum(axis=1))]
+    kept = keys[order]
+    return Templates(assignment=assignment.astype(int), median=medians, count=count[order].astype(int),
+                     timing=(kept % len(TIMINGS)).astype(int), representative=representative,
+                     shape=(kept // len(TIMINGS)).astype(int))
+
+
+def closest_members(templates: Templates, waves: np.ndarray, template: int, limit: int) -> np.ndarray:
+    """Up to ``limit`` beats of ``template`` closest to its median (beat indices, in time order)."""
+    idx = templates.members(template)
+    full = np.asarray(waves, dtype=np.float32)
+    full = full[:, 0] if full.ndim == 3 else full
+    d = np.abs(full[idx] - templates.median[template]).sum(axis=1)
+    return np.sort(idx[np.argsort(d, kind="stable")[:limit]])
+
+
+def median_beats(windows: np.ndarray, templates: Templates) -> np.ndarray:
+    """(k, L) float32: each template's median beat in the units of ``windows`` (mV for ``BeatSet.windows``),
+    for drawing on calibrated paper."""
+    w = np.asarray(windows, dtype=np.float32)
+    out = np.zeros((len(templates), w.shape[-1]), np.float32)
+    for t in range(len(templates)):
+        out[t] = np.median(w[templates.assignment == t], axis=0)
+    return out
+
+
+def describe(templates: Templates, template: int, labels) -> str:
+    """A short name for a template: ``T3: 412 beats, early, mostly V (98%)`` (``labels``: one letter per beat)."""
+    members = np.asarray(labels).astype(str)[templates.assignment == template]
+    letters, counts = np.unique(members, return_counts=True)
+    top = int(np.argmax(counts)) if counts.size else 0
+    mostly = f", mostly {letters[top]} ({100 * counts[top] / counts.sum():.0f}%)" if counts.size else ""
+    when = f", {TIMINGS[templates.timing[template]]}" if templates.timing[template] else ""
+    return f"T{template + 1}: {beats_text(templates.count[template])}{when}{mostly}"
+
+
+def beats_text(n: int) -> str:
+    """``1 beat``, ``412 beats``, ``1,203 beats``."""
+    return f"{n:,} beat{'' if n == 1 else 's'}"
