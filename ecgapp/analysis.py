@@ -37,7 +37,8 @@ class Analysis:
 
     ``signal``/``raw``: the filtered and unfiltered lead (mV) at MODEL_FS Hz (NaN where masked; ``raw`` is the
     record's own samples, not a copy, when they are float32 at MODEL_FS);
-    ``table``: one row per beat (``inference.beats_table``; index = beat number - 1); ``waves``/``rr``:
+    ``table``: one row per beat (``inference.beats_table``; index = beat number - 1; after a reader's review,
+    ``review.reviewed`` adds ``model_label`` and ``label_by``); ``waves``/``rr``:
     the model inputs of those beats (for explanations); ``detection``: when detected beats are compared
     with reference annotations, the counts of matched, missed and extra beats.
     """
@@ -56,6 +57,7 @@ class Analysis:
     summary: dict
     agreement: AamiReport | None
     detection: dict | None
+    broken: np.ndarray | None = None  # (n-1,) RR intervals spanning missing data (left out of heart rate)
 
     @property
     def nbytes(self) -> int:
@@ -120,7 +122,7 @@ def analyse(model: torch.nn.Module, record: Record, lead: str | int | None = Non
         record=record.name, lead=name, source=source, fs=record.fs, duration_s=record.duration_s,
         signal=signal, raw=(x if record.fs == MODEL_FS and x.dtype == np.float32 else resample(x, record.fs, MODEL_FS)),
         beats=beats, waves=waves, rr=rr, table=table,
-        summary=rhythm_summary(table, broken), agreement=agreement(table), detection=detection,
+        summary=rhythm_summary(table, broken), agreement=agreement(table), detection=detection, broken=broken,
     )
     report(1.0, "done")
     return result

@@ -27,13 +27,17 @@ def write_wfdb_annotations(table: pd.DataFrame, record_name: str, fs: float, out
 
     ``table`` holds ``sample`` (indices at ``fs`` Hz), ``label`` and ``confidence``. Symbols are the AAMI
     letters, which are MIT-BIH codes of the same class (N normal, S supraventricular premature, V
-    ventricular premature, F fusion, Q unclassifiable); aux_note holds the confidence.
+    ventricular premature, F fusion, Q unclassifiable); aux_note holds the confidence, and after a review
+    (a ``label_by`` column, ``review.reviewed``) who gave the label: ``reader`` for the reader's labels,
+    ``adapted p=0.912`` for those an adapted model changed, ``p=0.987`` for the shipped model's.
     """
     import wfdb
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    notes = [f"p={c:.3f}" for c in table["confidence"]]
+    by = table["label_by"] if "label_by" in table else ["model"] * len(table)
+    notes = ["reader" if b == "reader" else f"{'adapted ' if b == 'adapted' else ''}p={c:.3f}"
+             for b, c in zip(by, table["confidence"])]
     wfdb.wrann(record_name, extension, table["sample"].to_numpy(), symbol=table["label"].tolist(),
                aux_note=notes, fs=fs, write_dir=str(out_dir))
     return out_dir / f"{record_name}.{extension}"
@@ -48,5 +52,6 @@ def wfdb_annotation_bytes(table: pd.DataFrame, record_name: str, fs: float) -> t
 
 
 def beats_csv_bytes(table: pd.DataFrame) -> bytes:
-    """The beats table as UTF-8 CSV (columns of ``inference.beats_table``)."""
+    """The beats table as UTF-8 CSV (columns of ``inference.beats_table``; after a review also ``model_label``
+    and ``label_by``)."""
     return table.to_csv(index=False).encode("utf-8")

@@ -90,10 +90,12 @@ def ecg_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, start_s: floa
     idx = np.clip(np.round(beats["time_s"].to_numpy() * fs).astype(np.int64), 0, len(signal) - 1)
     amp = np.nan_to_num(signal[idx]) if len(idx) else np.zeros(0)
     ref = beats["reference"].fillna("").astype(str) if "reference" in beats else pd.Series("", index=beats.index)
+    by = (beats["label_by"].map({"reader": "reader's label", "adapted": "adapted model", "model": "model"})
+          if "label_by" in beats else pd.Series("model", index=beats.index))
     custom = np.stack([beats.index.to_numpy() + 1, beats["label"], 100 * beats["confidence"],
-                       ref.replace("", "-")], axis=1) if len(beats) else np.zeros((0, 4))
-    hover = ("beat %{customdata[0]}<br>%{x:.3f} s<br>predicted %{customdata[1]} "
-             "(%{customdata[2]:.0f}%)<br>reference %{customdata[3]}<extra></extra>")
+                       ref.replace("", "-"), by], axis=1) if len(beats) else np.zeros((0, 5))
+    hover = ("beat %{customdata[0]}<br>%{x:.3f} s<br>label %{customdata[1]} (%{customdata[4]}, "
+             "confidence %{customdata[2]:.0f}%)<br>reference %{customdata[3]}<extra></extra>")
     for cls in AAMI_CLASSES:
         m = (beats["label"] == cls).to_numpy()
         fig.add_trace(go.Scatter(
@@ -242,4 +244,38 @@ def probability_figure(probabilities: dict[str, float], height: int = 200) -> go
     fig.update_xaxes(range=[0, 1], title_text="probability")
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(height=height, margin=dict(l=30, r=10, t=10, b=40))
+    return fig
+
+
+TEMPLATE_PX_PER_MM = 6  # template gallery: 6 px per mm on both axes (25 mm/s, 10 mm/mV: square boxes)
+_MARGIN = dict(l=34, r=6, t=26, b=22)
+
+
+def template_range_mv(medians_mv: np.ndarray) -> tuple[float, float]:
+    """One amplitude range (mV, on 0.5 mV lines) that holds every template of a record, so the gallery's
+    beats are drawn to one scale."""
+    m = np.asarray(medians_mv, dtype=float)
+    finite = m[np.isfinite(m)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-0.5, 0.5)
+    return (float(np.floor((lo - 0.1) / GRID_MAJOR_MV) * GRID_MAJOR_MV),
+            float(np.ceil((hi + 0.1) / GRID_MAJOR_MV) * GRID_MAJOR_MV))
+
+
+def template_figure(median_mv: np.ndarray, range_mv: tuple[float, float], title: str = "", colour: str = "#1c1c1c",
+                    px_per_mm: float = TEMPLATE_PX_PER_MM) -> go.Figure:
+    """One template's median beat (mV, MODEL_FS Hz, R peak at WINDOW_BEFORE) on ECG paper at 25 mm/s and
+    10 mm/mV with square boxes: the figure's plot area is sized in pixels from the time span and ``range_mv``
+    (``px_per_mm`` on both axes), so every template of a record is drawn to the same calibrated scale."""
+    y = np.asarray(median_mv, dtype=float)
+    t = (np.arange(y.size) - WINDOW_BEFORE) / MODEL_FS
+    x0, x1 = float(t[0]), float(t[-1])
+    lo, hi = range_mv
+    width_mm, height_mm = (x1 - x0) * 25.0, (hi - lo) * 10.0
+    fig = go.Figure(go.Scatter(x=t, y=y, mode="lines", line=dict(color=colour, width=1.6), hoverinfo="skip"))
+    ecg_paper(fig, width_s=x1 - x0)
+    fig.update_xaxes(range=[x0, x1], showticklabels=False, fixedrange=True)
+    fig.update_yaxes(range=[lo, hi], fixedrange=True, ticklabelstep=2, tickfont=dict(size=9))
+    fig.update_layout(width=int(round(width_mm * px_per_mm)) + _MARGIN["l"] + _MARGIN["r"],
+                      height=int(round(height_mm * px_per_mm)) + _MARGIN["t"] + _MARGIN["b"],
+                      margin=_MARGIN, showlegend=False, title=dict(text=title, font=dict(size=12), x=0.02, y=0.98))
     return fig

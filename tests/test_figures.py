@@ -58,7 +58,8 @@ def test_every_beat_in_the_window_is_marked_at_its_r_peak_with_its_class(rec119)
     assert flagged.marker.color == DISAGREE_COLOUR
     wrong = in_window[in_window["label"] != in_window["reference"]]
     assert sorted(flagged.x) == sorted(wrong["time_s"]) and len(wrong) >= 4  # the 5 fake V calls in 10 s
-    assert "reference" in flagged.hovertemplate and "predicted" in flagged.hovertemplate
+    assert "reference" in flagged.hovertemplate and "label %{customdata[1]} (%{customdata[4]}" in flagged.hovertemplate
+    assert {row[4] for row in flagged.customdata} == {"model"}  # who gave the label: no review here
 
 
 def test_raw_overlay_and_selected_beat(rec119):

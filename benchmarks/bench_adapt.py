@@ -1,0 +1,188 @@
+"""A simulated reader on DS2: what templates and patient adaptation buy over the shipped model (issue 10).
+
+Run from the project root: .venv/bin/python -m benchmarks.bench_adapt [--weights weights/hybrid] [--records ...]
+
+For every DS2 record (reference beat locations, lead MLII, the app's path: ``extract_beats`` ->
+``features.beat_inputs`` -> ``templates.beat_templates`` / ``adapt.adapt_model``), a reader who answers from the
+reference annotations labels
+  (a) one beat per template (the member closest to the template's median), and
+  (b) every beat of the first 5 minutes (the patient-adaptive protocol of the literature: de Chazal & Reilly
+      2006, Hu et al. 1997, Kiranyaz et al. 2016).
+Each protocol is scored on the beats the reader did not label ((a): all others; (b): after 300 s), beside the
+shipped model on the same beats. Rows: the shipped model; (a) the template's label given to all its members
+(relabel a template, no network); (a) the network adapted to the labelled beats; (b) the network adapted;
+(b) each template's labelled beats label its other beats (``adapt.propagate_by_template``) and the adapted
+network the beats of templates without labels, the network trained on the reader's labels or on those and
+the templates' labels.
+Writes benchmarks/results/adapt.md (and prints it).
+
+The adaptation's settings are chosen on DS1, never on DS2: ``--ds1 runs/hybrid/seed0`` runs the same protocols
+on every DS1 record with the cross-validation fold's network that never saw that record (train.py writes
+``fold<f>.pt``), and appends a section per setting to benchmarks/results/adapt_ds1.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ecgapp.adapt import ADAPT_LR, ADAPT_STEPS, KEEP_WEIGHT, adapt_model, propagate_by_template
+from ecgapp.beats import extract_beats
+from ecgapp.features import beat_inputs
+from ecgapp.inference import predict_logits
+from ecgapp.metrics import aami_report
+from ecgapp.mitdb import DS1, DS2, load_record
+from ecgapp.model import BeatClassifier, ModelConfig, load_model
+from ecgapp.templates import beat_templates
+
+RESULTS = Path("benchmarks/results/adapt.md")
+RESULTS_DS1 = Path("benchmarks/results/adapt_ds1.md")  # one section per setting tried (appended)
+FIRST_S = 300.0  # (b): the reader labels the first 5 minutes
+ROWS = {
+    "a_shipped": "(a) shipped model, 0 labels, on the beats (a) leaves unlabelled",
+    "a_template": "(a) one label per template, given to every member (template relabel, no network)",
+    "a_adapted": "(a) one label per template, network adapted to them",
+    "b_shipped": "(b) shipped model, 0 labels, on the beats after 5 minutes",
+    "b_adapted": "(b) every beat of the first 5 minutes labelled, network adapted (network alone)",
+    "b_vote": "(b) the same, each template's labelled beats label its other beats; the network the rest",
+    "b_vote_trained": "(b) the same, the network trained on the reader's and the templates' labels",
+}
+
+
+def fold_models(folds: Path, weights: str) -> dict[str, torch.nn.Module]:
+    """DS1 record -> the cross-validation fold's network that never saw it (``<folds>/fold<f>.pt``, written by
+    train.py), with the shipped model's config, AF gate threshold and temperature."""
+    shipped, card = load_model(weights, "cpu")
+    out = {}
+    for pt in sorted(folds.glob("fold*.pt")):
+        model = BeatClassifier(ModelConfig.from_dict(card["config"]))
+        model.load_state_dict(torch.load(pt, map_location="cpu", weights_only=True))
+        model.af_threshold.copy_(shipped.af_threshold)
+        model.temperature.copy_(shipped.temperature)
+        meta = json.loads(str(np.load(pt.with_suffix(".npz"))["meta"]))
+        out |= {name: model.eval() for name in meta["held_out"]}
+    return out
+
+
+def run(models, names, **settings) -> tuple[dict, list, dict]:
+    """``models``: record name -> network; ``settings``: passed to ``adapt.adapt_model``."""
+    torch.manual_seed(0)
+    pooled = {k: ([], []) for k in ROWS}
+    labels_used = {"a": 0, "b": 0}
+    per_record, seconds = [], []
+    for name in names:
+        model = models[name]
+        beats = extract_beats(load_record(name), lead=0)
+        waves, rr = beat_inputs(beats)
+        y = beats.label
+        known = y >= 0
+        logits, af = predict_logits(model, waves, rr, return_af=True)
+        shipped = logits.argmax(axis=1)
+        t0 = time.perf_counter()
+        templates = beat_templates(waves, rr)
+        t_templates = time.perf_counter() - t0
+        rep = templates.representative
+        rep = rep[known[rep]]
+        rest_a = known.copy()
+        rest_a[rep] = False
+        template_label = np.full(len(templates), -1)
+        template_label[templates.assignment[rep]] = y[rep]
+        propagated = template_label[templates.assignment]
+        t0 = time.perf_counter()
+        adapted_a = predict_logits(adapt_model(model, waves, rr, rep, y[rep], af=af, **settings), waves, rr).argmax(axis=1)
+        seconds.append(time.perf_counter() - t0)
+        first = np.flatnonzero(known & (beats.time_s < FIRST_S))
+        rest_b = known & (beats.time_s >= FIRST_S)
+        adapted_b = predict_logits(adapt_model(model, waves, rr, first, y[first], af=af, **settings), waves, rr).argmax(axis=1)
+        voted, vote = propagate_by_template(templates.assignment, first, y[first])
+        vote_b = adapted_b.copy()
+        vote_b[voted] = vote
+        both = np.concatenate([first, voted])
+        trained = predict_logits(adapt_model(model, waves, rr, both, np.concatenate([y[first], vote]), af=af,
+                                             **settings), waves, rr).argmax(axis=1)
+        trained[voted] = vote
+        labels_used["a"] += rep.size
+        labels_used["b"] += first.size
+        row = {"record": name, "beats": int(known.sum()), "templates": len(templates),
+               "template_s": round(t_templates, 3)}
+        for key, mask, pred in (("a_shipped", rest_a, shipped), ("a_template", rest_a, propagated),
+                                ("a_adapted", rest_a, adapted_a), ("b_shipped", rest_b, shipped),
+                                ("b_adapted", rest_b, adapted_b), ("b_vote", rest_b, vote_b),
+                                ("b_vote_trained", rest_b, trained)):
+            pooled[key][0].append(y[mask])
+            pooled[key][1].append(pred[mask])
+            for cls, k in (("S", 1), ("V", 2)):
+                row[f"{key}_{cls}"] = (int(((y == k) & mask).sum()), int(((y == k) & (pred == k) & mask).sum()),
+                                       int(((pred == k) & mask).sum()))
+        per_record.append(row)
+        print(name, len(templates), "templates", flush=True)
+    reports = {k: aami_report(np.concatenate(t), np.concatenate(p)) for k, (t, p) in pooled.items()}
+    return reports, per_record, {"labels": labels_used, "adapt_s_median": float(np.median(seconds)),
+                                 "adapt_s_max": float(np.max(seconds))}
+
+
+def markdown(title: str, command: str, reports: dict, per_record: list, info: dict) -> str:
+    n_a, n_b = info["labels"]["a"], info["labels"]["b"]
+    lines = [f"# {title}", "", f"`{command}`", "",
+             f"Labels the reader gave over the {len(per_record)} records: (a) {n_a:,} (one per template), "
+             f"(b) {n_b:,} (every beat of the first 5 minutes). Adapting one record took "
+             f"{info['adapt_s_median']:.1f} s (median; longest {info['adapt_s_max']:.1f} s) on this CPU.", "",
+             "| protocol | VEB Se | VEB +P | VEB F1 | SVEB Se | SVEB +P | SVEB F1 | macro-F1 (N,S,V) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for key, title in ROWS.items():
+        r = reports[key]
+        lines.append(f"| {title} | {r.se['V']:.3f} | {r.ppv['V']:.3f} | {r.f1['V']:.3f} | {r.se['S']:.3f} | "
+                     f"{r.ppv['S']:.3f} | {r.f1['S']:.3f} | {r.macro_f1:.3f} |")
+    lines += ["| de Chazal & Reilly 2006, patient-adaptive (IEEE TBME 53:2535; as quoted in issue 10) | 0.943 | "
+              "0.962 | | 0.877 | 0.470 | | |", "",
+              "## Per record: S and V beats (real / found / predicted) on the beats each protocol scores", "",
+              "| record | templates | " + " | ".join(f"{c} {k}" for c in ("S", "V") for k in ROWS) + " |",
+              "| --- | ---: |" + " --- |" * (2 * len(ROWS))]
+    for row in per_record:
+        cells = [f"{row[f'{k}_{c}'][0]}/{row[f'{k}_{c}'][1]}/{row[f'{k}_{c}'][2]}"
+                 for c in ("S", "V") for k in ROWS]
+        lines.append(f"| {row['record']} | {row['templates']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", default="weights/hybrid")
+    parser.add_argument("--records", nargs="*", default=None, help="default: DS2 (DS1 with --ds1)")
+    parser.add_argument("--ds1", type=Path, default=None, metavar="FOLDS",
+                        help="choose on DS1 instead: each DS1 record with the fold network that never saw it "
+                             "(e.g. runs/hybrid/seed0, whose fold<f>.pt train.py writes)")
+    parser.add_argument("--steps", type=int, default=ADAPT_STEPS)
+    parser.add_argument("--keep-weight", type=float, default=KEEP_WEIGHT)
+    parser.add_argument("--lr", type=float, default=ADAPT_LR)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    settings = {"steps": args.steps, "keep_weight": args.keep_weight, "lr": args.lr}
+    if args.ds1:
+        names = args.records or list(DS1)
+        models = fold_models(args.ds1, args.weights)
+        title = f"A simulated reader on DS1, out of fold (`{args.ds1}`), adaptation {settings}"
+    else:
+        names = args.records or list(DS2)
+        model = load_model(args.weights, "cpu")[0]
+        models = {name: model for name in names}
+        title = f"A simulated reader on DS2, `{args.weights}`, adaptation {settings}"
+    reports, per_record, info = run(models, names, **settings)
+    command = "python -m benchmarks.bench_adapt " + " ".join(sys.argv[1:])
+    text = markdown(title, command.strip(), reports, per_record, info)
+    if args.ds1 and args.records is None:
+        with RESULTS_DS1.open("a") as out:
+            out.write(text + "\n")
+    elif args.records is None:
+        RESULTS.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

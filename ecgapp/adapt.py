@@ -1,0 +1,138 @@
+"""Adapt the classifier to one patient from the beats a reader has labelled.
+
+The shipped network is the same for every patient; a reader's labels on a few beats of this patient say what
+its beats look like here. ``adapt_model`` fine-tunes a copy of the network on them in a few seconds on a CPU:
+
+- the per-beat encoder (CNN and RR context) stays fixed, so every beat's embedding is computed once;
+- the part that reads across beats (the LSTM across neighbours, the head) is trained on the labelled beats
+  (cross-entropy, classes weighted by the inverse square root of their share, as in training), 100 full-batch
+  Adam steps; optionally (``keep_weight``) the beats nobody labelled are held to the shipped network's own
+  probabilities by a KL term (off: on DS1, out of fold, it only held the corrections back);
+- the AF gate stays unless the reader labelled supraventricular beats where it acts (the reader's reading
+  of the rhythm wins over the rule's).
+
+``propagate_by_template`` gives the other beats of a template the label its reader-labelled beats agree on; the
+app (``review.adapt_to_review``) uses both: template labels where a template holds reader labels, the network
+(fine-tuned on the reader's and those template labels) for the rest. The shipped weights are never touched:
+the result is a new module (``copy.deepcopy``). Deterministic: a fixed seed, full-batch steps, no dropout.
+Settings chosen on DS1 out of fold, measured on DS2: ``python -m benchmarks.bench_adapt``.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+from .aami import AAMI_CLASSES
+from .inference import embed_beats
+from .rhythm import S_INDEX
+
+ADAPT_STEPS = 100
+ADAPT_LR = 3e-3
+KEEP_WEIGHT = 0.0  # weight of a KL term holding unlabelled beats to the shipped probabilities: 0, 0.3 and 1 were
+# tried on DS1 out of fold (benchmarks/results/adapt_ds1.md) and 0 was best in every protocol
+MAX_LABELLED = 4000  # labelled beats used per step (evenly spaced per class beyond this)
+MAX_KEEP = 1500  # unlabelled beats held to the shipped network per step (evenly spaced)
+
+
+def _spread(idx: np.ndarray, limit: int) -> np.ndarray:
+    """At most ``limit`` of ``idx``, evenly spaced (deterministic)."""
+    if idx.size <= limit:
+        return idx
+    return idx[np.linspace(0, idx.size - 1, limit).astype(int)]
+
+
+def adaptable_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters a patient adaptation trains: the LSTM across beats (hybrid) and the head."""
+    parts = [model.head] + ([model.beat_lstm] if getattr(model, "is_sequence", False) else [])
+    return [p for part in parts for p in part.parameters()]
+
+
+def adapt_model(model: nn.Module, waves: np.ndarray, rr: np.ndarray, labelled: np.ndarray, labels: np.ndarray,
+                steps: int = ADAPT_STEPS, lr: float = ADAPT_LR, keep_weight: float = KEEP_WEIGHT,
+                seed: int = 0, af: np.ndarray | None = None) -> nn.Module:
+    """A copy of ``model`` fine-tuned on this record's labelled beats (see the module docstring).
+
+    ``waves``, ``rr``: the record's model inputs (``features.beat_inputs``, beats in time order);
+    ``labelled``: indices of the labelled beats; ``labels``: their AAMI class indices (0-4);
+    ``af``: the shipped model's AF mask (``inference.predict_logits(..., return_af=True)``), to tell whether
+    the reader labelled S where the gate acts. Returns the adapted model in eval mode on ``model``'s device.
+    """
+    labelled = np.asarray(labelled, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if labelled.size != labels.size:
+        raise ValueError("one label per labelled beat")
+    if labelled.size == 0:
+        raise ValueError("no labelled beats to adapt to")
+    if labels.min() < 0 or labels.max() >= len(AAMI_CLASSES):
+        raise ValueError(f"labels are class indices 0-{len(AAMI_CLASSES) - 1}")
+    torch.manual_seed(seed)
+    adapted = copy.deepcopy(model).eval()
+    for p in adapted.parameters():
+        p.requires_grad_(False)
+    trainable = adaptable_parameters(adapted)
+    for p in trainable:
+        p.requires_grad_(True)
+    device = next(adapted.parameters()).device
+    n = len(waves)
+    emb = embed_beats(adapted, waves, rr)
+    index = adapted.context_index(n, device)
+    # the labelled beats: at most MAX_LABELLED, spread over time within each class
+    chosen = np.concatenate([_spread(labelled[labels == c], MAX_LABELLED // len(np.unique(labels)))
+                             for c in np.unique(labels)])
+    target = torch.as_tensor(np.concatenate([labels[labels == c][np.isin(labelled[labels == c], chosen)]
+                                             for c in np.unique(labels)]), device=device)
+    chosen_t = torch.as_tensor(chosen, device=device)
+    present = np.unique(labels)
+    weight = torch.zeros(len(AAMI_CLASSES), device=device)
+    counts = np.bincount(target.cpu().numpy(), minlength=len(AAMI_CLASSES))
+    # sqrt inverse-frequency class weights, as in training: a class with 2 labels among 40 is not made
+    # as heavy as the other 38 (fully balanced weights made the adapted model over-call it)
+    share = counts[present] / counts[present].sum()
+    weight[torch.as_tensor(present, device=device)] = torch.as_tensor(
+        1.0 / np.sqrt(share) / np.mean(1.0 / np.sqrt(share)), dtype=torch.float32, device=device)
+    unlabelled = np.setdiff1d(np.arange(n), labelled)
+    keep = torch.as_tensor(_spread(unlabelled, MAX_KEEP), device=device)
+    with torch.no_grad():
+        shipped = torch.log_softmax(model.classify_raw(emb, index[keep]), dim=1) if keep.numel() else None
+    if getattr(adapted, "is_sequence", False):
+        adapted.beat_lstm.train()  # no dropout in it; cuDNN only runs an LSTM backward in training mode
+    optimiser = torch.optim.Adam(trainable, lr=lr)
+    ce = nn.CrossEntropyLoss(weight=weight)
+    for _ in range(steps):
+        optimiser.zero_grad()
+        loss = ce(adapted.classify_raw(emb, index[chosen_t]), target)
+        if shipped is not None and keep_weight > 0:
+            now = torch.log_softmax(adapted.classify_raw(emb, index[keep]), dim=1)
+            loss = loss + keep_weight * torch.sum(shipped.exp() * (shipped - now), dim=1).mean()
+        loss.backward()
+        optimiser.step()
+    for p in adapted.parameters():
+        p.requires_grad_(False)
+    if af is not None and np.any(np.asarray(af, bool)[labelled[labels == S_INDEX]]):
+        adapted.af_threshold.zero_()  # the reader found S beats where the rule reads AF: no gate here
+    return adapted.eval()
+
+
+def propagate_by_template(assignment: np.ndarray, labelled: np.ndarray, labels: np.ndarray,
+                          min_share: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
+    """Labels for the unlabelled beats of templates that hold labelled beats: the labelled members' majority
+    label, when at least ``min_share`` of them agree (a template whose labelled beats disagree is left to the
+    network). ``assignment``: each beat's template (``templates.Templates.assignment``); ``labelled``,
+    ``labels``: indices and class indices of the reader's beats. Returns (beat indices, class indices)."""
+    assignment = np.asarray(assignment)
+    labelled = np.asarray(labelled, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    k = int(assignment.max()) + 1 if assignment.size else 0
+    votes = np.zeros((k, len(AAMI_CLASSES)), int)
+    np.add.at(votes, (assignment[labelled], labels), 1)
+    total = votes.sum(axis=1)
+    winner = votes.argmax(axis=1)
+    sure = (total > 0) & (votes.max(axis=1) >= min_share * np.maximum(total, 1))
+    free = np.ones(assignment.size, bool)
+    free[labelled] = False
+    idx = np.flatnonzero(free & sure[assignment])
+    return idx, winner[assignment[idx]]

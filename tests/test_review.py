@@ -1,0 +1,185 @@
+"""Review like a Holter analyst: templates, the reader's labels (per template or beat) with undo, and a model
+adapted to the patient. Real DS2 records and the shipped weights."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import wfdb
+
+from ecgapp.aami import AAMI_CLASSES
+from ecgapp.analysis import analyse
+from ecgapp.exports import beats_csv_bytes, wfdb_annotation_bytes
+from ecgapp.metrics import aami_report
+from ecgapp.mitdb import load_record
+from ecgapp.model import BeatClassifier, ModelConfig, load_model
+from ecgapp.review import Review, adapt_to_review, adapted_model_zip, record_templates, reviewed
+from ecgapp.adapt import propagate_by_template
+from ecgapp.templates import beat_templates, closest_members
+
+WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "hybrid"
+INDEX = {c: i for i, c in enumerate(AAMI_CLASSES)}
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_model(WEIGHTS, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def a233(shipped):
+    return analyse(shipped[0], load_record("233"), source="reference")
+
+
+def test_templates_separate_normal_and_ventricular_beats(a233):
+    """233 (DS2): 2,230 N and 831 V beats. Nearly every V beat sits in a template whose majority is V, and
+    every N beat in one whose majority is N; the same beats give the same templates."""
+    t = record_templates(a233)
+    ref = a233.table["reference"].to_numpy()
+    mix = t.label_mix(ref)
+    majority = mix.idxmax(axis=1).to_numpy()[t.assignment]
+    for cls in ("N", "V"):
+        members = ref == cls
+        assert (majority[members] == cls).mean() >= 0.97, cls
+    assert 2 <= len(t) <= 60
+    again = record_templates(a233)
+    assert np.array_equal(t.assignment, again.assignment) and np.array_equal(t.representative, again.representative)
+    assert t.count.sum() == len(ref) and np.all(np.diff(t.count) <= 0)  # numbered by size
+    for k in range(len(t)):
+        assert t.assignment[t.representative[k]] == k
+        near = closest_members(t, a233.waves, k, 5)
+        assert near.size == min(5, t.count[k]) and np.all(t.assignment[near] == k)
+
+
+def test_early_beats_of_one_shape_are_their_own_template():
+    """An early beat of the dominant shape (a supraventricular premature beat) is not put with the on-time
+    ones: synthetic beats, one shape, 10 of 100 early."""
+    rng = np.random.default_rng(0)
+    base = np.sin(np.linspace(0, 3 * np.pi, 256)).astype(np.float32)
+    waves = base + 0.02 * rng.standard_normal((100, 256)).astype(np.float32)
+    rr = np.ones((100, 10), np.float32)
+    early = np.arange(5, 100, 10)
+    rr[early, 6] = 0.7  # pre RR over local RR
+    t = beat_templates(waves, rr)
+    assert len(t) == 2 and t.early.sum() == 1
+    assert set(np.flatnonzero(t.assignment == np.flatnonzero(t.early)[0])) == set(early)
+    assert t.shape[0] == t.shape[1]  # one shape, two timings
+
+
+def test_relabel_template_changes_members_summary_and_downloads_and_undo_restores(a233):
+    t = record_templates(a233)
+    review = Review(len(a233.table))
+    v_template = int(np.argmax(t.label_mix(a233.table["label"]).V.to_numpy()))
+    members = t.members(v_template)
+    before = reviewed(a233, review)
+    assert (before.table["label_by"] == "model").all()
+    csv0, (_, ann0) = beats_csv_bytes(before.table), wfdb_annotation_bytes(before.table, "233", a233.fs)
+    assert review.relabel(members, "N") == members.size
+    after = reviewed(a233, review)
+    assert (after.table["label"].to_numpy()[members] == "N").all()
+    assert (after.table["label_by"].to_numpy()[members] == "reader").all()
+    assert (after.table["model_label"] == a233.table["label"]).all()
+    assert after.summary["counts"]["V"] == before.summary["counts"]["V"] - int((a233.table["label"].to_numpy()[members] == "V").sum())
+    assert after.summary["burden_pct"]["V"] < before.summary["burden_pct"]["V"]
+    csv1 = pd.read_csv(io.BytesIO(beats_csv_bytes(after.table)))
+    assert (csv1["label_by"].to_numpy()[members] == "reader").all() and (csv1["label"].to_numpy()[members] == "N").all()
+    name, ann1 = wfdb_annotation_bytes(after.table, "233", a233.fs)
+    assert ann1 != ann0
+    ann = read_annotation(name, ann1)
+    assert all(ann.symbol[i] == "N" and ann.aux_note[i] == "reader" for i in members[:20])
+    # a single beat, then undo twice
+    outside = int(np.setdiff1d(np.arange(len(a233.table)), members)[0])
+    review.relabel([outside], "Q")
+    assert reviewed(a233, review).table["label"].iloc[outside] == "Q"
+    assert review.undo() and review.undo() and not review.undo()
+    restored = reviewed(a233, review)
+    assert (restored.table["label"] == a233.table["label"]).all() and restored.summary == before.summary
+    assert beats_csv_bytes(restored.table) == csv0
+    with pytest.raises(ValueError):
+        review.relabel([0], "X")
+
+
+def read_annotation(name: str, data: bytes):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / name).write_bytes(data)
+        stem, ext = name.rsplit(".", 1)
+        return wfdb.rdann(str(Path(tmp) / stem), ext)
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_adapted_model_improves_the_rest_of_the_record_and_leaves_shipped_weights_alone(shipped):
+    """232 (DS2): the shipped model finds about a third of its 1,382 S beats. A reader labels the first
+    5 minutes; adapted to them (template labels and the fine-tuned network), the other 25 minutes are labelled
+    far better than by the shipped model. The
+    shipped weights are the same on disk and in memory afterwards; the adapted model downloads and loads
+    safely and gives the same labels."""
+    model, card = shipped
+    on_disk = sha(WEIGHTS.with_suffix(".pt"))
+    in_memory = {k: v.clone() for k, v in model.state_dict().items()}
+    a = analyse(model, load_record("232"), source="reference")
+    ref = a.table["reference"].to_numpy()
+    first = np.flatnonzero(a.table["time_s"].to_numpy() < 300)
+    rest = a.table["time_s"].to_numpy() >= 300
+    review = Review(len(a.table))
+    for cls in AAMI_CLASSES:
+        review.relabel(first[ref[first] == cls], cls)
+    with pytest.raises(ValueError):
+        adapt_to_review(model, a, Review(len(a.table)))
+    changed = adapt_to_review(model, a, review)
+    assert changed > 100
+    out = reviewed(a, review).table
+    y = np.array([INDEX[c] for c in ref[rest]])
+    f1_shipped = aami_report(y, np.array([INDEX[c] for c in a.table["label"].to_numpy()[rest]])).f1["S"]
+    f1_adapted = aami_report(y, np.array([INDEX[c] for c in out["label"].to_numpy()[rest]])).f1["S"]
+    assert f1_adapted >= f1_shipped + 0.2, (f1_shipped, f1_adapted)
+    assert (out["label_by"].to_numpy()[first] == "reader").all()
+    assert set(out["label_by"].to_numpy()[rest]) <= {"model", "adapted"} and (out["label_by"][rest] == "adapted").sum() == changed
+    assert sha(WEIGHTS.with_suffix(".pt")) == on_disk
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in in_memory.items())
+    # download: loads with weights_only=True and reproduces the adapted labels
+    with zipfile.ZipFile(io.BytesIO(adapted_model_zip(review, card))) as z:
+        state = torch.load(io.BytesIO(z.read("adapted.pt")), weights_only=True)
+        import json
+        meta = json.loads(z.read("adapted.json"))
+    again = BeatClassifier(ModelConfig.from_dict(meta["config"]))
+    again.load_state_dict(state)
+    from ecgapp.inference import predict_inputs
+    labels = np.asarray(AAMI_CLASSES)[predict_inputs(again.eval(), a.waves, a.rr).argmax(axis=1)]
+    # beats of templates holding reader labels took those labels; the network labelled the others
+    voted, _ = propagate_by_template(record_templates(a).assignment, np.flatnonzero(review.reader != ""),
+                                     [INDEX[c] for c in review.reader[review.reader != ""]])
+    network = review.reader == ""
+    network[voted] = False
+    assert network.sum() > 0
+    shown = np.where(review.adapted != "", review.adapted, a.table["label"].to_numpy())
+    assert (labels[network] == shown[network]).all()
+    assert meta["adaptation"]["reader_labels"] == first.size
+    # undo takes the adaptation back
+    assert review.undo()
+    assert (reviewed(a, review).table["label_by"][rest] == "model").all()
+
+
+def test_template_labels_spread_only_where_the_reader_agrees_with_himself():
+    """propagate_by_template: a template's unlabelled beats take its labelled beats' label when at least 80%
+    of them agree; a template without labels, or with split labels, is left to the network."""
+    assignment = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 2, 2])
+    labelled = np.array([0, 4, 5, 7, 8, 9, 10, 11])
+    labels = np.array([2, 0, 1, 0, 0, 0, 0, 1])  # T0: V; T1: N and S (split); T2: N N N N S (80% N)
+    idx, given = propagate_by_template(assignment, labelled, labels)
+    assert dict(zip(idx.tolist(), given.tolist())) == {1: 2, 2: 2, 3: 2, 12: 0}
+    with pytest.raises(ValueError):
+        from ecgapp.adapt import adapt_model
+        adapt_model(BeatClassifier(ModelConfig()), np.zeros((3, 2, 256), np.float32), np.ones((3, 10), np.float32),
+                    [0, 1], [0])
