@@ -21,8 +21,11 @@ from ecgapp import AAMI_CLASSES, DataNotFoundError, InputError, list_records, lo
 from ecgapp.analysis import Analysis, analyse
 from ecgapp.explain import CLASS_NAMES, METHODS, explain_beat, reading
 from ecgapp.exports import beats_csv_bytes, safe_record_name, wfdb_annotation_bytes
-from ecgapp.figures import ecg_figure, explanation_figure, minmax_decimate, overview_figure, probability_figure
+from ecgapp.figures import (CLASS_COLOURS, ecg_figure, explanation_figure, minmax_decimate, overview_figure,
+                            probability_figure, template_figure, template_range_mv)
 from ecgapp.model import load_model
+from ecgapp.review import Review, adapt_to_review, adapted_model_zip, record_templates, reviewed
+from ecgapp.templates import TIMINGS, Templates, beats_text, describe, median_beats
 from ecgapp.summary import agreement_frames
 from ecgapp.uploads import MAX_UPLOAD_BYTES, remove_stale_uploads
 
@@ -33,6 +36,8 @@ OVERVIEW_BUCKETS = 1500  # min/max pairs drawn for the whole record
 TABLE_PAGE_ROWS = 1000  # beats table rows sent to the browser at a time
 ANALYSES_KEPT = 12  # analyses kept for every session to share (most recently used)
 ANALYSES_MAX_BYTES = 1_500_000_000  # ... and at most this much of them (a 24-hour lead's analysis: ~0.6 GB)
+GALLERY = 8  # templates drawn in the review gallery (the rest are reached through the template picker)
+REVIEWS_KEPT = 12  # records whose review a session keeps (reader labels, undo, adapted model)
 SOURCES = {"reference": "reference annotations", "detected": "detected (QRS detector)"}
 NOTICE = ("Research demo, not a medical device: do not use it to diagnose or treat anyone. The classifier was "
           "trained on 22 MIT-BIH patients; on 22 unseen patients it found 94% of ventricular beats but only 32% "
@@ -120,9 +125,17 @@ def overview_envelope(key: str, lead: str, source: str, _a: Analysis) -> tuple[n
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def downloads(key: str, lead: str, source: str, _a: Analysis) -> tuple[bytes, str, bytes]:
+def downloads(key: str, lead: str, source: str, version: int, _a: Analysis) -> tuple[bytes, str, bytes]:
+    """The two downloads of an analysis as the reader has reviewed it (``version``: the review's)."""
     name, ann = wfdb_annotation_bytes(_a.table, _a.record, _a.fs)
     return beats_csv_bytes(_a.table), name, ann
+
+
+@st.cache_data(max_entries=16, show_spinner="Grouping beats into templates...")
+def templates_of(key: str, lead: str, source: str, _a: Analysis) -> tuple[Templates, np.ndarray]:
+    """The record's beat templates and their median beats (mV), once per analysis."""
+    t = record_templates(_a)
+    return t, median_beats(_a.beats.windows, t)
 
 
 def upload_digest(files: list[tuple[str, bytes]], fs) -> str:
@@ -196,6 +209,65 @@ def show_selected_beat(beat: int) -> None:
     show_beat(shown(), beat)
 
 
+# ---------------------------------------------------------------- the reader's review
+def review_for(context: str, n: int) -> Review:
+    """This session's review of the shown record (reader labels, undo, adapted model); kept across reruns
+    and record changes for the REVIEWS_KEPT most recent records."""
+    reviews = st.session_state.setdefault("reviews", OrderedDict())
+    if context not in reviews or reviews[context].n != n:
+        reviews[context] = Review(n)
+    reviews.move_to_end(context)
+    while len(reviews) > REVIEWS_KEPT:
+        reviews.popitem(last=False)
+    return reviews[context]
+
+
+def current_review() -> Review:
+    return st.session_state.reviews[st.session_state.context]
+
+
+def relabel_template(label_key: str) -> None:
+    t = st.session_state.get("review_template")
+    if t is None:
+        return
+    members = st.session_state.shown_templates.members(int(t))
+    changed = current_review().relabel(members, st.session_state[label_key])
+    st.session_state.review_note = (f"T{int(t) + 1}: {changed:,} beat(s) relabelled {st.session_state[label_key]}"
+                                    if changed else f"T{int(t) + 1} already carries that label")
+
+
+def relabel_beat(beat: int) -> None:
+    label = st.session_state.beat_label
+    changed = current_review().relabel([beat - 1], label)
+    st.session_state.review_note = f"beat {beat} relabelled {label}" if changed else f"beat {beat} is already {label}"
+
+
+def undo_review() -> None:
+    st.session_state.review_note = "undone" if current_review().undo() else "nothing to undo"
+
+
+def adapt_review() -> None:
+    review = current_review()
+    try:
+        changed = adapt_to_review(get_model()[0], st.session_state.base_analysis, review)
+    except ValueError as exc:
+        st.session_state.review_note = str(exc)
+        return
+    st.session_state.review_note = (f"adapted to your {review.reader_count:,} label(s): {changed:,} other beat(s) "
+                                    f"changed label (marked 'adapted' in the table)")
+
+
+def show_template_member(direction: int) -> None:
+    """Select the next (+1) / previous (-1) beat of the picked template after/before the selected beat."""
+    t = st.session_state.get("review_template")
+    if t is None:
+        return
+    members = st.session_state.shown_templates.members(int(t)) + 1
+    current = st.session_state.get("beat") or 0
+    after = members[members > current] if direction > 0 else members[members < current][::-1]
+    show_beat(shown(), int(after[0] if after.size else members[0 if direction > 0 else -1]))
+
+
 def render() -> None:
     """The page, top to bottom (sidebar input, summary, ECG view, beats and explanations, downloads)."""
     # ---------------------------------------------------------------- sidebar: input
@@ -256,8 +328,12 @@ def render() -> None:
     except (InputError, ValueError) as exc:
         st.error(str(exc))
         st.stop()
+    context = f"{key}|{lead}|{source}"
+    reset_view_if(context)
+    review = review_for(context, len(a.table))
+    st.session_state.base_analysis = a  # the model's own labels: what adaptation starts from
+    a = reviewed(a, review)  # every figure, summary and download below shows the reader's labels
     st.session_state.shown_analysis = a
-    reset_view_if(f"{key}|{lead}|{source}")
     n_beats = len(a.table)
     if "select_beat" in st.session_state:  # a click in the table or on the chart, applied before widgets exist
         show_beat(a, st.session_state.pop("select_beat"))
@@ -290,7 +366,12 @@ def render() -> None:
                    help="beats per minute, over a running median of 5 RR intervals")
     cols[3].metric("S burden", f"{s['burden_pct']['S']:.1f}%", help="share of beats labelled S")
     cols[4].metric("V burden", f"{s['burden_pct']['V']:.1f}%", help="share of beats labelled V")
-    st.markdown("Predicted beats: " + ", ".join(f"**{c}** {n}" for c, n in s["counts"].items()))
+    st.markdown("Beats by label: " + ", ".join(f"**{c}** {n}" for c, n in s["counts"].items()))
+    by = a.table["label_by"].value_counts()
+    if by.get("reader", 0) or by.get("adapted", 0):
+        st.caption(f"Labels: {by.get('reader', 0):,} yours, {by.get('adapted', 0):,} changed by the model adapted to "
+                   f"this patient, {by.get('model', 0):,} the shipped model's (the table's `label_by` column). "
+                   f"Heart rate, burden, agreement and downloads follow these labels.")
     if s["looks_like_noise"]:
         st.warning(f"The beats found here do not repeat one shape (median correlation with the record's dominant "
                    f"beat {s['template_r_median']:.2f}; every MIT-BIH record has 0.82 or more): this looks like "
@@ -364,8 +445,8 @@ def render() -> None:
         st.session_state.table_page = int(np.clip(st.session_state.get("table_page", 1), 1, pages))
         page_no = (st.number_input(f"page (of {pages})", 1, pages, step=1, key="table_page") if pages > 1 else 1)
         part = shown.iloc[(page_no - 1) * TABLE_PAGE_ROWS: page_no * TABLE_PAGE_ROWS]
-        cols_shown = ["beat", "time_s", "label", "confidence", "reference"]
-        small = {c: st.column_config.Column(width="small") for c in ("beat", "label", "reference")}
+        cols_shown = ["beat", "time_s", "label", "confidence", "reference", "label_by"]
+        small = {c: st.column_config.Column(width="small") for c in ("beat", "label", "reference", "label_by")}
         st.session_state.table_rows = part["beat"].tolist()
         st.dataframe(part[cols_shown], hide_index=True, height=320, key="beat_table", on_select=on_table_select,
                      selection_mode="single-row",
@@ -391,8 +472,11 @@ def render() -> None:
             row = a.table.iloc[beat - 1]
             expl = explanation(key, a.lead, source, beat - 1, method, None if target == "predicted" else target, a)
             ref = f", reference {row['reference']}" if row["reference"] else ""
+            whose = {"reader": "your label", "adapted": "the adapted model's label"}.get(row["label_by"])
+            said = (f"{whose}; the shipped model said {row['model_label']} at "
+                    f"{100 * row[f'p_{row.model_label}']:.0f}%" if whose else f"confidence {100 * row['confidence']:.0f}%")
             st.markdown(f"Beat {beat} at {row['time_s']:.2f} s: **{row['label']}** ({CLASS_NAMES[row['label']]}), "
-                        f"confidence {100 * row['confidence']:.0f}%{ref}")
+                        f"{said}{ref}")
             st.plotly_chart(explanation_figure(expl, a.beats.windows[beat - 1]), width="stretch",
                             key="explanation_chart", config={"displaylogo": False})
             st.caption("Red: evidence for the class; blue: against it (Saliency: darker = more sensitive). "
@@ -401,19 +485,36 @@ def render() -> None:
             p1.plotly_chart(probability_figure(expl.probabilities), width="stretch", key="proba_chart",
                             config={"displayModeBar": False})
             p2.markdown("\n".join(f"- {line}" for line in reading(expl)))
-            st.button("show this beat on the ECG", on_click=show_selected_beat, args=(beat,))
+            b1, b2, b3 = st.columns([1.4, 0.8, 1])
+            b1.button("show this beat on the ECG", on_click=show_selected_beat, args=(beat,))
+            b2.selectbox("label as", AAMI_CLASSES, key="beat_label", label_visibility="collapsed",
+                         index=AAMI_CLASSES.index(row["label"]))
+            b3.button("relabel this beat", on_click=relabel_beat, args=(beat,),
+                      help="your label replaces the model's for this beat (undo in the review below)")
+            if whose:
+                st.caption("The explanation is of the shipped model's decision.")
+
+    # ---------------------------------------------------------------- review: templates, relabel, adapt
+    render_review(key, source, a, review)
 
     # ---------------------------------------------------------------- downloads and model card
     st.markdown("#### Downloads")
-    csv, ann_name, ann = downloads(key, a.lead, source, a)
+    csv, ann_name, ann = downloads(key, a.lead, source, review.version, a)
     base = f"{safe_record_name(a.record)}_{safe_record_name(a.lead)}"
     d1, d2 = st.columns(2)
     d1.download_button("beats CSV", csv, file_name=f"{base}_beats.csv", mime="text/csv", key="dl_csv",
-                       help="one row per beat: sample, time_s, label, confidence, p_N..p_Q, reference")
+                       help="one row per beat: sample, time_s, label, confidence, p_N..p_Q, reference, af, "
+                            "template_r, model_label, label_by (model, adapted or reader)")
     d2.download_button(f"WFDB annotations ({ann_name})", ann, file_name=ann_name, mime="application/octet-stream",
-                       key="dl_wfdb", help="read with wfdb.rdann(record, 'pred'); symbols are the AAMI letters")
+                       key="dl_wfdb", help="read with wfdb.rdann(record, 'pred'); symbols are the AAMI letters; "
+                                           "aux_note: 'reader' for your labels, else the confidence")
 
     model, card = get_model()
+    if review.adapted_state is not None:
+        st.download_button("adapted model (zip: weights and card)", adapted_model_zip(review, card),
+                           file_name=f"{base}_adapted_model.zip", mime="application/zip", key="dl_adapted",
+                           help="the model adapted to this patient: adapted.pt (torch.load(..., weights_only=True)) "
+                                "and adapted.json; the shipped weights are never changed")
     with st.expander("Model card"):
         st.markdown(f"**{card['architecture']}** CNN+LSTM, {card['parameters']:,} parameters; trained with "
                     f"`{card['command']}`. {card['data']['split']}. Data: {card['data']['database']}. "
@@ -434,6 +535,48 @@ def render() -> None:
             st.dataframe(pd.DataFrame({k: ds2[k] for k in ("Se", "+P", "F1", "support")}))
         st.caption("Data: MIT-BIH Arrhythmia Database (Moody & Mark 2001), PhysioNet (Goldberger et al. 2000), "
                    "ODC-By 1.0.")
+
+
+def render_review(key: str, source: str, a: Analysis, review: Review) -> None:
+    """The template gallery and the reader's tools: relabel a template or a beat, undo, adapt."""
+    st.markdown("#### Review by template")
+    templates, medians = templates_of(key, a.lead, source, st.session_state.base_analysis)
+    st.session_state.shown_templates = templates
+    labels = a.table["model_label"].to_numpy()  # the picker names templates by the shipped model's labels:
+    # its options stay the same while the reader relabels (a changed option list would reset the picker)
+    st.caption(f"{len(templates)} templates: beats grouped by shape (QRS and early ST) and by timing (early against "
+               f"the local rhythm, fast against this patient's usual rate, or on time). Relabel a template and all its beats follow; then let the model "
+               f"adapt to your labels and relabel the rest of the record. Drawn at 25 mm/s and 10 mm/mV.")
+    lo_hi = template_range_mv(medians[:GALLERY])
+    cols = st.columns(4)
+    for t in range(min(GALLERY, len(templates))):
+        mix = a.table["label"].iloc[templates.members(t)].value_counts()
+        top = str(mix.index[0])
+        with cols[t % 4]:
+            st.plotly_chart(template_figure(medians[t], lo_hi, title=f"T{t + 1}: {beats_text(templates.count[t])}"
+                                            + (f", {TIMINGS[templates.timing[t]]}" if templates.timing[t] else ""),
+                                            colour=CLASS_COLOURS.get(top, "#1c1c1c")),
+                            width="content", key=f"template_{t}", config={"displayModeBar": False, "staticPlot": True})
+            st.caption(" · ".join(f"{c} {n:,}" for c, n in mix.items()))
+    r1, r2, r3, r4, r5 = st.columns([2.6, 0.8, 1.2, 1, 1])
+    r1.selectbox("template", range(len(templates)), key="review_template",
+                 format_func=lambda t: describe(templates, t, labels))
+    r2.selectbox("label as", AAMI_CLASSES, key="template_label")
+    r3.button("relabel template", on_click=relabel_template, args=("template_label",), width="stretch",
+              help="every beat of the template gets this label (yours: the model will not change it)")
+    r4.button("◀ its beats", on_click=show_template_member, args=(-1,), width="stretch",
+              help="previous beat of this template on the ECG")
+    r5.button("its beats ▶", on_click=show_template_member, args=(1,), width="stretch",
+              help="next beat of this template on the ECG")
+    u1, u2, u3 = st.columns([1, 1.6, 3])
+    u1.button("undo", on_click=undo_review, disabled=not review.can_undo, width="stretch", key="review_undo")
+    u2.button("adapt to my labels", on_click=adapt_review, disabled=review.reader_count == 0, width="stretch",
+              key="review_adapt", help="fine-tune a copy of the model on your labels (a few seconds) and relabel "
+                                       "every beat you have not labelled; the shipped weights are not changed")
+    if note := st.session_state.pop("review_note", None):
+        u3.info(note)
+    elif review.reader_count:
+        u3.caption(f"{review.reader_count:,} beat(s) carry your label.")
 
 
 try:

@@ -307,7 +307,7 @@ def test_beat_table_turns_to_the_page_of_the_selected_beat():
 
 
 def metrics_counts(at: AppTest) -> dict[str, str]:
-    line = next(m.value for m in at.markdown if m.value.startswith("Predicted beats:"))
+    line = next(m.value for m in at.markdown if m.value.startswith("Beats by label:"))
     return {part.split("**")[1]: part.split("** ")[1] for part in line.split(": ", 1)[1].split(", ")}
 
 
@@ -404,3 +404,48 @@ def test_model_card_says_how_the_shipped_model_was_trained():
     text = next(m.value for m in at.markdown if "CNN+LSTM" in m.value)
     assert card["command"] in text and "synthetic atrial premature beats" in text
     assert ("Subject-invariant training" in text) == bool(card["train_config"].get("invariance"))
+
+
+def test_review_relabel_a_template_undo_and_adapt(served_files):
+    """The Holter reader's path on 233 (DS2, frequent PVCs): the gallery shows the record's templates, a
+    relabelled template changes the V burden, the table and both downloads; undo restores them; adapting
+    to the reader's labels relabels other beats, and the adapted model downloads; the reader's labels
+    survive a change of record and back."""
+    at = open_record("233")
+    v_before = float(metrics(at)["V burden"].rstrip("%"))
+    csv0 = downloaded(at, served_files, "beats CSV")
+    gallery = [el for el in at.get("plotly_chart") if "template_" in el.proto.id]
+    assert len(gallery) == 8
+    box = at.selectbox(key="review_template")
+    v_template = next(i for i, o in enumerate(box.options) if "mostly V" in o)
+    box.set_value(v_template)
+    at.selectbox(key="template_label").select("N")
+    next(b for b in at.button if b.label == "relabel template").click()
+    ok(at)
+    v_after = float(metrics(at)["V burden"].rstrip("%"))
+    assert v_after < v_before - 5  # a template of hundreds of PVCs is now N
+    assert any("relabelled N" in i.value for i in at.info)
+    table = pd.read_csv(io.BytesIO(downloaded(at, served_files, "beats CSV")), keep_default_na=False)
+    mine = table["label_by"] == "reader"
+    assert mine.sum() > 100 and (table.loc[mine, "label"] == "N").all() and (table.loc[mine, "model_label"] == "V").any()
+    assert "yours" in texts(at)
+    # the reader's labels survive a change of record and back
+    at.selectbox(key="mitdb_name").select("100")
+    ok(at)
+    at.selectbox(key="mitdb_name").select("233")
+    ok(at)
+    assert float(metrics(at)["V burden"].rstrip("%")) == v_after
+    next(b for b in at.button if b.label == "undo").click()
+    ok(at)
+    assert float(metrics(at)["V burden"].rstrip("%")) == v_before
+    assert downloaded(at, served_files, "beats CSV") == csv0  # every label the model's again
+    # label a few V beats as S and adapt: other beats change, the adapted model can be downloaded
+    box = at.selectbox(key="review_template")
+    box.set_value(v_template)
+    at.selectbox(key="template_label").select("V")
+    next(b for b in at.button if b.label == "relabel template").click()
+    ok(at)
+    next(b for b in at.button if b.label == "adapt to my labels").click()
+    ok(at)
+    assert any("adapted to your" in i.value for i in at.info)
+    assert any(b.label.startswith("adapted model") for b in at.download_button)

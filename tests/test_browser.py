@@ -5,7 +5,7 @@ the ``playwright`` package the test is skipped on a developer machine, and fails
 must never skip it silently; ``.ci/run`` installs chromium when it is missing).
 
 One test walks what a user does: open the app (record 100 labelled), pick record 119, jump to the next V
-beat and read its explanation, upload 60 s of 119 as CSV (beats detected), upload a corrupt CSV (a clear
+beat and read its explanation, relabel a template and adapt the model (then undo), upload 60 s of 119 as CSV (beats detected), upload a corrupt CSV (a clear
 error, no crash), go back to a MIT-BIH record. Screenshots go to ``test-output/browser/``.
 """
 
@@ -321,6 +321,30 @@ def walk_through_the_app(pg, tmp_path):
     shown = pg.get_by_role("combobox", name="explain class").input_value()
     named = re.fullmatch(r"predicted \((\w)\)", shown)  # "predicted (<label>)": this beat's label, not an earlier one's
     assert not named or named[1] == "V", f"'explain class' shows {shown!r} for beat {expected_beat}, labelled V"
+
+    # 3b. Review by template: 119's largest V template relabelled N (the burden falls), then the model adapts.
+    expect_chart(pg, ".st-key-template_0 .js-plotly-plot")
+    for key, text, option in (("review_template", "mostly V", r"^T\d+: [\d,]{3,} beats.*mostly V"),  # hundreds
+                              ("template_label", "N", r"^N$")):
+        box = pg.locator(f".st-key-{key}").get_by_role("combobox")
+        box.click()
+        box.fill(text)
+        pg.get_by_role("option", name=re.compile(option)).first.click()
+        wait_idle(pg)
+    pg.get_by_role("button", name="relabel template", exact=True).click()
+    expect(pg.get_by_text(re.compile(r"beat\(s\) relabelled N"))).to_be_visible()
+    expect(metric(pg, "V burden")).not_to_contain_text("22.3%")
+    pg.locator(".st-key-review_adapt").get_by_role("button").scroll_into_view_if_needed()
+    shot(pg, "03b_review_relabelled.png")
+    pg.locator(".st-key-review_adapt").get_by_role("button").click()
+    expect(pg.get_by_text(re.compile(r"^adapted to your"))).to_be_visible()
+    expect(pg.get_by_role("button", name=re.compile(r"^adapted model"))).to_be_visible()
+    shot(pg, "03c_review_adapted.png", full_page=True)
+    pg.locator(".st-key-review_undo").get_by_role("button").click()  # the adaptation, then the relabel
+    expect(pg.get_by_text("undone")).to_be_visible()
+    wait_idle(pg)
+    pg.locator(".st-key-review_undo").get_by_role("button").click()
+    expect(metric(pg, "V burden")).to_contain_text("22.3%")
 
     # 4. A look at "Upload a file" and back: the sidebar and the page still name the same record.
     pick_source(pg, "Upload a file")
