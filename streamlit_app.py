@@ -26,7 +26,7 @@ from ecgapp.figures import (CLASS_COLOURS, ecg_figure, explanation_figure, minma
 from ecgapp.model import load_model
 from ecgapp.review import Review, adapt_to_review, adapted_model_zip, record_templates, reviewed
 from ecgapp.templates import TIMINGS, Templates, beats_text, describe, median_beats
-from ecgapp.summary import agreement_frames
+from ecgapp.summary import agreement_frames, trust_notes
 from ecgapp.uploads import MAX_UPLOAD_BYTES, remove_stale_uploads
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "hybrid"
@@ -345,6 +345,14 @@ def render() -> None:
     if kind == "MIT-BIH record":
         st.subheader(labels[record.name])
         clinical = " ".join(mitdb_info()[record.name].comments)  # the header's notes beyond age, sex, medications
+        role = mitdb_info()[record.name].role
+        if role == "training":
+            st.warning(f"Record {record.name} was used to train the shipped model (DS1): its labels and its agreement "
+                       f"with the reference flatter the model. Test records (DS2) show how it does on new patients.",
+                       icon="⚠️")
+        elif role == "paced":
+            st.warning(f"Record {record.name} is paced. The model has not learnt paced beats (AAMI leaves paced records "
+                       f"out, and so did training): paced beats get N, V or F labels that mean nothing.", icon="⚠️")
     else:
         st.subheader(record.name)
         clinical = " ".join(record.comments)
@@ -359,19 +367,24 @@ def render() -> None:
 
     s = a.summary
     hr = s["heart_rate_bpm"]
-    cols = st.columns(5)
+    cols = st.columns(6 if a.agreement is not None else 5)
     cols[0].metric("beats", s["beats"])
     cols[1].metric("mean heart rate", f"{hr['mean']:.0f} bpm" if np.isfinite(hr["mean"]) else "-")
     cols[2].metric("heart rate min-max", f"{hr['min']:.0f}-{hr['max']:.0f}" if np.isfinite(hr["min"]) else "-",
                    help="beats per minute, over a running median of 5 RR intervals")
     cols[3].metric("S burden", f"{s['burden_pct']['S']:.1f}%", help="share of beats labelled S")
     cols[4].metric("V burden", f"{s['burden_pct']['V']:.1f}%", help="share of beats labelled V")
+    if a.agreement is not None:
+        cols[5].metric("agreement with reference", f"{100 * a.agreement.accuracy:.1f}%",
+                       help="share of beats whose label matches the reference annotation (details below)")
     st.markdown("Beats by label: " + ", ".join(f"**{c}** {n}" for c, n in s["counts"].items()))
     by = a.table["label_by"].value_counts()
     if by.get("reader", 0) or by.get("adapted", 0):
         st.caption(f"Labels: {by.get('reader', 0):,} yours, {by.get('adapted', 0):,} changed by the model adapted to "
                    f"this patient, {by.get('model', 0):,} the shipped model's (the table's `label_by` column). "
                    f"Heart rate, burden, agreement and downloads follow these labels.")
+    for note in trust_notes(a.table, a.agreement):
+        st.warning(note, icon="⚠️")
     if s["looks_like_noise"]:
         st.warning(f"The beats found here do not repeat one shape (median correlation with the record's dominant "
                    f"beat {s['template_r_median']:.2f}; every MIT-BIH record has 0.82 or more): this looks like "

@@ -38,6 +38,7 @@ DS2: tuple[str, ...] = tuple(str(r) for r in (
     100, 103, 105, 111, 113, 117, 121, 123, 200, 202, 210, 212, 213, 214, 219, 221, 222, 228, 231,
     232, 233, 234,
 ))
+ROLES = {"training": "training patient, DS1", "test": "test patient, DS2", "paced": "paced, not in AAMI statistics"}
 VALIDATION: tuple[str, ...] = ("106", "118", "220", "223")
 TRAIN: tuple[str, ...] = tuple(r for r in DS1 if r not in VALIDATION)
 
@@ -58,10 +59,24 @@ class RecordInfo:
     leads: tuple[str, ...]
 
     @property
+    def role(self) -> str:
+        """What the shipped model made of this record: ``training``, ``test`` or ``paced`` (see record_role)."""
+        return record_role(self.name)
+
+    @property
     def label(self) -> str:
-        """One line for a picker: ``100 - 69 y M - Aldomet, Inderal``."""
+        """One line for a picker: ``100 - 69 y M - Aldomet, Inderal (test patient, DS2)``."""
         age = f"{self.age} y" if self.age is not None else "age ?"
-        return f"{self.name} - {age} {self.sex or '?'} - {self.medications or 'no medications listed'}"
+        return (f"{self.name} - {age} {self.sex or '?'} - {self.medications or 'no medications listed'} "
+                f"({ROLES[self.role]})")
+
+
+def record_role(name: str | int) -> str:
+    """``training`` (DS1: the shipped model learnt from it, so its labels flatter the model), ``test`` (DS2:
+    never used to train or choose anything) or ``paced`` (102, 104, 107, 217: left out of both, as AAMI does;
+    the model has not learnt paced beats)."""
+    name = _check_name(name)
+    return "paced" if name in PACED_RECORDS else "training" if name in DS1 else "test"
 
 
 def _check_name(name: str | int) -> str:

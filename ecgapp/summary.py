@@ -69,3 +69,38 @@ def agreement_frames(report: AamiReport) -> tuple[pd.DataFrame, pd.DataFrame]:
     matrix = pd.DataFrame(report.matrix, index=[f"ref {c}" for c in AAMI_CLASSES],
                           columns=[f"pred {c}" for c in AAMI_CLASSES])
     return stats, matrix
+
+
+LOW_CONFIDENCE = 0.6  # a beat labelled with less than this probability is a "low-confidence" beat
+LOW_CONFIDENCE_SHARE = 0.10  # ... and more than this share of them makes the record look unlike the training data
+V_LIKE_DOMINANT_R = 0.9  # median correlation of the V beats with the record's dominant beat above this: suspicious
+HIGH_S_BURDEN_PCT = 20.0  # no training patient has more than about 13% S beats (209)
+LOW_AGREEMENT = 0.9
+
+
+def trust_notes(table: pd.DataFrame, report: AamiReport | None = None) -> list[str]:
+    """Plain-language warnings when a record's labels deserve less trust than usual (empty when none apply):
+    many low-confidence beats (the ECG looks unlike the training data), ventricular labels on beats shaped like
+    the record's dominant beat, a supraventricular burden beyond anything met in training, and low agreement
+    with the reference (``report``: ``agreement``). Thresholds above; read from the beats table only."""
+    notes = []
+    n = len(table)
+    if n == 0:
+        return notes
+    low = float((table["confidence"] < LOW_CONFIDENCE).mean())
+    if low >= LOW_CONFIDENCE_SHARE:
+        notes.append(f"{100 * low:.0f}% of beats were labelled with less than {100 * LOW_CONFIDENCE:.0f}% confidence: "
+                     f"this ECG looks unlike the model's training data; check the labels before using them.")
+    v = table[table["label"] == "V"]
+    if len(v) >= 20 and "template_r" in table and float(np.nanmedian(v["template_r"])) >= V_LIKE_DOMINANT_R:
+        notes.append(f"{len(v):,} beats labelled V have this record's dominant beat shape (median correlation "
+                     f"{float(np.nanmedian(v['template_r'])):.2f}): ventricular beats usually look different; "
+                     f"they may be supraventricular beats or noise.")
+    s_pct = 100.0 * float((table["label"] == "S").mean())
+    if s_pct >= HIGH_S_BURDEN_PCT:
+        notes.append(f"{s_pct:.0f}% of beats labelled S: more than in any patient the model was trained on (at most "
+                     f"about 13%); supraventricular labels here are less reliable.")
+    if report is not None and report.accuracy < LOW_AGREEMENT:
+        notes.append(f"The labels agree with the reference annotations on only {100 * report.accuracy:.0f}% of beats "
+                     f"(see the agreement table).")
+    return notes

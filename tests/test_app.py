@@ -449,3 +449,27 @@ def test_review_relabel_a_template_undo_and_adapt(served_files):
     ok(at)
     assert any("adapted to your" in i.value for i in at.info)
     assert any(b.label.startswith("adapted model") for b in at.download_button)
+
+
+def test_trust_signals_training_paced_and_doubtful_records():
+    """Each MIT-BIH record says what the model made of it: 208 (DS1) warns that it was used for training, 107
+    that it is paced, 100 (DS2) says nothing beyond the notice; agreement with the reference is a headline
+    figure, and 232 (most of its beats S, agreement under 50%) gets plain warnings."""
+    at = open_record("208")
+    assert "(training patient, DS1)" in at.selectbox(key="mitdb_name").format_func("208")
+    warnings = [w.value for w in at.warning]
+    assert any("used to train the shipped model" in w for w in warnings)
+    assert "agreement with reference" in metrics(at)
+    at.selectbox(key="mitdb_name").select("107")
+    ok(at)
+    assert any("is paced" in w.value for w in at.warning)
+    at.selectbox(key="mitdb_name").select("100")
+    ok(at)
+    assert len(at.warning) == 1  # the research-demo notice only
+    assert float(metrics(at)["agreement with reference"].rstrip("%")) >= 99
+    at.selectbox(key="mitdb_name").select("232")
+    ok(at)
+    warnings = [w.value for w in at.warning]
+    assert any("labelled S: more than in any patient" in w for w in warnings)
+    assert any("agree with the reference annotations on only" in w for w in warnings)
+    assert float(metrics(at)["agreement with reference"].rstrip("%")) < 60

@@ -62,3 +62,26 @@ def test_agreement_counts_only_beats_with_a_reference():
     stats, matrix = agreement_frames(report)
     assert matrix.loc["ref V", "pred N"] == report.support["V"] and stats.loc["N", "Se"] == 1.0
     assert agreement(table.assign(reference="")) is None
+
+
+def test_trust_notes_fire_on_doubtful_tables_only():
+    from ecgapp.summary import trust_notes
+
+    n = 200
+    calm = pd.DataFrame({"time_s": np.arange(n) * 0.8, "label": ["N"] * n, "confidence": [0.99] * n,
+                         "template_r": [0.95] * n, "reference": ["N"] * n})
+    assert trust_notes(calm) == []
+    unsure = calm.assign(confidence=np.where(np.arange(n) % 5 == 0, 0.5, 0.99))  # 20% under 60%
+    assert any("less than 60% confidence" in t for t in trust_notes(unsure))
+    v_like = calm.assign(label=np.where(np.arange(n) < 40, "V", "N"))  # V beats shaped like the dominant beat
+    assert any("dominant beat shape" in t for t in trust_notes(v_like))
+    s_heavy = calm.assign(label=np.where(np.arange(n) < 60, "S", "N"))
+    assert any("30% of beats labelled S" in t for t in trust_notes(s_heavy))
+
+
+def test_record_roles():
+    from ecgapp.mitdb import DS1, DS2, PACED_RECORDS, record_info, record_role
+
+    assert {record_role(r) for r in DS1} == {"training"} and {record_role(r) for r in DS2} == {"test"}
+    assert {record_role(r) for r in PACED_RECORDS} == {"paced"}
+    assert record_info("232").label.endswith("(test patient, DS2)")
