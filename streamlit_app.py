@@ -21,8 +21,9 @@ from ecgapp import AAMI_CLASSES, DataNotFoundError, InputError, list_records, lo
 from ecgapp.analysis import Analysis, analyse
 from ecgapp.explain import CLASS_NAMES, METHODS, explain_beat, reading
 from ecgapp.exports import beats_csv_bytes, safe_record_name, wfdb_annotation_bytes
-from ecgapp.figures import (CLASS_COLOURS, ecg_figure, explanation_figure, minmax_decimate, overview_figure,
-                            probability_figure, template_figure, template_range_mv)
+from ecgapp.figures import (CLASS_COLOURS, GAINS_MM_MV, ecg_figure, explanation_figure, minmax_decimate,
+                            overview_figure, probability_figure, strip_geometry, strip_range_mv, strip_time,
+                            template_figure, template_range_mv)
 from ecgapp.model import load_model
 from ecgapp.review import Review, adapt_to_review, adapted_model_zip, record_templates, reviewed
 from ecgapp.templates import TIMINGS, Templates, beats_text, describe, median_beats
@@ -125,6 +126,12 @@ def overview_envelope(key: str, lead: str, source: str, _a: Analysis) -> tuple[n
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
+def strip_range(key: str, lead: str, source: str, _a: Analysis) -> tuple[float, float]:
+    """The strip's amplitude range for this lead (mV), fixed for the whole record."""
+    return strip_range_mv(_a.signal)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
 def downloads(key: str, lead: str, source: str, version: int, _a: Analysis) -> tuple[bytes, str, bytes]:
     """The two downloads of an analysis as the reader has reviewed it (``version``: the review's)."""
     name, ann = wfdb_annotation_bytes(_a.table, _a.record, _a.fs)
@@ -199,9 +206,16 @@ def on_table_select() -> None:
 
 
 def on_chart_select() -> None:
+    """A click on the strip: a beat's letter or R-peak dot selects that beat; a click on the trace the beat
+    nearest in time (the strip may be drawn in rows: ``figures.strip_time``)."""
     points = st.session_state.ecg_chart.selection.points
     if points:
-        t = float(points[0]["x"])
+        point = points[0]
+        custom = point.get("customdata")
+        if custom:
+            st.session_state.select_beat = int(custom[0])
+            return
+        t = strip_time(st.session_state.strip_geometry, float(point["x"]), float(point.get("y", 0.0)))
         st.session_state.select_beat = int(np.argmin(np.abs(shown().table["time_s"].to_numpy() - t))) + 1
 
 
@@ -272,7 +286,7 @@ def render() -> None:
     """The page, top to bottom (sidebar input, summary, ECG view, beats and explanations, downloads)."""
     # ---------------------------------------------------------------- sidebar: input
     st.sidebar.title("ecgapp")
-    for kept in ("mitdb_name", "view_width", "method"):  # keep choices whose widget is not drawn in this run
+    for kept in ("mitdb_name", "view_width", "method", "gain"):  # keep choices whose widget is not drawn in this run
         if kept in st.session_state:
             st.session_state[kept] = st.session_state[kept]
     kind = st.sidebar.radio("ECG", ["MIT-BIH record", "Upload a file"], key="kind", horizontal=True)
@@ -409,9 +423,11 @@ def render() -> None:
 
     # ---------------------------------------------------------------- the ECG view
     st.markdown("#### ECG")
-    c = st.columns([1.2, 1, 1, 1.2, 1, 1, 1.3])
+    c = st.columns([1.2, 1, 1, 1.2, 1, 1, 1.3, 1.1])
     st.session_state.setdefault("view_width", 10)
     width = c[0].selectbox("window (s)", WIDTHS_S, key="view_width")
+    gain = c[7].selectbox("gain", GAINS_MM_MV, index=1, key="gain", format_func=lambda g: f"{g:g} mm/mV",
+                          help="25 mm/s; 10 mm/mV is standard, 5 for tall complexes, 20 for small ones")
     c[1].button("◀ page", on_click=page, args=(-1,), width="stretch")
     c[2].button("page ▶", on_click=page, args=(1,), width="stretch")
     jump_cls = c[3].selectbox("jump to class", AAMI_CLASSES, index=2, key="jump_cls", label_visibility="collapsed")
@@ -426,8 +442,13 @@ def render() -> None:
     st.session_state.view_start = float(min(st.session_state.get("view_start", 0.0), top))
     start = st.slider("start (s)", 0.0, max(top, 0.1), step=0.1, key="view_start", disabled=top == 0)
     view = (start, min(start + width, a.duration_s))
+    range_mv = strip_range(key, a.lead, source, a)
+    st.session_state.strip_geometry = strip_geometry(*view, range_mv)
+    st.caption(f"25 mm/s, {gain:g} mm/mV (square 1 mm and 5 mm boxes; the pulse before each row is 1 mV); "
+               f"{'rows of 10 s; ' if width > 10 else ''}click a beat's letter to explain it.")
     st.plotly_chart(ecg_figure(a.signal, 360.0, a.table, *view, raw=a.raw if show_raw else None,
-                               selected=None if selected is None else selected - 1),
+                               selected=None if selected is None else selected - 1, gain_mm_mv=gain,
+                               range_mv=range_mv),
                     width="stretch", key="ecg_chart", on_select=on_chart_select,
                     selection_mode="points", config={"displaylogo": False})
     st.plotly_chart(overview_figure(a.signal, 360.0, a.table, view, buckets=OVERVIEW_BUCKETS,

@@ -68,61 +68,159 @@ def beats_in_window(table: pd.DataFrame, start_s: float, end_s: float) -> pd.Dat
     return table[(t >= start_s) & (t < end_s)]
 
 
+PAPER_SPEED_MM_S = 25.0  # standard ECG paper speed
+GAINS_MM_MV = (5.0, 10.0, 20.0)  # selectable gains; 10 mm/mV is the standard
+ROW_S = 10.0  # a window wider than this is drawn as rows of ROW_S seconds, one under the other
+LETTER_BAND_MV = 0.7  # above each row's amplitude range: the annotation row for the beat letters
+CAL_LEAD_S = 0.45  # before each row: room for the 1 mV calibration pulse (0.2 s wide)
+PLOT_WIDTH_PX = 1150  # plot width the figure height is computed for (the app's wide layout)
+PLOT_HEIGHT_PX = (160, 2400)  # plot height limits; beyond them Plotly narrows the plot to keep the boxes square
+
+
+def strip_range_mv(signal: np.ndarray) -> tuple[float, float]:
+    """A fixed amplitude range (mV, on 0.5 mV lines) for a whole lead: the 0.1st to 99.9th percentile of its
+    finite samples, widened to at least 2 mV, so the strip's scale does not change from one window to the next."""
+    x = np.asarray(signal)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return -1.0, 1.0
+    if x.size > 2_000_000:  # a percentile of a strided sample is enough (a 24-hour lead has 31 M samples)
+        x = x[:: x.size // 1_000_000]
+    lo, hi = np.percentile(x, [0.1, 99.9])
+    lo = float(np.floor((lo - 0.1) / GRID_MAJOR_MV) * GRID_MAJOR_MV)
+    hi = float(np.ceil((hi + 0.1) / GRID_MAJOR_MV) * GRID_MAJOR_MV)
+    while hi - lo < 2.0:
+        lo, hi = lo - GRID_MAJOR_MV, hi + GRID_MAJOR_MV
+    return lo, hi
+
+
+def strip_geometry(start_s: float, end_s: float, range_mv: tuple[float, float]) -> dict:
+    """Where each row of a strip sits: ``start``, ``row_s`` (seconds per row), ``rows``, ``band`` (mV from one
+    row's baseline to the next), ``top`` (the first row's upper edge, mV) and ``lo``/``hi`` (the amplitude range).
+    Row k draws time t at x = t - k * row_s and amplitude v at y = v - k * band."""
+    width = max(end_s - start_s, 1e-6)
+    row_s = min(width, ROW_S)
+    rows = max(1, int(np.ceil(width / row_s - 1e-9)))
+    lo, hi = range_mv
+    band = (hi - lo) + LETTER_BAND_MV
+    return {"start": float(start_s), "end": float(end_s), "row_s": float(row_s), "rows": rows, "band": float(band),
+            "top": float(hi + LETTER_BAND_MV), "lo": float(lo), "hi": float(hi)}
+
+
+def strip_time(geometry: dict, x: float, y: float) -> float:
+    """The record time (s) of a point (x, y) of a strip drawn with ``geometry`` (a click on a row)."""
+    row = int(np.clip(np.floor((geometry["top"] - y) / geometry["band"]), 0, geometry["rows"] - 1))
+    return float(x + row * geometry["row_s"])
+
+
 def ecg_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, start_s: float, end_s: float,
                raw: np.ndarray | None = None, selected: int | None = None, title: str = "",
-               height: int = 360) -> go.Figure:
-    """The filtered ECG between ``start_s`` and ``end_s`` with every beat labelled.
+               gain_mm_mv: float = 10.0, range_mv: tuple[float, float] | None = None) -> go.Figure:
+    """The filtered ECG between ``start_s`` and ``end_s`` on calibrated ECG paper, every beat labelled.
 
-    ``signal``: filtered lead (mV) at ``fs`` Hz; ``raw``: the unfiltered lead at the same rate (overlay,
-    optional); ``table``: beats (``time_s``, ``label``, ``confidence``, ``reference``; index = beat
-    number); ``selected``: a beat number to highlight.
+    25 mm/s and ``gain_mm_mv`` (5, 10 or 20) mm/mV with square boxes: the y axis is tied to the x axis
+    (Plotly ``scaleanchor``), so 1 mm is the same number of pixels both ways at any window width and gain. The
+    amplitude range ``range_mv`` is fixed per lead (``strip_range_mv``; from the window when not given); a
+    window wider than ROW_S seconds is drawn as rows of ROW_S seconds under each other (like a rhythm strip),
+    each with a 1 mV calibration pulse before it. Beat letters sit in an annotation row above the trace, with
+    the reference letter beside them, ringed in orange, where the two differ; each beat also has a dot on its R
+    peak. ``signal``: filtered lead (mV) at ``fs`` Hz; ``raw``: the unfiltered lead (overlay, optional);
+    ``table``: beats (``time_s``, ``label``, ``confidence``, ``reference`` [, ``label_by``]; index = beat
+    number - 1); ``selected``: a beat index to highlight. ``fig.layout.meta`` holds ``strip_geometry``.
     """
     win = _window(len(signal), fs, start_s, end_s)
     t = np.arange(win.start, win.stop) / fs
     y = signal[win]
+    if range_mv is None:
+        range_mv = strip_range_mv(y)
+    geo = strip_geometry(start_s, end_s, range_mv)
+    lo, hi, band, row_s = geo["lo"], geo["hi"], geo["band"], geo["row_s"]
+    rows = geo["rows"]
+    row_of = lambda times: np.clip(np.floor((np.asarray(times) - start_s) / row_s + 1e-9), 0, rows - 1)  # noqa: E731
+
+    def folded(times: np.ndarray, values: np.ndarray, clip: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Times and amplitudes drawn on their rows (NaN between rows, so lines do not join across them)."""
+        r = row_of(times)
+        v = np.clip(values, lo - 0.1, hi + 0.1) if clip else values
+        x, yy = times - r * row_s, v - r * band
+        if rows == 1:
+            return x, yy
+        breaks = np.flatnonzero(np.diff(r)) + 1
+        return np.insert(x, breaks, np.nan), np.insert(yy, breaks, np.nan)
+
     fig = go.Figure()
+    cal_x, cal_y = [], []
+    for k in range(rows):  # a 1 mV, 0.2 s calibration pulse before every row
+        x0 = start_s - CAL_LEAD_S + 0.1
+        cal_x += [x0, x0 + 0.05, x0 + 0.05, x0 + 0.25, x0 + 0.25, x0 + 0.3, None]
+        cal_y += [-k * band, -k * band, 1 - k * band, 1 - k * band, -k * band, -k * band, None]
+    fig.add_trace(go.Scatter(x=cal_x, y=cal_y, mode="lines", name="1 mV", hoverinfo="skip", showlegend=False,
+                             line=dict(color=PAPER["trace"], width=1.3)))
     if raw is not None:
-        fig.add_trace(go.Scatter(x=t, y=raw[win], mode="lines", name="raw", hoverinfo="skip",
+        rx, ry = folded(t, raw[win], rows > 1)
+        fig.add_trace(go.Scatter(x=rx, y=ry, mode="lines", name="raw", hoverinfo="skip",
                                  line=dict(color="#7f7f7f", width=1), opacity=0.55))
-    fig.add_trace(go.Scatter(x=t, y=y, mode="lines", name="filtered ECG", line=dict(color=PAPER["trace"], width=1.3),
-                             hovertemplate="%{x:.3f} s<br>%{y:.2f} mV<extra></extra>"))
+    lx, ly = folded(t, y, rows > 1)
+    fig.add_trace(go.Scatter(x=lx, y=ly, mode="lines", name="filtered ECG", line=dict(color=PAPER["trace"], width=1.3),
+                             hovertemplate="%{x:.3f} s (row start + x)<br>%{y:.2f} mV<extra></extra>"
+                             if rows > 1 else "%{x:.3f} s<br>%{y:.2f} mV<extra></extra>"))
     beats = beats_in_window(table, start_s, end_s)
-    idx = np.clip(np.round(beats["time_s"].to_numpy() * fs).astype(np.int64), 0, len(signal) - 1)
+    times = beats["time_s"].to_numpy()
+    r = row_of(times)
+    bx = times - r * row_s
+    idx = np.clip(np.round(times * fs).astype(np.int64), 0, len(signal) - 1)
     amp = np.nan_to_num(signal[idx]) if len(idx) else np.zeros(0)
+    amp = np.clip(amp, lo - 0.1, hi + 0.1) if rows > 1 else amp
+    letter_y = hi + LETTER_BAND_MV / 2 - r * band
     ref = beats["reference"].fillna("").astype(str) if "reference" in beats else pd.Series("", index=beats.index)
     by = (beats["label_by"].map({"reader": "reader's label", "adapted": "adapted model", "model": "model"})
           if "label_by" in beats else pd.Series("model", index=beats.index))
     custom = np.stack([beats.index.to_numpy() + 1, beats["label"], 100 * beats["confidence"],
-                       ref.replace("", "-"), by], axis=1) if len(beats) else np.zeros((0, 5))
-    hover = ("beat %{customdata[0]}<br>%{x:.3f} s<br>label %{customdata[1]} (%{customdata[4]}, "
+                       ref.replace("", "-"), by, times], axis=1) if len(beats) else np.zeros((0, 6))
+    hover = ("beat %{customdata[0]}<br>%{customdata[5]:.3f} s<br>label %{customdata[1]} (%{customdata[4]}, "
              "confidence %{customdata[2]:.0f}%)<br>reference %{customdata[3]}<extra></extra>")
+    labels = beats["label"].to_numpy()
+    fig.add_trace(go.Scatter(  # a dot on every R peak (clicking it selects the beat too)
+        x=bx, y=amp - r * band, mode="markers", name="R peaks", showlegend=False, customdata=custom,
+        hovertemplate=hover, marker=dict(size=6, color=[CLASS_COLOURS.get(c, "#333") for c in labels])))
     for cls in AAMI_CLASSES:
-        m = (beats["label"] == cls).to_numpy()
+        m = labels == cls
         fig.add_trace(go.Scatter(
-            x=beats["time_s"].to_numpy()[m], y=amp[m], mode="markers+text", name=cls, text=[cls] * int(m.sum()),
-            textposition="top center", textfont=dict(color=CLASS_COLOURS[cls], size=13),
-            marker=dict(color=CLASS_COLOURS[cls], size=7), customdata=custom[m], hovertemplate=hover,
-            legendgroup=cls, showlegend=bool(m.any()),
+            x=bx[m], y=letter_y[m], mode="markers+text", name=cls, text=[cls] * int(m.sum()),
+            textposition="middle center", textfont=dict(color=CLASS_COLOURS[cls], size=14),
+            marker=dict(color=CLASS_COLOURS[cls], size=22, opacity=0.12), customdata=custom[m],
+            hovertemplate=hover, legendgroup=cls, showlegend=bool(m.any()),
         ))
     wrong = ((ref != "") & (ref != beats["label"])).to_numpy()
     fig.add_trace(go.Scatter(
-        x=beats["time_s"].to_numpy()[wrong], y=amp[wrong], mode="markers", name="differs from reference",
+        x=bx[wrong], y=letter_y[wrong], mode="markers+text", name="differs from reference",
+        text=[f"  {c}" for c in ref.to_numpy()[wrong]], textposition="middle right",
+        textfont=dict(color=DISAGREE_COLOUR, size=12),
         marker=dict(symbol="circle-open", size=22, color=DISAGREE_COLOUR, line=dict(width=2.5)),
         customdata=custom[wrong], hovertemplate=hover, showlegend=bool(wrong.any()),
     ))
     if selected is not None and selected in table.index:
-        r = float(table.loc[selected, "time_s"])
-        fig.add_vrect(x0=r - WINDOW_BEFORE / MODEL_FS, x1=r + WINDOW_AFTER / MODEL_FS, fillcolor="#4c9aff",
-                      opacity=0.15, line_width=0)
-    finite = y[np.isfinite(y)]
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
-    lo = np.floor((lo - 0.2) / GRID_MAJOR_MV) * GRID_MAJOR_MV
-    hi = np.ceil((hi + 0.45) / GRID_MAJOR_MV) * GRID_MAJOR_MV  # room for the class letters
-    ecg_paper(fig, width_s=end_s - start_s)
-    fig.update_xaxes(range=[start_s, end_s], title_text="time (s)")
-    fig.update_yaxes(range=[lo, hi], title_text="mV")
-    fig.update_layout(height=height, margin=dict(l=50, r=10, t=30 if title else 10, b=40), title=title or None,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), hovermode="closest")
+        ts = float(table.loc[selected, "time_s"])
+        k = float(row_of([ts])[0])
+        fig.add_shape(type="rect", x0=ts - k * row_s - WINDOW_BEFORE / MODEL_FS, x1=ts - k * row_s + WINDOW_AFTER / MODEL_FS,
+                      y0=lo - k * band, y1=hi + LETTER_BAND_MV - k * band, fillcolor="#4c9aff", opacity=0.15,
+                      line_width=0, layer="below")
+    for k in range(1, rows):  # where each later row starts
+        fig.add_annotation(x=start_s - CAL_LEAD_S, y=hi + LETTER_BAND_MV - k * band, xanchor="left", yanchor="top",
+                           text=f"{start_s + k * row_s:g} s", showarrow=False, font=dict(size=10, color="#555"))
+    x_range = [start_s - CAL_LEAD_S, start_s + row_s]
+    y_range = [lo - (rows - 1) * band, hi + LETTER_BAND_MV]
+    px_per_mm = PLOT_WIDTH_PX / ((x_range[1] - x_range[0]) * PAPER_SPEED_MM_S)
+    ecg_paper(fig, width_s=row_s)
+    fig.update_xaxes(range=x_range, title_text="time (s)", constrain="domain",
+                     minor_showgrid=px_per_mm >= 3)
+    fig.update_yaxes(range=y_range, title_text="mV" if rows == 1 else "", showticklabels=rows == 1,
+                     scaleanchor="x", scaleratio=gain_mm_mv / PAPER_SPEED_MM_S, constrain="domain",
+                     minor_showgrid=px_per_mm >= 3)
+    plot_h = px_per_mm * (y_range[1] - y_range[0]) * gain_mm_mv
+    fig.update_layout(height=int(np.clip(plot_h, *PLOT_HEIGHT_PX)) + (30 if title else 10) + 40 + 30,
+                      margin=dict(l=50, r=10, t=30 if title else 10, b=40), title=title or None,
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), hovermode="closest", meta=geo)
     return fig
 
 

@@ -8,8 +8,9 @@ import pytest
 from ecgapp import extract_beats, load_record
 from ecgapp.beats import RR_FEATURES
 from ecgapp.explain import BeatExplanation
-from ecgapp.figures import (CLASS_COLOURS, DISAGREE_COLOUR, ecg_figure, explanation_figure, minmax_decimate,
-                            overview_figure, probability_figure)
+from ecgapp.figures import (CAL_LEAD_S, CLASS_COLOURS, DISAGREE_COLOUR, GAINS_MM_MV, LETTER_BAND_MV,
+                            PAPER_SPEED_MM_S, PLOT_HEIGHT_PX, PLOT_WIDTH_PX, ecg_figure, explanation_figure, minmax_decimate,
+                            overview_figure, probability_figure, strip_range_mv, strip_time)
 from ecgapp.inference import beats_table
 from ecgapp.processing import MODEL_FS, clean
 
@@ -36,7 +37,10 @@ def test_ecg_figure_has_the_standard_paper_grid_and_units(rec119):
     assert (x.dtick, x.minor.dtick, y.dtick, y.minor.dtick) == (0.2, 0.04, 0.5, 0.1)
     assert x.minor.showgrid and y.minor.showgrid
     assert x.ticklabelstep == 5  # a 10 s window: every 0.2 s line drawn, a time label every 1 s
-    assert x.title.text == "time (s)" and y.title.text == "mV" and tuple(x.range) == (20.0, 30.0)
+    assert x.title.text == "time (s)" and y.title.text == "mV" and tuple(x.range) == (20.0 - CAL_LEAD_S, 30.0)
+    pulse = trace(fig, "1 mV")  # the calibration pulse: 1 mV high, 0.2 s wide, before the trace
+    ys = [v for v in pulse.y if v is not None]
+    assert max(ys) - min(ys) == pytest.approx(1.0) and max(v for v in pulse.x if v is not None) < 20.0
     line = trace(fig, "filtered ECG")
     assert len(line.x) <= 10 * MODEL_FS + 2  # only the window is sent to the browser
     np.testing.assert_allclose(line.x[0], 20.0, atol=1 / MODEL_FS)
@@ -47,17 +51,22 @@ def test_every_beat_in_the_window_is_marked_at_its_r_peak_with_its_class(rec119)
     fig = ecg_figure(signal, MODEL_FS, table, 0.0, 10.0)
     in_window = table[table["time_s"] < 10.0]
     marked = []
+    hi = fig.layout.meta["hi"]
     for cls in "NSVFQ":
         t = trace(fig, cls)
         assert t.marker.color == CLASS_COLOURS[cls] and set(t.text or ()) <= {cls}
         marked += list(zip(t.x, [cls] * len(t.x)))
-        for xv, yv in zip(t.x, t.y):  # the marker sits on the signal at the R peak
-            assert yv == pytest.approx(signal[int(round(xv * MODEL_FS))], abs=1e-5)
+        assert all(yv == pytest.approx(hi + LETTER_BAND_MV / 2) for yv in t.y)  # letters in a row above the trace
+        assert all(yv > signal[int(round(xv * MODEL_FS))] for xv, yv in zip(t.x, t.y))
     assert sorted(marked) == sorted(zip(in_window["time_s"], in_window["label"]))
+    dots = trace(fig, "R peaks")
+    for xv, yv in zip(dots.x, dots.y):  # and a dot on the signal at each R peak
+        assert yv == pytest.approx(signal[int(round(xv * MODEL_FS))], abs=1e-5)
     flagged = trace(fig, "differs from reference")
     assert flagged.marker.color == DISAGREE_COLOUR
     wrong = in_window[in_window["label"] != in_window["reference"]]
     assert sorted(flagged.x) == sorted(wrong["time_s"]) and len(wrong) >= 4  # the 5 fake V calls in 10 s
+    assert [t.strip() for t in flagged.text] == wrong.sort_values("time_s")["reference"].tolist()  # ref letter beside
     assert "reference" in flagged.hovertemplate and "label %{customdata[1]} (%{customdata[4]}" in flagged.hovertemplate
     assert {row[4] for row in flagged.customdata} == {"model"}  # who gave the label: no review here
 
@@ -152,3 +161,37 @@ def test_time_labels_thin_out_as_the_window_grows():
     from ecgapp.figures import label_step
 
     assert [label_step(w) for w in (0.7, 5, 10, 20, 30, 60)] == [1, 5, 5, 10, 25, 25]
+
+
+@pytest.mark.parametrize("width", [5, 10, 20, 30, 60])
+@pytest.mark.parametrize("gain", GAINS_MM_MV)
+def test_strip_boxes_are_square_at_every_width_and_gain(rec119, width, gain):
+    """25 mm/s and ``gain`` mm/mV with 1 mm the same number of pixels on both axes (from the figure's layout:
+    y is tied to x by scaleanchor/scaleratio, and the height is computed for the plot width); one amplitude range
+    for the whole lead; a readable grid (no minor lines closer than 3 px)."""
+    signal, table = rec119
+    lead_range = strip_range_mv(signal)
+    fig = ecg_figure(signal, MODEL_FS, table, 100.0, 100.0 + width, gain_mm_mv=gain, range_mv=lead_range)
+    x, y, lay = fig.layout.xaxis, fig.layout.yaxis, fig.layout
+    assert y.scaleanchor == "x" and y.scaleratio == pytest.approx(gain / PAPER_SPEED_MM_S)
+    px_x = PLOT_WIDTH_PX / ((x.range[1] - x.range[0]) * PAPER_SPEED_MM_S)
+    px_y = (lay.height - lay.margin.t - lay.margin.b - 30) / ((y.range[1] - y.range[0]) * gain)
+    plot_h = lay.height - lay.margin.t - lay.margin.b - 30
+    assert px_y == pytest.approx(px_x, rel=0.02) or plot_h in PLOT_HEIGHT_PX  # at a limit Plotly narrows the plot
+    assert (x.range[1] - x.range[0]) <= 10 + CAL_LEAD_S + 1e-9  # wider windows are drawn in rows of 10 s
+    assert fig.layout.meta["rows"] == max(1, int(np.ceil(width / 10)))
+    assert (fig.layout.meta["lo"], fig.layout.meta["hi"]) == lead_range
+    assert not x.minor.showgrid or px_x >= 3
+
+
+def test_a_wide_window_is_drawn_in_rows_and_clicks_map_back_to_time(rec119):
+    signal, table = rec119
+    fig = ecg_figure(signal, MODEL_FS, table, 0.0, 30.0, range_mv=strip_range_mv(signal))
+    geo = fig.layout.meta
+    assert geo["rows"] == 3
+    dots = trace(fig, "R peaks")
+    times = [row[5] for row in dots.customdata]
+    assert sorted(times) == sorted(table[table["time_s"] < 30]["time_s"])  # every beat once
+    for xv, yv, t in zip(dots.x, dots.y, times):
+        assert strip_time(geo, xv, yv) == pytest.approx(t)  # a click on a dot maps back to its beat's time
+        assert 0.0 <= xv < 10.0
