@@ -20,10 +20,11 @@ import streamlit as st
 from ecgapp import AAMI_CLASSES, DataNotFoundError, InputError, list_records, load_record, load_upload
 from ecgapp.analysis import Analysis, analyse
 from ecgapp.explain import CLASS_NAMES, METHODS, explain_beat, reading
-from ecgapp.exports import beats_csv_bytes, safe_record_name, wfdb_annotation_bytes
+from ecgapp.exports import beats_csv_bytes, events_csv_bytes, safe_record_name, wfdb_annotation_bytes
 from ecgapp.figures import (CLASS_COLOURS, GAINS_MM_MV, ecg_figure, explanation_figure, minmax_decimate,
                             overview_figure, probability_figure, strip_geometry, strip_range_mv, strip_time,
-                            template_figure, template_range_mv)
+                            tachogram_figure, template_figure, template_range_mv)
+from ecgapp.holter import rhythm_report, tachogram
 from ecgapp.model import load_model
 from ecgapp.review import Review, adapt_to_review, adapted_model_zip, record_templates, reviewed
 from ecgapp.templates import TIMINGS, Templates, beats_text, describe, median_beats
@@ -143,6 +144,20 @@ def templates_of(key: str, lead: str, source: str, _a: Analysis) -> tuple[Templa
     """The record's beat templates and their median beats (mV), once per analysis."""
     t = record_templates(_a)
     return t, median_beats(_a.beats.windows, t)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def report_of(key: str, lead: str, source: str, version: int, _a: Analysis) -> dict:
+    """The rhythm report of the labels shown (``version``: the review's), with the tachogram."""
+    report = rhythm_report(_a.table, _a.broken)
+    report["tachogram"] = tachogram(_a.table, _a.broken)
+    return report
+
+
+def on_events_select() -> None:
+    rows = st.session_state.events_table.selection.rows
+    if rows:
+        st.session_state.select_beat = int(st.session_state.events_rows[rows[0]])
 
 
 def upload_digest(files: list[tuple[str, bytes]], fs) -> str:
@@ -455,6 +470,8 @@ def render() -> None:
                                     envelope=overview_envelope(key, a.lead, source, a)), width="stretch",
                     config={"displayModeBar": False}, key="overview")
 
+    render_rhythm_report(key, source, a, review, view)
+
     # ---------------------------------------------------------------- beats and explanation
     left, right = st.columns([1.25, 1.75])
     with left:
@@ -535,13 +552,17 @@ def render() -> None:
     st.markdown("#### Downloads")
     csv, ann_name, ann = downloads(key, a.lead, source, review.version, a)
     base = f"{safe_record_name(a.record)}_{safe_record_name(a.lead)}"
-    d1, d2 = st.columns(2)
+    d1, d2, d3 = st.columns(3)
     d1.download_button("beats CSV", csv, file_name=f"{base}_beats.csv", mime="text/csv", key="dl_csv",
                        help="one row per beat: sample, time_s, label, confidence, p_N..p_Q, reference, af, "
                             "template_r, model_label, label_by (model, adapted or reader)")
     d2.download_button(f"WFDB annotations ({ann_name})", ann, file_name=ann_name, mime="application/octet-stream",
                        key="dl_wfdb", help="read with wfdb.rdann(record, 'pred'); symbols are the AAMI letters; "
                                            "aux_note: 'reader' for your labels, else the confidence")
+    d3.download_button("rhythm report (CSV)", events_csv_bytes(report_of(key, a.lead, source, review.version, a)["events"]),
+                       file_name=f"{base}_rhythm_events.csv", mime="text/csv", key="dl_events",
+                       help="one row per event: couplets, triplets, runs, bigeminy, trigeminy, pauses, with start, "
+                            "duration, beats, rate and the first beat's number")
 
     model, card = get_model()
     if review.adapted_state is not None:
@@ -569,6 +590,48 @@ def render() -> None:
             st.dataframe(pd.DataFrame({k: ds2[k] for k in ("Se", "+P", "F1", "support")}))
         st.caption("Data: MIT-BIH Arrhythmia Database (Moody & Mark 2001), PhysioNet (Goldberger et al. 2000), "
                    "ODC-By 1.0.")
+
+
+def render_rhythm_report(key: str, source: str, a: Analysis, review: Review, view: tuple[float, float]) -> None:
+    """Holter-style rhythm report of the labels shown: counts, longest items, tachogram, clickable events."""
+    report = report_of(key, a.lead, source, review.version, a)
+    counts = report["counts"]
+    with st.expander(f"Rhythm report: {counts['ventricular couplet']} ventricular couplets, "
+                     f"{counts['ventricular triplet'] + counts['ventricular run']} ventricular runs, "
+                     f"{counts['supraventricular run']} supraventricular runs, "
+                     f"{counts['ventricular bigeminy']} bigeminy episodes, {counts['pause']} pauses", expanded=True):
+        m = st.columns(6)
+        m[0].metric("V couplets", counts["ventricular couplet"], help="exactly 2 consecutive V beats")
+        m[1].metric("V triplets / runs", f"{counts['ventricular triplet']} / {counts['ventricular run']}",
+                    help="3 consecutive V beats / 4 or more")
+        longest = report["longest_v_run"]
+        m[2].metric("longest V run", f"{longest['beats']} at {longest['rate_bpm']:.0f} bpm" if longest else "-",
+                    help=f"ventricular tachycardia (over 100 bpm): {counts['ventricular tachycardia']} episode(s)")
+        sv = report["longest_sv_run"]
+        m[3].metric("SV runs", counts["supraventricular run"],
+                    help="3 or more consecutive S beats" + (f"; longest {sv['beats']} beats at {sv['rate_bpm']:.0f} "
+                                                            f"bpm" if sv else ""))
+        m[4].metric("bigeminy / trigeminy", f"{counts['ventricular bigeminy']} / {counts['ventricular trigeminy']}",
+                    help="episodes of at least 3 N-V (N-N-V) cycles")
+        pause = report["longest_pause"]
+        m[5].metric("longest pause", f"{pause['seconds']:.1f} s" if pause else "-",
+                    help="longest RR interval (intervals over missing data left out); pauses of 2 s or more: "
+                         f"{counts['pause']}")
+        times, hr = report["tachogram"]
+        st.plotly_chart(tachogram_figure(times, hr, report["events"], view), width="stretch", key="tachogram",
+                        config={"displayModeBar": False})
+        events = report["events"]
+        if len(events):
+            st.session_state.events_rows = events["first_beat"].tolist()
+            st.dataframe(events[["event", "start_s", "duration_s", "beats", "rate_bpm"]], hide_index=True, height=200,
+                         key="events_table", on_select=on_events_select, selection_mode="single-row",
+                         column_config={"start_s": st.column_config.NumberColumn("start (s)", format="%.1f"),
+                                        "duration_s": st.column_config.NumberColumn("duration (s)", format="%.1f"),
+                                        "rate_bpm": st.column_config.NumberColumn("rate (bpm)", format="%.0f")})
+            st.caption(f"{len(events):,} events from the labels shown (yours where you relabelled). Click a row to see "
+                       f"it on the ECG.")
+        else:
+            st.caption("No couplets, runs, bigeminy, trigeminy or pauses in the labels shown.")
 
 
 def render_review(key: str, source: str, a: Analysis, review: Review) -> None:

@@ -55,3 +55,8 @@ def beats_csv_bytes(table: pd.DataFrame) -> bytes:
     """The beats table as UTF-8 CSV (columns of ``inference.beats_table``; after a review also ``model_label``
     and ``label_by``)."""
     return table.to_csv(index=False).encode("utf-8")
+
+
+def events_csv_bytes(events: pd.DataFrame) -> bytes:
+    """The rhythm report's events (``holter.rhythm_report``) as UTF-8 CSV, one row per event."""
+    return events.to_csv(index=False).encode("utf-8")

@@ -377,3 +377,29 @@ def template_figure(median_mv: np.ndarray, range_mv: tuple[float, float], title:
                       height=int(round(height_mm * px_per_mm)) + _MARGIN["t"] + _MARGIN["b"],
                       margin=_MARGIN, showlegend=False, title=dict(text=title, font=dict(size=12), x=0.02, y=0.98))
     return fig
+
+
+def tachogram_figure(times_s: np.ndarray, hr_bpm: np.ndarray, events: pd.DataFrame | None = None,
+                     view: tuple[float, float] | None = None, buckets: int = 1500, height: int = 200) -> go.Figure:
+    """Heart rate (bpm, 60 / RR) over the whole record, min/max-decimated to ``buckets`` (so a 24-hour record
+    stays light and every extreme beat survives), ventricular runs and pauses marked, the strip's window shaded."""
+    idx, hr = minmax_decimate(np.asarray(hr_bpm, dtype=float), buckets) if len(hr_bpm) else (np.zeros(0, int), np.zeros(0))
+    fig = go.Figure(go.Scatter(x=np.asarray(times_s)[idx] if len(idx) else [], y=hr, mode="lines", name="heart rate",
+                               line=dict(color="#1c1c1c", width=1), hovertemplate="%{x:.0f} s<br>%{y:.0f} bpm<extra></extra>"))
+    if events is not None and len(events):
+        for kind, colour, symbol in (("ventricular run", CLASS_COLOURS["V"], "triangle-down"),
+                                     ("ventricular triplet", CLASS_COLOURS["V"], "triangle-down"),
+                                     ("supraventricular run", CLASS_COLOURS["S"], "triangle-down"),
+                                     ("pause", "#6e6e6e", "line-ns-open")):
+            e = events[events["event"] == kind]
+            if len(e):
+                fig.add_trace(go.Scatter(x=e["start_s"], y=np.full(len(e), np.nanmax(hr) if hr.size else 0), mode="markers",
+                                         name=kind, marker=dict(color=colour, symbol=symbol, size=9),
+                                         hovertemplate=f"{kind}" + " at %{x:.1f} s<extra></extra>"))
+    if view is not None:
+        fig.add_vrect(x0=view[0], x1=view[1], fillcolor="#4c9aff", opacity=0.2, line_width=0)
+    fig.update_xaxes(title_text="time (s), whole record", showgrid=True, gridcolor="#eee")
+    fig.update_yaxes(title_text="bpm", showgrid=True, gridcolor="#eee")
+    fig.update_layout(height=height, margin=dict(l=50, r=10, t=5, b=40), plot_bgcolor="white",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+    return fig

@@ -473,3 +473,24 @@ def test_trust_signals_training_paced_and_doubtful_records():
     assert any("labelled S: more than in any patient" in w for w in warnings)
     assert any("agree with the reference annotations on only" in w for w in warnings)
     assert float(metrics(at)["agreement with reference"].rstrip("%")) < 60
+
+
+def test_rhythm_report_follows_the_labels_shown_and_downloads(served_files):
+    """119 (ventricular bigeminy and trigeminy): the rhythm report counts the episodes, lists them and offers them
+    as CSV; relabel the V template N and the episodes are gone from the report and its download."""
+    at = open_record("119")
+    report = next(e for e in at.expander if e.label.startswith("Rhythm report"))
+    assert "bigeminy episodes" in report.label and not report.label.endswith("0 bigeminy episodes, 0 pauses")
+    assert any(el.proto.id.endswith("tachogram") for el in at.get("plotly_chart"))
+    events = pd.read_csv(io.BytesIO(downloaded(at, served_files, "rhythm report")))
+    assert (events["event"] == "ventricular bigeminy").sum() >= 10
+    assert set(events.columns) >= {"event", "start_s", "end_s", "beats", "rate_bpm", "first_beat", "duration_s"}
+    box = at.selectbox(key="review_template")
+    for t in range(len(box.options)):  # every template the model calls V becomes N
+        if "mostly V" in box.options[t]:
+            at.selectbox(key="review_template").set_value(t)
+            at.selectbox(key="template_label").select("N")
+            next(b for b in at.button if b.label == "relabel template").click()
+            ok(at)
+    events = pd.read_csv(io.BytesIO(downloaded(at, served_files, "rhythm report")))
+    assert not events["event"].str.startswith("ventricular").any()

@@ -72,7 +72,7 @@ def test_validation_holds_every_ectopic_class(all_records):
 def test_header_facts():
     info = mitdb.record_info("100")
     assert (info.age, info.sex, info.medications) == (69, "M", "Aldomet, Inderal")
-    assert info.label == "100 - 69 y M - Aldomet, Inderal"
+    assert info.label == "100 - 69 y M - Aldomet, Inderal (test patient, DS2)"
     assert mitdb.record_info("103").age is None  # '?' in the header
     infos = mitdb.list_records()
     assert [i.name for i in infos] == list(mitdb.MITDB_RECORDS)
