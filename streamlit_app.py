@@ -154,6 +154,16 @@ def report_of(key: str, lead: str, source: str, version: int, _a: Analysis) -> d
     return report
 
 
+def on_overview_select() -> None:
+    """A click on the whole-record strip moves the window there (centred on the click)."""
+    points = st.session_state.overview.selection.points
+    if points:
+        a = shown()
+        width = st.session_state.get("view_width", 10)
+        start = float(points[0]["x"]) - width / 2
+        st.session_state.view_start = float(np.clip(round(start, 1), 0, max_start(a, width)))
+
+
 def on_events_select() -> None:
     rows = st.session_state.events_table.selection.rows
     if rows:
@@ -168,12 +178,22 @@ def upload_digest(files: list[tuple[str, bytes]], fs) -> str:
 
 
 # ---------------------------------------------------------------- view state
-def reset_view_if(context: str) -> None:
-    """A new record, lead or beat source starts at t = 0 with no beat selected (nothing explained yet)."""
-    if st.session_state.get("context") != context:
-        st.session_state.context = context
+def reset_view_if(context: str, record_key: str, a: Analysis) -> None:
+    """A new record starts at t = 0 with no beat selected (nothing explained yet). Another lead or beat source
+    of the same record keeps the time position, and the selected beat becomes the beat nearest in time to it
+    (beat numbers differ between reference and detected beats)."""
+    if st.session_state.get("context") == context:
+        return
+    same_record = st.session_state.get("context_record") == record_key
+    st.session_state.context, st.session_state.context_record = context, record_key
+    if not same_record:
         st.session_state.view_start = 0.0
         st.session_state.beat = None
+        st.session_state.pop("beat_time", None)
+        return
+    t = st.session_state.get("beat_time")
+    if st.session_state.get("beat") is not None and t is not None and len(a.table):
+        st.session_state.beat = int(np.argmin(np.abs(a.table["time_s"].to_numpy() - t))) + 1
 
 
 def show_beat(a: Analysis, beat: int) -> None:
@@ -358,7 +378,7 @@ def render() -> None:
         st.error(str(exc))
         st.stop()
     context = f"{key}|{lead}|{source}"
-    reset_view_if(context)
+    reset_view_if(context, key, a)
     review = review_for(context, len(a.table))
     st.session_state.base_analysis = a  # the model's own labels: what adaptation starts from
     a = reviewed(a, review)  # every figure, summary and download below shows the reader's labels
@@ -369,6 +389,8 @@ def render() -> None:
     if st.session_state.get("beat") is not None:
         st.session_state.beat = int(np.clip(st.session_state.beat, 1, n_beats))
     selected = st.session_state.get("beat")
+    if selected is not None:  # remembered by time, so another lead or beat source keeps the same beat
+        st.session_state.beat_time = float(a.table["time_s"].iloc[selected - 1])
 
     # ---------------------------------------------------------------- header and summary
     if kind == "MIT-BIH record":
@@ -468,7 +490,8 @@ def render() -> None:
                     selection_mode="points", config={"displaylogo": False})
     st.plotly_chart(overview_figure(a.signal, 360.0, a.table, view, buckets=OVERVIEW_BUCKETS,
                                     envelope=overview_envelope(key, a.lead, source, a)), width="stretch",
-                    config={"displayModeBar": False}, key="overview")
+                    config={"displayModeBar": False}, key="overview", on_select=on_overview_select,
+                    selection_mode="points")
 
     render_rhythm_report(key, source, a, review, view)
 

@@ -494,3 +494,26 @@ def test_rhythm_report_follows_the_labels_shown_and_downloads(served_files):
             ok(at)
     events = pd.read_csv(io.BytesIO(downloaded(at, served_files, "rhythm report")))
     assert not events["event"].str.startswith("ventricular").any()
+
+
+def test_lead_and_source_changes_keep_the_time_and_the_selected_beat():
+    at = open_record("119")
+    next(b for b in at.button if b.label == "V ▶").click()
+    ok(at)
+    next(b for b in at.button if b.label == "V ▶").click()
+    ok(at)
+    beat, start = at.number_input(key="beat").value, at.slider(key="view_start").value
+    t = load_record("119").annotations.sample[is_beat(load_record("119").annotations.symbol)][beat - 1] / 360.0
+    assert start > 0
+    at.selectbox(key="lead:119").select("V1")
+    ok(at)
+    assert at.number_input(key="beat").value == beat and at.slider(key="view_start").value == start
+    at.radio(key="source:119").set_value("detected")
+    ok(at)
+    assert at.slider(key="view_start").value == start
+    shown_beat = at.number_input(key="beat").value
+    assert f"Beat {shown_beat} at {t:.2f} s" in texts(at) or abs(
+        float(texts(at).split(f"Beat {shown_beat} at ")[1].split(" s")[0]) - t) < 0.1  # the same beat, detected
+    at.selectbox(key="mitdb_name").select("100")  # another record starts afresh
+    ok(at)
+    assert at.number_input(key="beat").value is None and at.slider(key="view_start").value == 0.0
