@@ -19,7 +19,7 @@ import streamlit as st
 
 from ecgapp import AAMI_CLASSES, DataNotFoundError, InputError, list_records, load_record, load_upload
 from ecgapp.analysis import Analysis, analyse
-from ecgapp.explain import CLASS_NAMES, METHODS, explain_beat, reading
+from ecgapp.explain import CLASS_NAMES, METHODS, explain_beat, method_disagreement, reading
 from ecgapp.exports import beats_csv_bytes, events_csv_bytes, safe_record_name, wfdb_annotation_bytes
 from ecgapp.figures import (CLASS_COLOURS, GAINS_MM_MV, ecg_figure, explanation_figure, minmax_decimate,
                             overview_figure, probability_figure, strip_geometry, strip_range_mv, strip_time,
@@ -553,8 +553,13 @@ def render() -> None:
                         f"{said}{ref}")
             st.plotly_chart(explanation_figure(expl, a.beats.windows[beat - 1]), width="stretch",
                             key="explanation_chart", config={"displaylogo": False})
-            st.caption("Red: evidence for the class; blue: against it (Saliency: darker = more sensitive). "
-                       "Shaded: P wave, QRS complex, ST-T segment (fixed windows around the R peak).")
+            st.caption("Red: evidence for the class; blue: against it (Saliency: darker = more sensitive). Grey bands: "
+                       "the beat's regions, found on this beat (QRS onset and offset; a P wave only where one is "
+                       "found, otherwise pre-QRS).")
+            target_cls = None if target == "predicted" else target
+            others = [explanation(key, a.lead, source, beat - 1, m, target_cls, a) for m in METHODS]
+            if disagree := method_disagreement(others):
+                st.info(disagree)
             p1, p2 = st.columns([1, 1.6])
             p1.plotly_chart(probability_figure(expl.probabilities), width="stretch", key="proba_chart",
                             config={"displayModeBar": False})

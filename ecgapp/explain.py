@@ -26,6 +26,7 @@ import torch
 
 from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_BEFORE, WINDOW_LENGTH
+from .delineation import delineate
 from .processing import MODEL_FS
 from .rhythm import AF_GATE_PENALTY, S_INDEX
 
@@ -33,13 +34,33 @@ METHODS = ("Integrated Gradients", "Saliency", "Occlusion")
 IG_STEPS = 64  # Riemann steps; tests/test_explain.py: attributions sum to the logit change within 2%
 OCCLUSION_WINDOW = 18  # samples at 360 Hz = 50 ms, moved in steps of 9 samples (25 ms)
 
-# Fixed waveform regions, seconds relative to the R peak (approximate: a wide ventricular QRS can spill
-# into the ST-T window, and the P region also holds the PR segment).
+# Waveform regions, seconds relative to the R peak: found on each beat (``beat_regions``); these fixed ones
+# are only the fallback of an explanation made without them.
+WINDOW_START_S, WINDOW_END_S = -WINDOW_BEFORE / MODEL_FS, (WINDOW_LENGTH - WINDOW_BEFORE) / MODEL_FS
 REGIONS_S: dict[str, tuple[float, float]] = {
-    "P wave": (-WINDOW_BEFORE / MODEL_FS, -0.07),
+    "pre-QRS": (WINDOW_START_S, -0.07),
     "QRS complex": (-0.07, 0.09),
-    "ST-T segment": (0.09, (WINDOW_LENGTH - WINDOW_BEFORE) / MODEL_FS),
+    "ST-T segment": (0.09, WINDOW_END_S),
 }
+
+
+def beat_regions(wave: np.ndarray, pre_rr_s: float | None = None) -> dict[str, tuple[float, float]]:
+    """The regions of one beat window, from the beat itself (``delineation.delineate``): "P wave" (from the P
+    wave's start to QRS onset: it holds the PR segment) only when a P wave is found, else "pre-QRS" (the
+    window's start to QRS onset); "QRS complex" (onset to offset); "ST-T segment" (offset to the window's end).
+    Seconds from the R peak, in time order, covering the whole window."""
+    d = delineate(wave, pre_rr_s=pre_rr_s)
+    onset, offset = d["qrs_onset_s"], d["qrs_offset_s"]
+    regions = {}
+    if d["p_wave"] is not None:
+        if d["p_wave"][0] > WINDOW_START_S:
+            regions["pre-QRS"] = (WINDOW_START_S, d["p_wave"][0])
+        regions["P wave"] = (d["p_wave"][0], onset)
+    else:
+        regions["pre-QRS"] = (WINDOW_START_S, onset)
+    regions["QRS complex"] = (onset, offset)
+    regions["ST-T segment"] = (offset, WINDOW_END_S)
+    return regions
 RR_REGION = "RR-interval context"
 
 CLASS_NAMES = {
@@ -68,6 +89,11 @@ class BeatExplanation:
     rr: np.ndarray
     rr_attribution: np.ndarray
     in_af: bool = False
+    regions: dict = None  # name -> (start, end) seconds from R (``beat_regions``); REGIONS_S when not given
+
+    def __post_init__(self):
+        if self.regions is None:
+            object.__setattr__(self, "regions", dict(REGIONS_S))
 
     @property
     def predicted(self) -> str:
@@ -182,6 +208,7 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
         probabilities={c: float(p) for c, p in zip(AAMI_CLASSES, probs)},
         time_s=(np.arange(n) - WINDOW_BEFORE) / MODEL_FS, wave=w.cpu().numpy().reshape(-1),
         wave_attribution=wa, rr=r.cpu().numpy().reshape(-1), rr_attribution=ra, in_af=bool(in_af and gate.any()),
+        regions=beat_regions(wave[0], pre_rr_s=float(np.asarray(rr).reshape(-1)[RR_FEATURES.index("pre_rr_s")])),
     )
 
 
@@ -197,13 +224,14 @@ def explain_beat(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, inde
 
 
 def summarise_regions(expl: BeatExplanation) -> dict[str, dict[str, float]]:
-    """How the attribution splits over the P wave, QRS complex, ST-T segment and RR context.
+    """How the attribution splits over the beat's regions (``expl.regions``: P wave when one was found, else
+    pre-QRS; QRS complex; ST-T segment) and the RR context.
 
     For each region: ``share`` = its part of the total absolute attribution (the shares add up to 1) and
     ``net`` = its signed sum (> 0: that region supports the explained class; always >= 0 for Saliency).
     """
     regions = {}
-    for name, (lo, hi) in REGIONS_S.items():
+    for name, (lo, hi) in expl.regions.items():
         m = (expl.time_s >= lo) & (expl.time_s < hi)
         if name == "ST-T segment":
             m |= expl.time_s >= hi
@@ -251,3 +279,16 @@ def reading(expl: BeatExplanation) -> list[str]:
 def _runner_up(probs: dict[str, float]) -> str:
     second = sorted(probs, key=probs.get, reverse=True)[1]
     return f"{second} at {100 * probs[second]:.0f}%"
+
+
+def method_disagreement(explanations: list[BeatExplanation]) -> str | None:
+    """A sentence when attribution methods point at different regions of one beat (the region with the largest
+    share for each), None when they agree. ``explanations``: the same beat and class, one per method."""
+    top = {}
+    for e in explanations:
+        r = summarise_regions(e)
+        top[e.method] = max(r, key=lambda k: r[k]["share"])
+    if len(set(top.values())) <= 1:
+        return None
+    return ("The methods disagree: " + "; ".join(f"{m} points to the {t}" for m, t in top.items())
+            + ". Attributions approximate what the network does; trust what they agree on.")

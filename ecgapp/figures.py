@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 
 from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_AFTER, WINDOW_BEFORE
-from .explain import REGIONS_S, BeatExplanation
+from .explain import BeatExplanation
 from .processing import MODEL_FS
 
 CLASS_COLOURS = {"N": "#1a7f37", "S": "#1f5fbf", "V": "#c21f1f", "F": "#8a3ffc", "Q": "#6e6e6e"}
@@ -26,8 +26,8 @@ PAPER = {"background": "#fffafa", "major": "#f0a8a8", "minor": "#fadede", "trace
 GRID_MAJOR_S, GRID_MINOR_S = 0.2, 0.04  # s (5 mm and 1 mm at 25 mm/s)
 GRID_MAJOR_MV, GRID_MINOR_MV = 0.5, 0.1  # mV (5 mm and 1 mm at 10 mm/mV)
 DISAGREE_COLOUR = "#ff8c00"
-REGION_COLOURS = {"P wave": "#8fb3ff", "QRS complex": "#ffb38f", "ST-T segment": "#9fdf9f"}
-REGION_SHORT = {"P wave": "P", "QRS complex": "QRS", "ST-T segment": "ST-T"}
+REGION_SHADES = ("#e9e9e9", "#d2d2d2")  # neutral grey bands, alternating: the colours are kept for the evidence
+REGION_SHORT = {"P wave": "P", "pre-QRS": "pre-QRS", "QRS complex": "QRS", "ST-T segment": "ST-T"}
 RR_LABELS = {"pre_rr_s": "pre-RR (s)", "post_rr_s": "post-RR (s)", "local_rr_s": "local RR (s)",
              "pre_rr_norm": "pre-RR / median", "post_rr_norm": "post-RR / median", "local_rr_norm": "local / median",
              "pre_rr_local": "pre-RR / local", "post_rr_local": "post-RR / local",
@@ -314,9 +314,11 @@ def explanation_figure(expl: BeatExplanation, wave_mv: np.ndarray | None = None,
         x=expl.time_s, y=np.full(len(y), band), base=lo - 1.5 * band, width=1.0 / MODEL_FS, showlegend=False,
         marker=dict(color=attr, line=dict(width=0), **colours), customdata=attr, name="attribution band",
         hovertemplate="%{x:.3f} s from R<br>attribution %{customdata:.3g}<extra></extra>"), row=1, col=1)
-    for name, (lo, hi) in REGIONS_S.items():  # after the traces: plotly skips shapes on empty subplots
-        fig.add_vrect(x0=lo, x1=hi, fillcolor=REGION_COLOURS[name], opacity=0.18, line_width=0, row=1, col=1,
-                      annotation_text=REGION_SHORT[name], annotation_position="top left", annotation_font_size=11)
+    for k, (name, (lo, hi)) in enumerate(expl.regions.items()):  # after the traces (plotly skips shapes on empty
+        # subplots); neutral greys, so that red and blue only ever mean evidence for and against
+        fig.add_vrect(x0=lo, x1=hi, fillcolor=REGION_SHADES[k % 2], opacity=0.35, line_width=0, row=1, col=1,
+                      layer="below", annotation_text=REGION_SHORT[name], annotation_position="top left",
+                      annotation_font_size=11)
     labels = [RR_LABELS[c] for c in RR_FEATURES]
     fig.add_trace(go.Bar(
         y=labels, x=expl.rr_attribution, orientation="h", showlegend=False,

@@ -8,8 +8,8 @@ import torch
 
 from ecgapp import extract_beats, load_record
 from ecgapp.beats import RR_FEATURES
-from ecgapp.explain import (METHODS, REGIONS_S, RR_REGION, explain_beat, explain_inputs, reading, rr_reference,
-                            summarise_regions)
+from ecgapp.explain import (METHODS, RR_REGION, BeatExplanation, explain_beat, explain_inputs, method_disagreement,
+                            reading, rr_reference, summarise_regions)
 from ecgapp.features import beat_inputs
 from ecgapp.inference import predict_logits
 from ecgapp.model import load_model
@@ -61,7 +61,9 @@ def test_ventricular_beats_are_explained_by_their_qrs_not_their_p_wave(model, in
         r = summarise_regions(e)
         assert sum(x["share"] for x in r.values()) == pytest.approx(1.0)
         qrs.append(r["QRS complex"]["share"] + r["ST-T segment"]["share"])
-        p.append(r["P wave"]["share"])
+        p.append(r.get("P wave", r["pre-QRS"])["share"])
+        assert "P wave" not in e.regions  # no P wave before these early PVCs: the region is called pre-QRS
+        assert e.regions["QRS complex"][1] - e.regions["QRS complex"][0] >= 0.1  # found on the beat: wide
     assert np.median(qrs) > 0.5 > np.median(p)  # a wide QRS and its T wave carry the evidence for V
 
 
@@ -93,7 +95,7 @@ def test_occlusion_of_the_most_important_region_lowers_the_score(model, inputs11
     regions = sorted((k for k in r if k != RR_REGION), key=lambda k: r[k]["net"])
 
     def occluded(region):
-        lo, hi = REGIONS_S[region]
+        lo, hi = e.regions[region]
         w = waves[i, 0].copy()
         w[(e.time_s >= lo) & (e.time_s < hi)] = 0.0
         return logit(model, waves, rr, i, 2, beat=w)
@@ -160,3 +162,30 @@ def test_inside_atrial_fibrillation_the_explanation_gives_the_served_probabiliti
         np.testing.assert_allclose(same_target.wave_attribution, e_raw.wave_attribution, atol=1e-4)
         assert any("irregularly irregular" in line for line in reading(e))
     assert not any("irregularly irregular" in line for line in reading(raw[0]))
+
+
+def test_regions_come_from_the_beat_and_methods_are_compared(model):
+    """Record 100's normal beats: a P wave is found before a narrow QRS (not a fixed window); the regions tile the
+    window in time order. method_disagreement names the methods when their top regions differ."""
+    beats = extract_beats(load_record("100"))
+    waves, rr = beat_inputs(beats)
+    normal = np.flatnonzero(beats.symbol == "N")[10:30]
+    found = 0
+    for i in normal:
+        e = explain_beat(model, waves, rr, int(i), method="Saliency")
+        spans = list(e.regions.values())
+        assert spans[0][0] == pytest.approx(e.time_s[0]) and all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+        assert 0.02 <= e.regions["QRS complex"][1] - e.regions["QRS complex"][0] <= 0.1  # narrow
+        found += "P wave" in e.regions
+    assert found >= 18
+    same = [explain_beat(model, waves, rr, int(normal[0]), method=m) for m in METHODS]
+    text = method_disagreement(same)
+    tops = {max(summarise_regions(e).items(), key=lambda kv: kv[1]["share"])[0] for e in same}
+    assert (text is None) == (len(tops) == 1)
+    def only(e, region):  # an explanation whose attribution lies in one region
+        lo, hi = e.regions[region]
+        return BeatExplanation(**{**e.__dict__, "wave_attribution": ((e.time_s >= lo) & (e.time_s < hi)).astype(float),
+                                  "rr_attribution": np.zeros(len(RR_FEATURES))})
+    text = method_disagreement([only(same[0], "QRS complex"), only(same[1], "ST-T segment")])
+    assert f"{METHODS[0]} points to the QRS complex" in text and f"{METHODS[1]} points to the ST-T segment" in text
+    assert method_disagreement([only(same[0], "QRS complex"), only(same[2], "QRS complex")]) is None

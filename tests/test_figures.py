@@ -8,7 +8,7 @@ import pytest
 from ecgapp import extract_beats, load_record
 from ecgapp.beats import RR_FEATURES
 from ecgapp.explain import BeatExplanation
-from ecgapp.figures import (CAL_LEAD_S, CLASS_COLOURS, DISAGREE_COLOUR, GAINS_MM_MV, LETTER_BAND_MV,
+from ecgapp.figures import (CAL_LEAD_S, CLASS_COLOURS, REGION_SHADES, DISAGREE_COLOUR, GAINS_MM_MV, LETTER_BAND_MV,
                             PAPER_SPEED_MM_S, PLOT_HEIGHT_PX, PLOT_WIDTH_PX, ecg_figure, explanation_figure, minmax_decimate,
                             overview_figure, probability_figure, strip_range_mv, strip_time)
 from ecgapp.inference import beats_table
@@ -138,8 +138,9 @@ def test_explanation_and_probability_figures():
     np.testing.assert_allclose(heat.marker.color, e.wave_attribution)
     assert heat.marker.cmin == -heat.marker.cmax  # signed methods: a diverging scale centred on 0
     regions = sorted((s.x0, s.x1) for s in fig.layout.shapes)
-    assert len(regions) == 3 and regions[0][0] == e.time_s[0] and regions[0][1] == regions[1][0]
-    assert {a.text for a in fig.layout.annotations} >= {"P", "QRS", "ST-T"}
+    assert len(regions) == len(e.regions) and regions[0][0] == e.time_s[0] and regions[0][1] == regions[1][0]
+    assert {a.text for a in fig.layout.annotations} >= {"QRS", "ST-T"} and {a.text for a in fig.layout.annotations} & {"P", "pre-QRS"}
+    assert all(s.fillcolor in REGION_SHADES for s in fig.layout.shapes)  # neutral: colour means evidence only
     band = fig.data[2]
     np.testing.assert_allclose(band.marker.color, e.wave_attribution)  # the colour band under the beat
     assert band.base < min(fig.data[1].y)
