@@ -43,7 +43,7 @@ def logit(model, waves, rr, i, k, beat=None, beat_rr=None):
 def test_integrated_gradients_add_up_to_the_logit_change(model, inputs119):
     beats, waves, rr = inputs119
     for i in np.flatnonzero(beats.symbol == "V")[:3].tolist() + [0]:
-        e = explain_beat(model, waves, rr, i)
+        e = explain_beat(model, waves, rr, i, method="Integrated Gradients")
         k = "NSVFQ".index(e.target)
         change = logit(model, waves, rr, i, k) - logit(model, waves, rr, i, k, beat=np.zeros_like(waves[i, 0]),
                                                        beat_rr=rr_reference(rr[i:i + 1])[0])
