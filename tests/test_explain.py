@@ -189,3 +189,20 @@ def test_regions_come_from_the_beat_and_methods_are_compared(model):
     text = method_disagreement([only(same[0], "QRS complex"), only(same[1], "ST-T segment")])
     assert f"{METHODS[0]} points to the QRS complex" in text and f"{METHODS[1]} points to the ST-T segment" in text
     assert method_disagreement([only(same[0], "QRS complex"), only(same[2], "QRS complex")]) is None
+
+
+def test_attributions_change_when_the_weights_are_randomised(model, inputs119):
+    """Adebayo et al.'s sanity check: the same beats explained by the same architecture with random weights give
+    different maps (a method that only echoed the input would not change)."""
+    from ecgapp.model import BeatClassifier
+
+    beats, waves, rr = inputs119
+    torch.manual_seed(0)
+    random_model = BeatClassifier(model.config).eval()
+    for method in METHODS:
+        corr = []
+        for i in np.flatnonzero(beats.symbol == "V")[:5]:
+            a = np.abs(explain_beat(model, waves, rr, int(i), method=method).wave_attribution)
+            b = np.abs(explain_beat(random_model, waves, rr, int(i), method=method, target="V").wave_attribution)
+            corr.append(np.corrcoef(np.argsort(np.argsort(a)), np.argsort(np.argsort(b)))[0, 1])
+        assert np.mean(corr) < 0.85, (method, corr)
