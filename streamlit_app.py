@@ -29,7 +29,7 @@ from ecgapp.model import load_model
 from ecgapp.review import Review, adapt_to_review, adapted_model_zip, record_templates, reviewed
 from ecgapp.templates import TIMINGS, Templates, beats_text, describe, median_beats
 from ecgapp.summary import agreement_frames, trust_notes
-from ecgapp.uploads import MAX_UPLOAD_BYTES, remove_stale_uploads
+from ecgapp.uploads import MAX_UPLOAD_BYTES, newest_upload, remove_stale_uploads
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "hybrid"
 LOG = logging.getLogger("ecgapp.app")
@@ -344,7 +344,11 @@ def render() -> None:
             csv_fs = st.sidebar.number_input("CSV sampling rate (Hz)", min_value=0.0, max_value=10_000.0, value=None,
                                              help="only for a CSV without a time column", key="csv_fs")
             if uploads:
-                files = [(f.name, f.getvalue()) for f in uploads]
+                files, earlier = newest_upload([(f.name, f.getvalue()) for f in uploads])
+                if earlier:
+                    st.sidebar.info(f"Showing the newest upload ({', '.join(n for n, _ in files)}); the earlier "
+                                    f"file(s) {', '.join(earlier)} are not used: remove them with the x beside each "
+                                    f"name to tidy up.")
                 fs = csv_fs or None
                 key = upload_digest(files, fs)
                 record = uploaded_record(key, tuple(files), fs)

@@ -185,3 +185,26 @@ def _load_wfdb_upload(folder: Path, by_ext: dict[str, list[str]]) -> Record:
         note = f"annotation file(s) not used: {', '.join(unused)} (reference beats taken from {pick})"
         rec = replace(rec, notes=rec.notes + (note,))
     return rec
+
+
+def newest_upload(files) -> tuple[list, list[str]]:
+    """The files of the most recent upload, and the names of earlier ones left out: an uploader that keeps every
+    file it was given would otherwise pile a new record onto the last one. ``files``: (name, data) pairs in
+    upload order (Streamlit's order). A record is one CSV, one EDF, or the WFDB files sharing a name stem
+    (``100.hea``, ``100.dat``, ``100.atr``); the record of the last file wins. When that record is a WFDB data
+    or annotation file without its header, nothing is left out (``load_upload`` then says what is missing)."""
+    files = list(files)
+    if len(files) <= 1:
+        return files, []
+
+    def key(name: str) -> str:
+        name = sanitize_filename(str(name))
+        ext = _ext(name)
+        if ext in CSV_EXTENSIONS or ext == "edf":
+            return "single:" + name
+        return "wfdb:" + (name[: -len(ext) - 1] if ext else name).lower()
+    last = key(files[-1][0])
+    kept = [f for f in files if key(f[0]) == last]
+    if last.startswith("wfdb:") and not any(_ext(sanitize_filename(str(n))) == "hea" for n, _ in kept):
+        return files, []
+    return kept, [str(n) for n, _ in files if key(n) != last]

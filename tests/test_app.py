@@ -232,6 +232,13 @@ def test_upload_a_csv_without_annotations_uses_detected_beats():
     assert expected <= int(metrics(at)["beats"]) <= expected + 4  # 119's tall T waves: a few false beats
     assert "No annotation file: beats are detected." in [c.value for c in at.sidebar.caption]
     assert float(metrics(at)["V burden"].rstrip("%")) > 10
+    # a second CSV added to the uploader replaces the first (the uploader keeps both; the app says so)
+    x2 = load_record("100").lead_signal("MLII")[:n]
+    csv2 = "time_s,MLII\n" + "\n".join(f"{i / rec.fs:.6f},{v:.4f}" for i, v in enumerate(x2))
+    ok(upload(at, ("patient one.csv", csv.encode()), ("patient two.csv", csv2.encode())))
+    assert not at.error and at.subheader[0].value == "patient_two"
+    assert any("newest upload" in i.value and "patient one.csv" in i.value for i in at.sidebar.info)
+    assert float(metrics(at)["V burden"].rstrip("%")) < 1
 
 
 def test_noise_upload_is_flagged_as_not_an_ecg():

@@ -383,3 +383,17 @@ def test_annotations_of_a_record_read_in_blocks_are_checked_against_its_whole_le
     monkeypatch.setattr(wfdbfile, "READ_BLOCK", 100_001)  # 7 blocks, the last one 49,994 samples
     rec = wfdbfile.read_wfdb(tmp_path / "100", ann_ext="atr")
     assert len(rec.annotations.sample) == len(load_record("100").annotations.sample)
+
+
+def test_the_newest_upload_replaces_the_earlier_ones():
+    """The uploader keeps every file; the app uses the record of the last one added."""
+    from ecgapp.uploads import newest_upload
+
+    csv1, csv2 = ("a.csv", b"1\n"), ("b.csv", b"2\n")
+    hea, dat, atr = ("100.hea", b"h"), ("100.dat", b"d"), ("100.atr", b"a")
+    assert newest_upload([csv1, csv2]) == ([csv2], ["a.csv"])
+    assert newest_upload([csv1, hea, dat, atr]) == ([hea, dat, atr], ["a.csv"])  # WFDB files by stem
+    assert newest_upload([hea, dat, csv1]) == ([csv1], ["100.hea", "100.dat"])
+    assert newest_upload([("x.edf", b"e"), ("101.hea", b"h"), ("101.dat", b"d")])[1] == ["x.edf"]
+    assert newest_upload([csv1, ("100.dat", b"d")]) == ([csv1, ("100.dat", b"d")], [])  # no header: say what is missing
+    assert newest_upload([csv1]) == ([csv1], [])
