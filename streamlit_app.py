@@ -430,7 +430,7 @@ def render() -> None:
     cols[3].metric("S burden", f"{s['burden_pct']['S']:.1f}%", help="share of beats labelled S")
     cols[4].metric("V burden", f"{s['burden_pct']['V']:.1f}%", help="share of beats labelled V")
     if a.agreement is not None:
-        cols[5].metric("agreement with reference", f"{100 * a.agreement.accuracy:.1f}%",
+        cols[5].metric("agreement", f"{100 * a.agreement.accuracy:.1f}%",
                        help="share of beats whose label matches the reference annotation (details below)")
     st.markdown("Beats by label: " + ", ".join(f"**{c}** {n}" for c, n in s["counts"].items()))
     by = a.table["label_by"].value_counts()
@@ -464,7 +464,7 @@ def render() -> None:
 
     # ---------------------------------------------------------------- the ECG view
     st.markdown("#### ECG")
-    c = st.columns([1.2, 1, 1, 1.2, 1, 1, 1.3, 1.1])
+    c = st.columns([1.1, 0.9, 0.9, 1.1, 0.9, 0.9, 1.2, 1.4])
     st.session_state.setdefault("view_width", 10)
     width = c[0].selectbox("window (s)", WIDTHS_S, key="view_width")
     gain = c[7].selectbox("gain", GAINS_MM_MV, index=1, key="gain", format_func=lambda g: f"{g:g} mm/mV",
