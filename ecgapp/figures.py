@@ -1,12 +1,14 @@
 """Plotly figures of the app, built by plain functions (arrays and tables in, ``go.Figure`` out).
 
-- ``ecg_figure``: a window of the filtered ECG on standard ECG paper (major grid 0.2 s / 0.5 mV, minor
-  0.04 s / 0.1 mV), every beat marked at its R peak with its predicted class, disagreements with the
-  reference ringed. Only the window's samples are sent to the browser.
+- ``ecg_figure``: a window of the filtered ECG on calibrated ECG paper (25 mm/s, 5/10/20 mm/mV, square
+  boxes, a 1 mV pulse, rows of 10 s for wider windows), beat letters in a row above the trace, disagreements
+  with the reference ringed with the reference letter beside. Only the window's samples are sent to the browser.
 - ``overview_figure``: the whole record as a min/max-decimated strip (every R peak's amplitude survives
-  decimation), ectopic beats as ticks, and the current window shaded.
+  decimation), ectopic beats as ticks, and the current window shaded; ``tachogram_figure``: heart rate over
+  the whole record with runs and pauses marked.
 - ``explanation_figure`` and ``probability_figure``: one beat with its attribution as a heat-coloured
-  line over the P / QRS / ST-T regions, the RR-context attribution, and the class probabilities.
+  line over neutral bands of the beat's own regions, the RR-context attribution, and the class probabilities.
+- ``template_figure``: one beat template's median beat on calibrated paper (the review gallery).
 """
 
 from __future__ import annotations
