@@ -45,11 +45,11 @@ def deletion_curve(model, waves, rr, i: int, order: np.ndarray, target: int) -> 
     for k, share in enumerate(STEPS):
         batch[k, 0, order[: int(round(share * n))]] = 0.0
     probs = []
-    for k in range(len(STEPS)):  # the sequence model reads the beat among its neighbours: swap it in
-        w = waves.copy()
-        w[i] = batch[k]
-        lo, hi = max(i - 4, 0), min(i + 5, len(w))
-        probs.append(predict_inputs(model, w[lo:hi], rr[lo:hi])[i - lo, target])
+    lo, hi = max(i - model.config.context, 0), min(i + model.config.context + 1, len(waves))
+    for k in range(len(STEPS)):  # the sequence model reads the beat among its neighbours: swap it in (the
+        w = waves[lo:hi].copy()  # centre beat's label depends only on them, so a slice is enough)
+        w[i - lo] = batch[k]
+        probs.append(predict_inputs(model, w, rr[lo:hi])[i - lo, target])
     return np.array(probs)
 
 

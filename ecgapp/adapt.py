@@ -81,14 +81,12 @@ def adapt_model(model: nn.Module, waves: np.ndarray, rr: np.ndarray, labelled: n
     emb = embed_beats(adapted, waves, rr)
     index = adapted.context_index(n, device)
     # the labelled beats: at most MAX_LABELLED, spread over time within each class
-    chosen = np.concatenate([_spread(labelled[labels == c], MAX_LABELLED // len(np.unique(labels)))
-                             for c in np.unique(labels)])
-    target = torch.as_tensor(np.concatenate([labels[labels == c][np.isin(labelled[labels == c], chosen)]
-                                             for c in np.unique(labels)]), device=device)
-    chosen_t = torch.as_tensor(chosen, device=device)
     present = np.unique(labels)
+    keep = np.concatenate([_spread(np.flatnonzero(labels == c), MAX_LABELLED // present.size) for c in present])
+    chosen_t = torch.as_tensor(labelled[keep], device=device)
+    target = torch.as_tensor(labels[keep], device=device)
     weight = torch.zeros(len(AAMI_CLASSES), device=device)
-    counts = np.bincount(target.cpu().numpy(), minlength=len(AAMI_CLASSES))
+    counts = np.bincount(labels[keep], minlength=len(AAMI_CLASSES))
     # sqrt inverse-frequency class weights, as in training: a class with 2 labels among 40 is not made
     # as heavy as the other 38 (fully balanced weights made the adapted model over-call it)
     share = counts[present] / counts[present].sum()

@@ -88,9 +88,7 @@ def strip_range_mv(signal: np.ndarray) -> tuple[float, float]:
         return -1.0, 1.0
     if x.size > 2_000_000:  # a percentile of a strided sample is enough (a 24-hour lead has 31 M samples)
         x = x[:: x.size // 1_000_000]
-    lo, hi = np.percentile(x, [0.1, 99.9])
-    lo = float(np.floor((lo - 0.1) / GRID_MAJOR_MV) * GRID_MAJOR_MV)
-    hi = float(np.ceil((hi + 0.1) / GRID_MAJOR_MV) * GRID_MAJOR_MV)
+    lo, hi = range_on_grid(*np.percentile(x, [0.1, 99.9]))
     while hi - lo < 2.0:
         lo, hi = lo - GRID_MAJOR_MV, hi + GRID_MAJOR_MV
     return lo, hi
@@ -358,9 +356,13 @@ def template_range_mv(medians_mv: np.ndarray) -> tuple[float, float]:
     beats are drawn to one scale."""
     m = np.asarray(medians_mv, dtype=float)
     finite = m[np.isfinite(m)]
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-0.5, 0.5)
-    return (float(np.floor((lo - 0.1) / GRID_MAJOR_MV) * GRID_MAJOR_MV),
-            float(np.ceil((hi + 0.1) / GRID_MAJOR_MV) * GRID_MAJOR_MV))
+    return range_on_grid(*((float(finite.min()), float(finite.max())) if finite.size else (-0.5, 0.5)))
+
+
+def range_on_grid(lo: float, hi: float, margin_mv: float = 0.1) -> tuple[float, float]:
+    """[lo - margin, hi + margin] widened to the 0.5 mV grid lines (mV)."""
+    return (float(np.floor((lo - margin_mv) / GRID_MAJOR_MV) * GRID_MAJOR_MV),
+            float(np.ceil((hi + margin_mv) / GRID_MAJOR_MV) * GRID_MAJOR_MV))
 
 
 def template_figure(median_mv: np.ndarray, range_mv: tuple[float, float], title: str = "", colour: str = "#1c1c1c",

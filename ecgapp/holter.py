@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .processing import true_runs
+
 BIGEMINY_CYCLES = 3  # N-V pairs in a row for a bigeminy episode
 TRIGEMINY_CYCLES = 3  # N-N-V triples in a row for a trigeminy episode
 PAUSE_S = 2.0  # RR intervals at least this long are pauses
@@ -26,9 +28,8 @@ EVENT_COLUMNS = ("event", "start_s", "end_s", "beats", "rate_bpm", "first_beat")
 
 def runs_of(labels: np.ndarray, cls: str) -> list[tuple[int, int]]:
     """(first, last) beat indices (inclusive) of every run of consecutive beats labelled ``cls``."""
-    hit = np.concatenate(([False], np.asarray(labels) == cls, [False]))
-    edges = np.flatnonzero(np.diff(hit.astype(np.int8)))
-    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
+    starts, ends = true_runs(np.asarray(labels) == cls)
+    return [(int(a), int(b) - 1) for a, b in zip(starts, ends)]
 
 
 def pattern_episodes(labels: np.ndarray, ectopic: str, normal_beats: int, min_cycles: int) -> list[tuple[int, int]]:

@@ -25,7 +25,6 @@ from .inference import predict_inputs
 from .summary import agreement, rhythm_summary
 from .templates import Templates, beat_templates
 
-LABEL_SOURCES = ("model", "adapted", "reader")
 TRAIN_ON_VOTES = True  # the network learns from the reader's and the templates' labels (chosen on DS1, out of
 # fold: macro-F1 0.862 against 0.819 from the reader's labels alone; benchmarks/results/adapt_ds1.md)
 MAX_UNDO = 50

@@ -48,7 +48,7 @@ class Templates:
     ``median`` (k, L) float32: each template's median beat (the whole window, record-scaled units of
     ``features.beat_inputs``: 1.0 = this patient's typical beat height); ``count`` (k,); ``timing`` (k,) int:
     an index into TIMINGS (early against the local rhythm, fast against the record's usual rate, both or
-    neither), ``early`` and ``fast`` the same as bools; ``representative`` (k,): the member beat
+    neither; ``early``: the early ones as bools); ``representative`` (k,): the member beat
     closest to the template's median (the one to show or ask a reader about); ``shape`` (k,): which
     morphology group the template belongs to (an early and an on-time template of one shape share it).
     """
@@ -66,10 +66,6 @@ class Templates:
     @property
     def early(self) -> np.ndarray:
         return self.timing % 2 == 1
-
-    @property
-    def fast(self) -> np.ndarray:
-        return self.timing >= 2
 
     def members(self, template: int) -> np.ndarray:
         """Beat indices of one template, in time order (``closest_members`` for the most typical few)."""
