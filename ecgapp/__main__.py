@@ -129,6 +129,10 @@ def cmd_classify(args) -> int:
             print(f"  agreement with the reference labels: {row['agreement_pct']:.1f}%")
         if row["skipped_beats"]:
             print(f"  {row['skipped_beats']} beat(s) skipped: their window touches missing data")
+        if row["unreadable_beats"]:
+            print(f"  {row['unreadable_s']:g} s look unreadable (noise): their {row['unreadable_beats']} beat(s) are "
+                  f"labelled Q (column 'unreadable'; 'network_label' keeps the network's) and left out of heart rate "
+                  f"and burden")
         for note in row["notes"]:
             print(f"  note: {note}")
         if row["looks_like_noise"]:

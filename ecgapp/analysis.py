@@ -21,14 +21,15 @@ from .errors import InputError
 from .inference import classify_beats
 from .metrics import AamiReport
 from .processing import MODEL_FS, clean, resample
+from .quality import StretchQuality, stretch_quality
 from .records import Record, lead_label
 from .summary import agreement, rhythm_summary
 
 BEAT_SOURCES = ("reference", "detected")
 Progress = Callable[[float, str], None]  # (fraction done 0..1, what is being done now)
 # where each step ends, as a fraction of the whole (measured on a 24-hour lead: bench_holter)
-_STEPS = {"finding beats": 0.43, "filtering": 0.48, "cutting beats": 0.5, "classifying beats": 0.99,
-          "summarising": 1.0}
+_STEPS = {"finding beats": 0.43, "filtering": 0.48, "cutting beats": 0.5, "classifying beats": 0.9,
+          "checking signal quality": 0.99, "summarising": 1.0}
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,7 +58,9 @@ class Analysis:
     summary: dict
     agreement: AamiReport | None
     detection: dict | None
-    broken: np.ndarray | None = None  # (n-1,) RR intervals spanning missing data (left out of heart rate)
+    broken: np.ndarray | None = None  # (n-1,) RR intervals spanning missing data or touching an unreadable beat
+    # (left out of heart rate and the rhythm report)
+    quality: StretchQuality | None = None  # per-stretch signal quality (``quality.stretch_quality``)
 
     @property
     def nbytes(self) -> int:
@@ -79,6 +82,20 @@ def reference_labels_for(record: Record, detected: np.ndarray) -> tuple[np.ndarr
     labels[di] = np.asarray(AAMI_CLASSES)[ref_cls[ri]]
     return labels, {"reference beats": int(ref_samples.size), "matched": int(ri.size),
                     "missed": int(ref_samples.size - ri.size), "extra": int(detected.size - di.size)}
+
+
+def mark_unreadable(table: pd.DataFrame, quality: StretchQuality, broken: np.ndarray | None) -> np.ndarray | None:
+    """Beats inside unreadable stretches are labelled Q (in place: ``table`` gains ``unreadable`` and
+    ``network_label``, the network's own label); returns ``broken`` (n-1 RR intervals left out of heart rate
+    and the rhythm report) with every interval that touches an unreadable beat added."""
+    unreadable = quality.beats_unreadable(table["time_s"].to_numpy())
+    table["network_label"] = table["label"]
+    table["unreadable"] = unreadable
+    table.loc[unreadable, "label"] = "Q"
+    if not unreadable.any():
+        return broken
+    touching = unreadable[:-1] | unreadable[1:]
+    return touching if broken is None else (np.asarray(broken, bool) | touching)
 
 
 def analyse(model: torch.nn.Module, record: Record, lead: str | int | None = None,
@@ -113,16 +130,19 @@ def analyse(model: torch.nn.Module, record: Record, lead: str | int | None = Non
     report(a, "classifying beats")
     waves, rr, table = classify_beats(model, beats, progress=lambda done: report(a + (b - a) * done,
                                                                                  "classifying beats"))
-    report(b, "summarising")
+    report(b, "checking signal quality")
     if source == "detected":
         labels, detection = reference_labels_for(record, beats.sample)
         table["reference"] = labels
-    broken = intervals_spanning_gaps(x, beats.sample)
+    raw = x if record.fs == MODEL_FS and x.dtype == np.float32 else resample(x, record.fs, MODEL_FS)
+    quality = stretch_quality(signal, raw, beats)
+    report(_STEPS["checking signal quality"], "summarising")
+    broken = mark_unreadable(table, quality, intervals_spanning_gaps(x, beats.sample))
     result = Analysis(
         record=record.name, lead=name, source=source, fs=record.fs, duration_s=record.duration_s,
-        signal=signal, raw=(x if record.fs == MODEL_FS and x.dtype == np.float32 else resample(x, record.fs, MODEL_FS)),
-        beats=beats, waves=waves, rr=rr, table=table,
+        signal=signal, raw=raw, beats=beats, waves=waves, rr=rr, table=table,
         summary=rhythm_summary(table, broken), agreement=agreement(table), detection=detection, broken=broken,
+        quality=quality,
     )
     report(1.0, "done")
     return result

@@ -29,15 +29,17 @@ def write_wfdb_annotations(table: pd.DataFrame, record_name: str, fs: float, out
     letters, which are MIT-BIH codes of the same class (N normal, S supraventricular premature, V
     ventricular premature, F fusion, Q unclassifiable); aux_note holds the confidence, and after a review
     (a ``label_by`` column, ``review.reviewed``) who gave the label: ``reader`` for the reader's labels,
-    ``adapted p=0.912`` for those an adapted model changed, ``p=0.987`` for the shipped model's.
+    ``adapted p=0.912`` for those an adapted model changed, ``p=0.987`` for the shipped model's, ``unreadable``
+    for the Q beats of unreadable stretches (``analysis.mark_unreadable``).
     """
     import wfdb
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     by = table["label_by"] if "label_by" in table else ["model"] * len(table)
-    notes = ["reader" if b == "reader" else f"{'adapted ' if b == 'adapted' else ''}p={c:.3f}"
-             for b, c in zip(by, table["confidence"])]
+    unreadable = table["unreadable"] if "unreadable" in table else [False] * len(table)
+    notes = ["reader" if b == "reader" else "unreadable" if u else f"{'adapted ' if b == 'adapted' else ''}p={c:.3f}"
+             for b, u, c in zip(by, unreadable, table["confidence"])]
     wfdb.wrann(record_name, extension, table["sample"].to_numpy(), symbol=table["label"].tolist(),
                aux_note=notes, fs=fs, write_dir=str(out_dir))
     return out_dir / f"{record_name}.{extension}"

@@ -112,13 +112,18 @@ def shown_labels(model_labels, review: Review) -> tuple[np.ndarray, np.ndarray]:
 
 
 def reviewed(a: Analysis, review: Review) -> Analysis:
-    """``a`` with the reviewed labels: its table gains ``model_label`` and ``label_by``, and its summary and
+    """``a`` with the reviewed labels: its table gains ``model_label`` and ``label_by`` ("model", "adapted",
+    "reader", or "quality" for beats of unreadable stretches, ``analysis.mark_unreadable``), and its summary and
     agreement are recomputed from the shown labels (the arrays are shared, not copied)."""
     if review.n != len(a.table):
         raise ValueError(f"the review has {review.n} beats, the analysis {len(a.table)}")
     table = a.table.copy()
     table["model_label"] = a.table["label"]
     label, by = shown_labels(a.table["label"].to_numpy(), review)
+    if "unreadable" in table:  # unreadable stretches stay Q (the quality check's label) unless the reader says
+        keep = table["unreadable"].to_numpy() & (by != "reader")  # otherwise: then the beat counts again
+        label[keep], by[keep] = "Q", "quality"
+        table["unreadable"] = keep
     table["label"] = label
     table["label_by"] = by
     if review.adapted_probs is not None:  # where the adapted labels are shown: the adapted network's probability

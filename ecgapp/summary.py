@@ -36,17 +36,22 @@ def heart_rate(times_s: np.ndarray, broken: np.ndarray | None = None) -> dict[st
 
 
 def rhythm_summary(table: pd.DataFrame, broken: np.ndarray | None = None) -> dict:
-    """Beats per predicted class, total, heart rate (bpm), ectopic burden (% of beats labelled S, V) and
+    """Beats per predicted class, total, heart rate (bpm), ectopic burden (% of the readable beats labelled S, V:
+    beats in unreadable stretches, the table's ``unreadable`` column, are left out), how many are unreadable, and
     the share of beats whose rhythm reads as atrial fibrillation (``af_pct``, % of beats; from the table's
     ``af`` column, 0 without one), the median beat-template correlation and whether the "beats" look like
     noise rather than an ECG (``quality.looks_like_noise``; from ``template_r``, NaN / False without it)."""
     counts = {c: int((table["label"] == c).sum()) for c in AAMI_CLASSES}
     n = int(len(table))
+    unreadable = int(table["unreadable"].sum()) if "unreadable" in table else 0
+    readable = n - unreadable
     af = int(table["af"].sum()) if "af" in table else 0
     r = table["template_r"].to_numpy(dtype=float) if "template_r" in table else np.zeros(0)
     return {
         "beats": n, "counts": counts, "heart_rate_bpm": heart_rate(table["time_s"].to_numpy(), broken),
-        "burden_pct": {c: (100.0 * counts[c] / n if n else math.nan) for c in ("S", "V")},
+        "burden_pct": {c: (100.0 * int(((table["label"] == c) & ~table["unreadable"]).sum() if unreadable else counts[c])
+                           / readable if readable else math.nan) for c in ("S", "V")},
+        "unreadable_beats": unreadable,
         "af_pct": 100.0 * af / n if n else math.nan,
         "template_r_median": float(np.nanmedian(r)) if r.size and np.isfinite(r).any() else math.nan,
         "looks_like_noise": looks_like_noise(r[np.isfinite(r)]),

@@ -155,7 +155,7 @@ def test_inside_atrial_fibrillation_the_explanation_gives_the_served_probabiliti
     gated = [explain_beat(model, a.waves, a.rr, int(i), in_af=True) for i in af_rows[:200:20]]
     for i, e_raw, e in zip(af_rows[:200:20], raw, gated):
         row = a.table.iloc[i]
-        assert e.in_af and e.predicted == row["label"]
+        assert e.in_af and e.predicted == row["network_label"]
         assert [e.probabilities[c] for c in "NSVFQ"] == pytest.approx(row[[f"p_{c}" for c in "NSVFQ"]].tolist(),
                                                                       abs=2e-3)
         same_target = explain_beat(model, a.waves, a.rr, int(i), in_af=True, target=e_raw.target)

@@ -37,7 +37,7 @@ def test_analyse_reports_progress_in_order_and_filters_once(model, monkeypatch):
     done = [d for d, _ in seen]
     assert done == sorted(done) and done[0] == 0.0 and seen[-1] == (1.0, "done")
     steps = list(dict.fromkeys(w for _, w in seen))
-    assert steps == ["finding beats", "filtering", "cutting beats", "classifying beats", "summarising", "done"]
+    assert steps == ["finding beats", "filtering", "cutting beats", "classifying beats", "checking signal quality", "summarising", "done"]
     # the same table as the path that cleans inside extract_beats (training's and evaluation's)
     table = classify_beats(model, extract_beats(load_record("208"), r_peaks=a.beats.sample))[2]
     np.testing.assert_array_equal(table["label"].to_numpy(), a.table["label"].to_numpy())
