@@ -69,6 +69,8 @@ premature_augment = 0.3  # chance that a stretch of only normal beats gets 1-3 b
 invariance = 0.3  # subject-invariant training: a patient classifier on each beat's embedding, its gradient
 # reversed and scaled by this (ramped up over training), so the embedding learns to hide who the patient is (0 = off;
 # chosen among 0, 0.3, 1 by cross-validation: benchmarks/results/experiments.md row 13)
+invariance_on = "embedding"  # what the patient classifier reads: "embedding" (each beat's CNN embedding) or
+# "context" (what the head reads: the beat's embedding beside the LSTM's reading of its neighbours)
 af_gate = True  # let cross-validation choose a threshold for the AF gate (no S inside atrial fibrillation)
 offsets = False  # fit per-class logit offsets on the out-of-fold logits (off: in nested cross-validation
 # they lowered macro-F1 on the held-out fold for every seed; benchmarks/results/experiments.md)
@@ -84,6 +86,7 @@ tag = ""  # name of this configuration's cached fold results (runs/<tag>/); "" =
 out = "weights/hybrid"
 # -------------------------------------------------------------------------------------------------------
 CONFIG_KEYS = [k for k in globals() if k not in _before_config and not k.startswith("_")]
+DEFAULTS = {k: globals()[k] for k in CONFIG_KEYS}
 EVAL_RATES = (360.0, 128.0)  # held-out patients are labelled at these rates in cross-validation
 AF_THRESHOLDS = (0.0, 0.08, 0.10, 0.12, 0.15)  # AF gate candidates (rhythm.af_irregularity; 0 = no gate)
 
@@ -154,16 +157,22 @@ class _Trainee(torch.nn.Module):
     """What one training step runs (the classifier, and the patient classifier of subject-invariant
     training), as one module's forward, so that DistributedDataParallel can wrap it."""
 
-    def __init__(self, model: BeatClassifier, patient_head: torch.nn.Module | None):
+    def __init__(self, model: BeatClassifier, patient_head: torch.nn.Module | None, on: str = "embedding"):
         super().__init__()
-        self.model, self.patient_head = model, patient_head
+        self.model, self.patient_head, self.on = model, patient_head, on
 
     def forward(self, x, r, idx, reverse_scale: float = 0.0):
+        """(logits of the labelled beats, patient logits or None, the rows of ``x`` those patient logits are of:
+        every beat for "embedding", the labelled beats for "context")."""
         emb = self.model.encode(x, r)
+        if self.patient_head is not None and self.on == "context":
+            z = self.model.head_input(emb[idx])
+            who = self.patient_head(_ReverseGradient.apply(z, reverse_scale))
+            return self.model.calibrate(self.model.head(z)), who, idx[:, idx.shape[1] // 2]
         logits = self.model.classify(emb, idx)
         if self.patient_head is None:
-            return logits, None
-        return logits, self.patient_head(_ReverseGradient.apply(emb, reverse_scale))
+            return logits, None, None
+        return logits, self.patient_head(_ReverseGradient.apply(emb, reverse_scale)), None
 
 
 def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_seed: int, log=print):
@@ -190,9 +199,13 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
     patient_head = None
     if cfg["invariance"]:  # training only: the shipped model has no patient classifier
         width = model.config.embed if model.config.arch in ("hybrid", "cnn") else model.head[1].in_features
+        if cfg["invariance_on"] == "context":
+            width = model.head[1].in_features
+        elif cfg["invariance_on"] != "embedding":
+            raise ValueError(f"--invariance-on must be embedding or context, not {cfg['invariance_on']!r}")
         patient_head = torch.nn.Sequential(torch.nn.Linear(width, 64), torch.nn.ReLU(inplace=True),
                                            torch.nn.Linear(64, len(by_name))).to(dev)
-    trainee = _Trainee(model, patient_head)
+    trainee = _Trainee(model, patient_head, cfg["invariance_on"])
     step = (torch.nn.parallel.DistributedDataParallel(trainee, device_ids=[dev.index] if dev.type == "cuda" else None)
             if world > 1 else trainee)  # gradients averaged over the processes after each backward pass
     opt = torch.optim.AdamW(trainee.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
@@ -258,10 +271,11 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
             progress = (epoch - 1 + i / len(order)) / cfg["epochs"]
             scale = float(cfg["invariance"] * (2.0 / (1.0 + np.exp(-10.0 * progress)) - 1.0))
             with torch.autocast(dev.type, dtype=torch.float16, enabled=use_amp):
-                logits, who_logits = step(x, r, idx, scale)
+                logits, who_logits, who_rows = step(x, r, idx, scale)
                 loss = loss_fn(logits, y)
                 if who_logits is not None:
                     who = torch.from_numpy(np.concatenate(patients)).to(dev)
+                    who = who if who_rows is None else who[who_rows]
                     loss = loss + torch.nn.functional.cross_entropy(who_logits, who)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -322,6 +336,8 @@ def run_fold(cfg: dict, f: int, held_out: tuple[str, ...], train_names: list[str
         data = np.load(path, allow_pickle=False)
         meta = json.loads(str(data["meta"]))
         made_with = meta.get("settings")  # caches written before settings were stored cannot be checked
+        if made_with is not None:  # a setting added since the cache was written had its default value then
+            made_with = {**{k: v for k, v in DEFAULTS.items() if k not in NOT_TRAINING_KEYS}, **made_with}
         if made_with is not None and made_with != training_settings(cfg):
             differ = sorted(k for k in set(made_with) | set(training_settings(cfg))
                             if made_with.get(k) != training_settings(cfg).get(k))

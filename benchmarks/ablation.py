@@ -35,6 +35,8 @@ VARIANTS: dict[str, list[str]] = {
     "hybrid, no subject invariance": NO_INV,
     "hybrid, subject-invariant 1": ["--invariance", "1.0"],
     "hybrid, subject-invariant 0.1": ["--invariance", "0.1"],
+    "hybrid, subject-invariant 0.5": ["--invariance", "0.5"],
+    "hybrid, invariant context": ["--invariance-on", "context"],
     "hybrid, no synthetic APCs": [*NO_APC, *NO_INV],
     "cnn": ["--arch", "cnn", *NO_APC, *NO_INV],
     "hybrid, no template": ["--template", "false", *NO_APC, *NO_INV],

@@ -163,15 +163,18 @@ class BeatClassifier(nn.Module):
         """``classify_raw`` with the decision offsets and temperature (no AF gate: see ``forward``)."""
         return self.calibrate(self.classify_raw(emb, index))
 
-    def head_logits(self, ctx: torch.Tensor) -> torch.Tensor:
-        """The head's logits (m, 5) for the centre beat of each neighbourhood ``ctx`` (m, 2k+1, D)."""
+    def head_input(self, ctx: torch.Tensor) -> torch.Tensor:
+        """What the head reads (m, D') for the centre beat of each neighbourhood ``ctx`` (m, 2k+1, D): hybrid,
+        the centre beat's embedding beside the LSTM's output at the centre; otherwise the embedding."""
         mid = ctx.shape[1] // 2
         if self.is_sequence:
             seq, _ = self.beat_lstm(ctx)  # (m, 2k+1, 2H)
-            z = torch.cat([ctx[:, mid], seq[:, mid]], dim=1)
-        else:
-            z = ctx[:, mid]
-        return self.head(z)
+            return torch.cat([ctx[:, mid], seq[:, mid]], dim=1)
+        return ctx[:, mid]
+
+    def head_logits(self, ctx: torch.Tensor) -> torch.Tensor:
+        """The head's logits (m, 5) for the centre beat of each neighbourhood ``ctx`` (m, 2k+1, D)."""
+        return self.head(self.head_input(ctx))
 
     def classify_context(self, ctx: torch.Tensor) -> torch.Tensor:
         """Logits (m, 5) of the centre beat of each neighbourhood, offsets and temperature applied."""
