@@ -9,27 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 import threading
 from collections import OrderedDict
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
-from ecgapp import AAMI_CLASSES, DataNotFoundError, InputError, list_records, load_record, load_upload
-from ecgapp.analysis import Analysis, analyse
-from ecgapp.explain import CLASS_NAMES, METHODS, explain_beat, method_disagreement, reading
-from ecgapp.exports import beats_csv_bytes, events_csv_bytes, safe_record_name, wfdb_annotation_bytes
-from ecgapp.figures import (CLASS_COLOURS, GAINS_MM_MV, ecg_figure, explanation_figure, minmax_decimate,
-                            overview_figure, probability_figure, strip_geometry, strip_range_mv, strip_time,
-                            tachogram_figure, template_figure, template_range_mv)
-from ecgapp.holter import rhythm_report, tachogram
-from ecgapp.model import load_model
-from ecgapp.review import Review, adapt_to_review, adapted_model_zip, record_templates, reviewed
-from ecgapp.templates import TIMINGS, Templates, beats_text, describe, median_beats
-from ecgapp.summary import agreement_frames, trust_notes
-from ecgapp.uploads import MAX_UPLOAD_BYTES, newest_upload, remove_stale_uploads
+# Light imports only up here: the page, its notice and the record picker are drawn before the heavy ones
+# (torch, captum, scipy, plotly: several seconds on a cold 2-core server) are imported further down.
+from ecgapp.aami import AAMI_CLASSES
+from ecgapp.errors import DataNotFoundError, InputError
+from ecgapp.mitdb import list_records, load_record
+from ecgapp.uploads import MAX_UPLOAD_BYTES, load_upload, newest_upload, remove_stale_uploads
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "hybrid"
 LOG = logging.getLogger("ecgapp.app")
@@ -154,6 +148,16 @@ def report_of(key: str, lead: str, source: str, version: int, _a: Analysis) -> d
     return report
 
 
+def how_many(n: int, what: str) -> str:
+    """'1 pause', '3 pauses'."""
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def unreadable_spans(a: Analysis) -> list[tuple[float, float]]:
+    """The stretches the quality check found unreadable (s), as drawn on the strip and the overview."""
+    return a.quality.spans() if a.quality is not None else []
+
+
 def on_overview_select() -> None:
     """A click on the whole-record strip moves the window there (centred on the click)."""
     points = st.session_state.overview.selection.points
@@ -197,11 +201,15 @@ def reset_view_if(context: str, record_key: str, a: Analysis) -> None:
 
 
 def show_beat(a: Analysis, beat: int) -> None:
-    """Select beat number ``beat`` (1-based) and move the window so that it sits in view."""
+    """Select beat number ``beat`` (1-based); move the window only when the beat is not already in view (then it
+    sits a third of the way in), so a beat clicked on the strip stays under the cursor."""
     beat = int(np.clip(beat, 1, len(a.table)))
     st.session_state.beat = beat
     width = st.session_state.get("view_width", 10)
     t = float(a.table["time_s"].iloc[beat - 1])
+    start = st.session_state.get("view_start", 0.0)
+    if start + 0.1 <= t <= start + width - 0.1:
+        return
     st.session_state.view_start = float(np.clip(round(t - width / 3, 1), 0, max_start(a, width)))
 
 
@@ -317,48 +325,60 @@ def show_template_member(direction: int) -> None:
     show_beat(shown(), int(after[0] if after.size else members[0 if direction > 0 else -1]))
 
 
-def render() -> None:
-    """The page, top to bottom (sidebar input, summary, ECG view, beats and explanations, downloads)."""
-    # ---------------------------------------------------------------- sidebar: input
+def render_input() -> dict:
+    """The sidebar's input widgets, the title and the notice: drawn before the heavy imports, so the page and
+    the record picker show at once on a cold server. Returns what was chosen (nothing is read yet)."""
     st.sidebar.title("ecgapp")
     for kept in ("mitdb_name", "view_width", "method", "gain"):  # keep choices whose widget is not drawn in this run
         if kept in st.session_state:
             st.session_state[kept] = st.session_state[kept]
     kind = st.sidebar.radio("ECG", ["MIT-BIH record", "Upload a file"], key="kind", horizontal=True)
-    record = None
-    key = ""
+    choice = {"kind": kind}
     try:
         if kind == "MIT-BIH record":
             labels = record_labels()
-            name = st.sidebar.selectbox("MIT-BIH Arrhythmia Database record", list(labels), format_func=labels.get,
-                                        key="mitdb_name", help="age, sex and medications from the record's header")
-            record, key = mitdb_record(name), name
+            choice["name"] = st.sidebar.selectbox("MIT-BIH Arrhythmia Database record", list(labels),
+                                                  format_func=labels.get, key="mitdb_name",
+                                                  help="age, sex and medications from the record's header")
         else:
             limit_mb = MAX_UPLOAD_BYTES // 2**20
-            uploads = st.sidebar.file_uploader(
+            choice["uploads"] = st.sidebar.file_uploader(
                 "ECG files", accept_multiple_files=True, key="upload",
                 help=f"WFDB: the .hea and .dat files (plus an annotation file such as .atr for reference beats); "
                      f"or one CSV; or one EDF. Up to {limit_mb} MB in total.")
             st.sidebar.caption(f"WFDB (.hea + .dat [+ .atr]), CSV or EDF; at most {limit_mb} MB. Files are read in a "
                                f"temporary folder and never stored.")
-            csv_fs = st.sidebar.number_input("CSV sampling rate (Hz)", min_value=0.0, max_value=10_000.0, value=None,
-                                             help="only for a CSV without a time column", key="csv_fs")
-            if uploads:
-                files, earlier = newest_upload([(f.name, f.getvalue()) for f in uploads])
+            choice["csv_fs"] = st.sidebar.number_input("CSV sampling rate (Hz)", min_value=0.0, max_value=10_000.0,
+                                                       value=None, help="only for a CSV without a time column",
+                                                       key="csv_fs")
+    except (DataNotFoundError, InputError) as exc:
+        choice["problem"] = str(exc)
+    st.title("Heartbeat classification with explanations")
+    st.warning(NOTICE, icon="⚠️")
+    return choice
+
+
+def render(choice: dict) -> None:
+    """The page below the notice (the record read, summary, ECG view, beats and explanations, downloads)."""
+    kind = choice["kind"]
+    record = None
+    key = ""
+    problem = choice.get("problem")
+    if problem is None:
+        try:
+            if kind == "MIT-BIH record":
+                record, key = mitdb_record(choice["name"]), choice["name"]
+            elif choice.get("uploads"):
+                files, earlier = newest_upload([(f.name, f.getvalue()) for f in choice["uploads"]])
                 if earlier:
                     st.sidebar.info(f"Showing the newest upload ({', '.join(n for n, _ in files)}); the earlier "
                                     f"file(s) {', '.join(earlier)} are not used: remove them with the x beside each "
                                     f"name to tidy up.")
-                fs = csv_fs or None
+                fs = choice.get("csv_fs") or None
                 key = upload_digest(files, fs)
                 record = uploaded_record(key, tuple(files), fs)
-    except (DataNotFoundError, InputError) as exc:
-        problem = str(exc)
-    else:
-        problem = None
-
-    st.title("Heartbeat classification with explanations")
-    st.warning(NOTICE, icon="⚠️")
+        except (DataNotFoundError, InputError) as exc:
+            problem = str(exc)
     if problem:
         st.error(problem)
         st.caption("Nothing was stored. Fix the file and upload it again, or pick a MIT-BIH record.")
@@ -398,7 +418,7 @@ def render() -> None:
 
     # ---------------------------------------------------------------- header and summary
     if kind == "MIT-BIH record":
-        st.subheader(labels[record.name])
+        st.subheader(record_labels()[record.name])
         clinical = " ".join(mitdb_info()[record.name].comments)  # the header's notes beyond age, sex, medications
         role = mitdb_info()[record.name].role
         if role == "training":
@@ -427,8 +447,9 @@ def render() -> None:
     cols[1].metric("mean heart rate", f"{hr['mean']:.0f} bpm" if np.isfinite(hr["mean"]) else "-")
     cols[2].metric("heart rate min-max", f"{hr['min']:.0f}-{hr['max']:.0f}" if np.isfinite(hr["min"]) else "-",
                    help="beats per minute, over a running median of 5 RR intervals")
-    cols[3].metric("S burden", f"{s['burden_pct']['S']:.1f}%", help="share of beats labelled S")
-    cols[4].metric("V burden", f"{s['burden_pct']['V']:.1f}%", help="share of beats labelled V")
+    readable = " (unreadable stretches left out)" if s.get("unreadable_beats") else ""
+    cols[3].metric("S burden", f"{s['burden_pct']['S']:.1f}%", help=f"share of beats labelled S{readable}")
+    cols[4].metric("V burden", f"{s['burden_pct']['V']:.1f}%", help=f"share of beats labelled V{readable}")
     if a.agreement is not None:
         cols[5].metric("agreement", f"{100 * a.agreement.accuracy:.1f}%",
                        help="share of beats whose label matches the reference annotation (details below)")
@@ -438,6 +459,12 @@ def render() -> None:
         st.caption(f"Labels: {by.get('reader', 0):,} yours, {by.get('adapted', 0):,} changed by the model adapted to "
                    f"this patient, {by.get('model', 0):,} the shipped model's (the table's `label_by` column). "
                    f"Heart rate, burden, agreement and downloads follow these labels.")
+    if spans := unreadable_spans(a):
+        seconds = sum(e - b for b, e in spans)
+        st.info(f"{len(spans)} stretch(es), {seconds:.0f} s in all, look unreadable (noise or artefact; shaded grey): "
+                f"their {s['unreadable_beats']:,} beat(s) are labelled Q and left out of heart rate, burden and the "
+                f"rhythm report (the table's `unreadable` column; `network_label` keeps what the network said). "
+                f"Relabel a beat to count it again.")
     for note in trust_notes(a.table, a.agreement):
         st.warning(note, icon="⚠️")
     if s["looks_like_noise"]:
@@ -489,11 +516,12 @@ def render() -> None:
                f"{'rows of 10 s; ' if width > 10 else ''}click a beat's letter to explain it.")
     st.plotly_chart(ecg_figure(a.signal, 360.0, a.table, *view, raw=a.raw if show_raw else None,
                                selected=None if selected is None else selected - 1, gain_mm_mv=gain,
-                               range_mv=range_mv),
+                               range_mv=range_mv, unreadable=unreadable_spans(a)),
                     width="stretch", key="ecg_chart", on_select=on_chart_select,
                     selection_mode="points", config={"displaylogo": False})
     st.plotly_chart(overview_figure(a.signal, 360.0, a.table, view, buckets=OVERVIEW_BUCKETS,
-                                    envelope=overview_envelope(key, a.lead, source, a)), width="stretch",
+                                    envelope=overview_envelope(key, a.lead, source, a),
+                                    unreadable=unreadable_spans(a), height=175), width="stretch",
                     config={"displayModeBar": False}, key="overview", on_select=on_overview_select,
                     selection_mode="points")
 
@@ -506,7 +534,7 @@ def render() -> None:
         classes = st.multiselect("classes", AAMI_CLASSES, default=list(AAMI_CLASSES), key="table_classes")
         f1, f2 = st.columns([1, 1.3])
         order = f1.selectbox("sort", ["time", "least certain first"], key="table_sort", label_visibility="collapsed")
-        only_diff = f2.checkbox("only beats differing from the reference", key="only_diff",
+        only_diff = f2.checkbox("only where the reference differs", key="only_diff",
                                 disabled=a.agreement is None)
         table = a.table.assign(beat=np.arange(1, n_beats + 1))
         shown = table[table["label"].isin(classes)]
@@ -550,9 +578,10 @@ def render() -> None:
             row = a.table.iloc[beat - 1]
             expl = explanation(key, a.lead, source, beat - 1, method, None if target == "predicted" else target, a)
             ref = f", reference {row['reference']}" if row["reference"] else ""
-            whose = {"reader": "your label", "adapted": "the adapted model's label"}.get(row["label_by"])
-            said = (f"{whose}; the shipped model said {row['model_label']} at "
-                    f"{100 * row[f'p_{row.model_label}']:.0f}%" if whose else f"confidence {100 * row['confidence']:.0f}%")
+            whose = {"reader": "your label", "adapted": "the adapted model's label",
+                     "quality": "an unreadable stretch"}.get(row["label_by"])
+            said = (f"{whose}; the shipped model said {row['network_label']} at "
+                    f"{100 * row[f'p_{row.network_label}']:.0f}%" if whose else f"confidence {100 * row['confidence']:.0f}%")
             st.markdown(f"Beat {beat} at {row['time_s']:.2f} s: **{row['label']}** ({CLASS_NAMES[row['label']]}), "
                         f"{said}{ref}")
             st.plotly_chart(explanation_figure(expl, a.beats.windows[beat - 1]), width="stretch",
@@ -587,10 +616,12 @@ def render() -> None:
     d1, d2, d3 = st.columns(3)
     d1.download_button("beats CSV", csv, file_name=f"{base}_beats.csv", mime="text/csv", key="dl_csv",
                        help="one row per beat: sample, time_s, label, confidence, p_N..p_Q, reference, af, "
-                            "template_r, model_label, label_by (model, adapted or reader)")
+                            "template_r, network_label, unreadable, model_label, label_by (model, adapted, reader "
+                            "or quality)")
     d2.download_button(f"WFDB annotations ({ann_name})", ann, file_name=ann_name, mime="application/octet-stream",
                        key="dl_wfdb", help="read with wfdb.rdann(record, 'pred'); symbols are the AAMI letters; "
-                                           "aux_note: 'reader' for your labels, else the confidence")
+                                           "aux_note: 'reader' for your labels, 'unreadable' for beats of "
+                                           "unreadable stretches, else the confidence")
     d3.download_button("rhythm report (CSV)", events_csv_bytes(report_of(key, a.lead, source, review.version, a)["events"]),
                        file_name=f"{base}_rhythm_events.csv", mime="text/csv", key="dl_events",
                        help="one row per event: couplets, triplets, runs, bigeminy, trigeminy, pauses, with start, "
@@ -628,23 +659,27 @@ def render_rhythm_report(key: str, source: str, a: Analysis, review: Review, vie
     """Holter-style rhythm report of the labels shown: counts, longest items, tachogram, clickable events."""
     report = report_of(key, a.lead, source, review.version, a)
     counts = report["counts"]
-    with st.expander(f"Rhythm report: {counts['ventricular couplet']} ventricular couplets, "
-                     f"{counts['ventricular triplet'] + counts['ventricular run']} ventricular runs, "
-                     f"{counts['supraventricular run']} supraventricular runs, "
-                     f"{counts['ventricular bigeminy']} bigeminy episodes, {counts['pause']} pauses", expanded=True):
+    n_v_runs = counts["ventricular triplet"] + counts["ventricular run"]
+    with st.expander("Rhythm report: " + ", ".join(
+            how_many(n, what) for n, what in ((counts["ventricular couplet"], "ventricular couplet"),
+                                              (n_v_runs, "ventricular run"),
+                                              (counts["supraventricular run"], "supraventricular run"),
+                                              (counts["ventricular bigeminy"], "bigeminy episode"),
+                                              (counts["pause"], "pause"))), expanded=True):
         m = st.columns(6)
         m[0].metric("V couplets", counts["ventricular couplet"], help="exactly 2 consecutive V beats")
         m[1].metric("V triplets / runs", f"{counts['ventricular triplet']} / {counts['ventricular run']}",
                     help="3 consecutive V beats / 4 or more")
         longest = report["longest_v_run"]
-        m[2].metric("longest V run", f"{longest['beats']} at {longest['rate_bpm']:.0f} bpm" if longest else "-",
-                    help=f"ventricular tachycardia (over 100 bpm): {counts['ventricular tachycardia']} episode(s)")
+        m[2].metric("longest V run", f"{longest['beats']} beats" if longest else "-",
+                    help=(f"at {longest['rate_bpm']:.0f} bpm; " if longest else "") +
+                         f"ventricular tachycardia (over 100 bpm): {counts['ventricular tachycardia']} episode(s)")
         sv = report["longest_sv_run"]
         m[3].metric("SV runs", counts["supraventricular run"],
                     help="3 or more consecutive S beats" + (f"; longest {sv['beats']} beats at {sv['rate_bpm']:.0f} "
                                                             f"bpm" if sv else ""))
-        m[4].metric("bigeminy / trigeminy", f"{counts['ventricular bigeminy']} / {counts['ventricular trigeminy']}",
-                    help="episodes of at least 3 N-V (N-N-V) cycles")
+        m[4].metric("bi- / trigeminy", f"{counts['ventricular bigeminy']} / {counts['ventricular trigeminy']}",
+                    help="ventricular bigeminy / trigeminy: episodes of at least 3 N-V (N-N-V) cycles")
         pause = report["longest_pause"]
         m[5].metric("longest pause", f"{pause['seconds']:.1f} s" if pause else "-",
                     help="longest RR interval (intervals over missing data left out); pauses of 2 s or more: "
@@ -708,9 +743,28 @@ def render_review(key: str, source: str, a: Analysis, review: Review) -> None:
         u3.caption(f"{review.reader_count:,} beat(s) carry your label.")
 
 
+HEAVY = ("torch", "captum", "plotly", "scipy.signal")  # imported below, after the page and its picker are drawn
+
 try:
     startup()
-    render()
+    choice = render_input()
+    with st.spinner("Starting up: loading the model's libraries (first visit to this server only)...") \
+            if not all(m in sys.modules for m in HEAVY) else nullcontext():
+        import pandas as pd  # noqa: E402 (here on purpose: see HEAVY)
+
+        from ecgapp.analysis import Analysis, analyse  # noqa: E402
+        from ecgapp.explain import CLASS_NAMES, METHODS, explain_beat, method_disagreement, reading  # noqa: E402
+        from ecgapp.exports import (beats_csv_bytes, events_csv_bytes, safe_record_name,  # noqa: E402
+                                    wfdb_annotation_bytes)
+        from ecgapp.figures import (CLASS_COLOURS, GAINS_MM_MV, ecg_figure, explanation_figure,  # noqa: E402
+                                    minmax_decimate, overview_figure, probability_figure, strip_geometry,
+                                    strip_range_mv, strip_time, tachogram_figure, template_figure, template_range_mv)
+        from ecgapp.holter import rhythm_report, tachogram  # noqa: E402
+        from ecgapp.model import load_model  # noqa: E402
+        from ecgapp.review import Review, adapt_to_review, adapted_model_zip, record_templates, reviewed  # noqa: E402
+        from ecgapp.summary import agreement_frames, trust_notes  # noqa: E402
+        from ecgapp.templates import TIMINGS, Templates, beats_text, describe, median_beats  # noqa: E402
+    render(choice)
 except Exception:  # a bug must not show a traceback with server paths: one message, details in the server log
     LOG.exception("the page failed")
     st.error("Something went wrong while preparing this page. Nothing you uploaded was stored. Pick another "

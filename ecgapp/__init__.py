@@ -11,19 +11,33 @@ Modules: ``records`` (the Record type), ``wfdbfile``, ``edffile``, ``csvfile`` (
 ``exports`` (CSV and WFDB annotation files).
 """
 
-from .aami import AAMI_CLASSES, aami_index, class_counts
-from .beats import BeatSet, extract_beats
-from .errors import DataNotFoundError, InputError, UnsupportedFormatError
-from .mitdb import DS1, DS2, PACED_RECORDS, TRAIN, VALIDATION, list_records, load_nstdb, load_record
-from .processing import MODEL_FS, clean
-from .records import Annotations, Record, make_record
-from .uploads import load_upload
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AAMI_CLASSES", "Annotations", "BeatSet", "DS1", "DS2", "DataNotFoundError", "InputError", "MODEL_FS",
-    "PACED_RECORDS", "Record", "TRAIN", "UnsupportedFormatError", "VALIDATION", "aami_index",
-    "class_counts", "clean", "extract_beats", "list_records", "load_nstdb", "load_record", "load_upload",
-    "make_record",
-]
+# Names exported here, and the module each lives in. Imported on first use (PEP 562), so that ``import ecgapp``
+# and a light module such as ``ecgapp.mitdb`` do not pull in scipy, pandas and torch: the app shows its page and
+# record picker before the heavy imports are done.
+_EXPORTS = {
+    "AAMI_CLASSES": "aami", "aami_index": "aami", "class_counts": "aami",
+    "BeatSet": "beats", "extract_beats": "beats",
+    "DataNotFoundError": "errors", "InputError": "errors", "UnsupportedFormatError": "errors",
+    "DS1": "mitdb", "DS2": "mitdb", "PACED_RECORDS": "mitdb", "TRAIN": "mitdb", "VALIDATION": "mitdb",
+    "list_records": "mitdb", "load_nstdb": "mitdb", "load_record": "mitdb",
+    "MODEL_FS": "processing", "clean": "processing",
+    "Annotations": "records", "Record": "records", "make_record": "records",
+    "load_upload": "uploads",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -28,6 +28,9 @@ PAPER = {"background": "#fffafa", "major": "#f0a8a8", "minor": "#fadede", "trace
 GRID_MAJOR_S, GRID_MINOR_S = 0.2, 0.04  # s (5 mm and 1 mm at 25 mm/s)
 GRID_MAJOR_MV, GRID_MINOR_MV = 0.5, 0.1  # mV (5 mm and 1 mm at 10 mm/mV)
 DISAGREE_COLOUR = "#ff8c00"
+UNREADABLE_COLOUR = "#5a5a5a"  # stretches the quality check found unreadable
+TRACE_PICK_S = 0.04  # s between the strip's invisible pick points (hover / click the trace: the nearest beat)
+OVERVIEW_BINS = 300  # time bins of the overview's class rows (6 s each on a 30-minute record)
 REGION_SHADES = ("#e9e9e9", "#d2d2d2")  # neutral grey bands, alternating: the colours are kept for the evidence
 REGION_SHORT = {"P wave": "P", "pre-QRS": "pre-QRS", "QRS complex": "QRS", "ST-T segment": "ST-T"}
 RR_LABELS = {"pre_rr_s": "pre-RR (s)", "post_rr_s": "post-RR (s)", "local_rr_s": "local RR (s)",
@@ -115,7 +118,8 @@ def strip_time(geometry: dict, x: float, y: float) -> float:
 
 def ecg_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, start_s: float, end_s: float,
                raw: np.ndarray | None = None, selected: int | None = None, title: str = "",
-               gain_mm_mv: float = 10.0, range_mv: tuple[float, float] | None = None) -> go.Figure:
+               gain_mm_mv: float = 10.0, range_mv: tuple[float, float] | None = None,
+               unreadable: list[tuple[float, float]] | None = None) -> go.Figure:
     """The filtered ECG between ``start_s`` and ``end_s`` on calibrated ECG paper, every beat labelled.
 
     25 mm/s and ``gain_mm_mv`` (5, 10 or 20) mm/mV with square boxes: the y axis is tied to the x axis
@@ -126,7 +130,9 @@ def ecg_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, start_s: floa
     the reference letter beside them, ringed in orange, where the two differ; each beat also has a dot on its R
     peak. ``signal``: filtered lead (mV) at ``fs`` Hz; ``raw``: the unfiltered lead (overlay, optional);
     ``table``: beats (``time_s``, ``label``, ``confidence``, ``reference`` [, ``label_by``]; index = beat
-    number - 1); ``selected``: a beat index to highlight. ``fig.layout.meta`` holds ``strip_geometry``.
+    number - 1); ``selected``: a beat index to highlight; ``unreadable``: [(start_s, end_s)] stretches the
+    quality check found unreadable (``quality.StretchQuality.spans``), shaded grey and named.
+    ``fig.layout.meta`` holds ``strip_geometry``.
     """
     win = _window(len(signal), fs, start_s, end_s)
     t = np.arange(win.start, win.stop) / fs
@@ -162,8 +168,7 @@ def ecg_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, start_s: floa
                                  line=dict(color="#7f7f7f", width=1), opacity=0.55))
     lx, ly = folded(t, y, rows > 1)
     fig.add_trace(go.Scatter(x=lx, y=ly, mode="lines", name="filtered ECG", line=dict(color=PAPER["trace"], width=1.3),
-                             hovertemplate="%{x:.3f} s (row start + x)<br>%{y:.2f} mV<extra></extra>"
-                             if rows > 1 else "%{x:.3f} s<br>%{y:.2f} mV<extra></extra>"))
+                             hoverinfo="skip"))  # hover and clicks: the invisible points below
     beats = beats_in_window(table, start_s, end_s)
     times = beats["time_s"].to_numpy()
     r = row_of(times)
@@ -180,6 +185,21 @@ def ecg_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, start_s: floa
     hover = ("beat %{customdata[0]}<br>%{customdata[5]:.3f} s<br>label %{customdata[1]} (%{customdata[4]}, "
              "confidence %{customdata[2]:.0f}%)<br>reference %{customdata[3]}<extra></extra>")
     labels = beats["label"].to_numpy()
+    if len(beats):  # invisible points along the trace every TRACE_PICK_S: hovering or clicking the trace anywhere
+        # names and selects the nearest beat (Plotly reports no clicks on a line alone)
+        step = max(1, int(round(TRACE_PICK_S * fs)))
+        pt = t[::step]
+        nearest = np.clip(np.searchsorted(times, pt), 1, len(times)) - 1
+        nearest += (np.abs(times[np.minimum(nearest + 1, len(times) - 1)] - pt) < np.abs(times[nearest] - pt))
+        px, py = folded(pt, y[::step], rows > 1)
+        pick = np.concatenate([custom[nearest], np.round(pt, 3)[:, None], np.round(y[::step], 2)[:, None]], axis=1)
+        if rows > 1:  # keep the row breaks of ``folded`` (NaN points carry no data)
+            breaks = np.flatnonzero(np.diff(row_of(pt))) + 1
+            pick = np.insert(pick, breaks, pick[np.maximum(breaks - 1, 0)], axis=0)
+        fig.add_trace(go.Scatter(
+            x=px, y=py, mode="markers", name="pick", showlegend=False, customdata=pick,
+            marker=dict(size=8, opacity=0), hovertemplate="%{customdata[6]:.3f} s, %{customdata[7]:.2f} mV<br>nearest: beat "
+            "%{customdata[0]} (%{customdata[1]}); click to explain it<extra></extra>"))
     fig.add_trace(go.Scatter(  # a dot on every R peak (clicking it selects the beat too)
         x=bx, y=amp - r * band, mode="markers", name="R peaks", showlegend=False, customdata=custom,
         hovertemplate=hover, marker=dict(size=6, color=[CLASS_COLOURS.get(c, "#333") for c in labels])))
@@ -191,7 +211,9 @@ def ecg_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, start_s: floa
             marker=dict(color=CLASS_COLOURS[cls], size=22, opacity=0.12), customdata=custom[m],
             hovertemplate=hover, legendgroup=cls, showlegend=bool(m.any()),
         ))
-    wrong = ((ref != "") & (ref != beats["label"])).to_numpy()
+    unreadable_beats = (beats["unreadable"].to_numpy(bool) if "unreadable" in beats
+                        else np.zeros(len(beats), bool))  # Q for noise is no disagreement with the reference
+    wrong = ((ref != "") & (ref != beats["label"])).to_numpy() & ~unreadable_beats
     fig.add_trace(go.Scatter(
         x=bx[wrong], y=letter_y[wrong], mode="markers+text", name="differs from reference",
         text=[f"  {c}" for c in ref.to_numpy()[wrong]], textposition="middle right",
@@ -205,6 +227,16 @@ def ecg_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, start_s: floa
         fig.add_shape(type="rect", x0=ts - k * row_s - WINDOW_BEFORE / MODEL_FS, x1=ts - k * row_s + WINDOW_AFTER / MODEL_FS,
                       y0=lo - k * band, y1=hi + LETTER_BAND_MV - k * band, fillcolor="#4c9aff", opacity=0.15,
                       line_width=0, layer="below")
+    for s0, s1 in unreadable or []:  # grey bands over unreadable stretches, split where the strip wraps
+        for k in range(rows):
+            a, b = max(s0, start_s + k * row_s), min(s1, start_s + (k + 1) * row_s, end_s)
+            if b <= a:
+                continue
+            fig.add_shape(type="rect", x0=a - k * row_s, x1=b - k * row_s, y0=lo - k * band, y1=hi - k * band,
+                          fillcolor=UNREADABLE_COLOUR, opacity=0.3, layer="below",
+                          line=dict(color=UNREADABLE_COLOUR, width=1.5, dash="dot"))
+            fig.add_annotation(x=(a + b) / 2 - k * row_s, y=lo - k * band, yanchor="bottom", showarrow=False,
+                               text="unreadable: beats labelled Q", font=dict(size=11, color="#555"))
     for k in range(1, rows):  # where each later row starts
         fig.add_annotation(x=start_s - CAL_LEAD_S, y=hi + LETTER_BAND_MV - k * band, xanchor="left", yanchor="top",
                            text=f"{start_s + k * row_s:g} s", showarrow=False, font=dict(size=10, color="#555"))
@@ -260,10 +292,14 @@ def minmax_decimate(x: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray
 
 def overview_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, view: tuple[float, float],
                     buckets: int = 1500, height: int = 140,
-                    envelope: tuple[np.ndarray, np.ndarray] | None = None) -> go.Figure:
-    """The whole record, decimated to ``buckets`` min/max pairs, with ectopic beats as ticks above it and
-    the window ``view`` = (start_s, end_s) shaded. ``envelope``: ``minmax_decimate(signal, buckets)`` when the
-    caller keeps it (a 24-hour lead takes about half a second to decimate)."""
+                    envelope: tuple[np.ndarray, np.ndarray] | None = None,
+                    unreadable: list[tuple[float, float]] | None = None) -> go.Figure:
+    """The whole record, decimated to ``buckets`` min/max pairs, with the non-N beats above it, one row per
+    class, and the window ``view`` = (start_s, end_s) shaded. Each class row counts its beats in
+    OVERVIEW_BINS bins of time (a bar per bin, its height growing with the count; one beat still shows), so a
+    record with thousands of PVCs reads as a density, not a solid band. ``envelope``:
+    ``minmax_decimate(signal, buckets)`` when the caller keeps it (a 24-hour lead takes about half a second to
+    decimate); ``unreadable``: stretches shaded grey (``quality.StretchQuality.spans``)."""
     idx, values = envelope if envelope is not None else minmax_decimate(signal, buckets)
     fig = go.Figure(go.Scatter(x=idx / fs, y=values, mode="lines", line=dict(color="#444", width=0.8),
                                name="record", hoverinfo="skip", showlegend=False))
@@ -271,20 +307,40 @@ def overview_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, view: tu
     # a robust range: one artefact of 10 mV must not flatten half an hour of 1 mV beats
     bottom, top = (float(v) for v in np.percentile(finite, [0.5, 99.5])) if finite.size else (-1.0, 1.0)
     span = max(top - bottom, 0.1)
-    top = min(float(finite.max()), top + 0.6 * span) if finite.size else top  # ticks go above the R peaks
-    for cls in AAMI_CLASSES[1:]:
+    top = min(float(finite.max()), top + 0.6 * span) if finite.size else top  # class rows go above the R peaks
+    duration = len(signal) / fs
+    edges = np.linspace(0.0, duration, OVERVIEW_BINS + 1)
+    row_h = 0.22 * span
+    for k, cls in enumerate(AAMI_CLASSES[1:]):
+        base = top + 0.06 * span + k * row_h
         t = table.loc[table["label"] == cls, "time_s"].to_numpy()
-        if t.size:  # one tick per beat, all drawn as a single path (thousands of markers are slow to draw)
-            x = [v for ti in t.tolist() for v in (ti, ti, None)]  # None (not NaN) breaks the line in plotly.js
-            y = [top + 0.08 * span, top + 0.3 * span, None] * t.size
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=cls, line=dict(color=CLASS_COLOURS[cls], width=1.5),
-                                     hovertemplate=f"{cls} beat at %{{x:.1f}} s<extra></extra>"))
+        if t.size:  # one bar per bin with beats, all drawn as a single path (thousands of markers draw slowly)
+            counts, _ = np.histogram(t, bins=edges)
+            where = np.flatnonzero(counts)
+            h = base + row_h * 0.85 * (0.35 + 0.65 * np.sqrt(counts[where] / counts.max()))
+            mid = (edges[where] + edges[where + 1]) / 2
+            x = [v for m in mid.tolist() for v in (m, m, None)]  # None (not NaN) breaks the line in plotly.js
+            y = [v for hi in h.tolist() for v in (base, hi, None)]
+            text = [f"{c} {cls} beat{'s' if c > 1 else ''}, {a:.0f}-{b:.0f} s"
+                    for c, a, b in zip(counts[where], edges[where], edges[where + 1]) for _ in range(3)]
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=f"{cls} ({t.size:,})", text=text,
+                                     line=dict(color=CLASS_COLOURS[cls], width=2.5),
+                                     hovertemplate="%{text}<extra></extra>"))
+        fig.add_annotation(x=0, xref="paper", xanchor="right", y=base + row_h * 0.45, text=cls, showarrow=False,
+                           font=dict(size=9, color=CLASS_COLOURS[cls]))
+    mids = (edges[:-1] + edges[1:]) / 2  # invisible points across the record: a click anywhere picks its time
+    fig.add_trace(go.Scatter(x=mids, y=np.full(mids.size, (bottom + top) / 2), mode="markers", name="time",
+                             showlegend=False, marker=dict(size=10, opacity=0),
+                             hovertemplate="%{x:.0f} s: click to show<extra></extra>"))
+    for s0, s1 in unreadable or []:
+        fig.add_vrect(x0=s0, x1=s1, fillcolor=UNREADABLE_COLOUR, opacity=0.3, line_width=0)
     fig.add_vrect(x0=view[0], x1=view[1], fillcolor="#4c9aff", opacity=0.25, line_width=0)
     fig.update_xaxes(range=[0, len(signal) / fs], title_text="time (s), whole record", title_standoff=2,
                      showgrid=False)
-    fig.update_yaxes(visible=False, fixedrange=True, range=[bottom - 0.1 * span, top + 0.35 * span])
-    fig.update_layout(height=height, margin=dict(l=50, r=10, t=5, b=40), plot_bgcolor="white",
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), dragmode=False)
+    fig.update_yaxes(visible=False, fixedrange=True,
+                     range=[bottom - 0.1 * span, top + 0.06 * span + (len(AAMI_CLASSES) - 1) * row_h])
+    fig.update_layout(height=height, margin=dict(l=50, r=10, t=5, b=40), plot_bgcolor="white", hovermode="x",
+                      hoverdistance=-1, legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), dragmode=False)
     return fig
 
 
@@ -317,7 +373,8 @@ def explanation_figure(expl: BeatExplanation, wave_mv: np.ndarray | None = None,
     for k, (name, (lo, hi)) in enumerate(expl.regions.items()):  # after the traces (plotly skips shapes on empty
         # subplots); neutral greys, so that red and blue only ever mean evidence for and against
         fig.add_vrect(x0=lo, x1=hi, fillcolor=REGION_SHADES[k % 2], opacity=0.35, line_width=0, row=1, col=1,
-                      layer="below", annotation_text=REGION_SHORT[name], annotation_position="top left",
+                      layer="below", annotation_text=REGION_SHORT[name],  # top and bottom in turn: narrow regions
+                      annotation_position="top left" if k % 2 == 0 else "bottom left",  # do not overlap
                       annotation_font_size=11)
     labels = [RR_LABELS[c] for c in RR_FEATURES]
     fig.add_trace(go.Bar(

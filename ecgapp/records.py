@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import InputError
-from .processing import true_runs
 
 MIN_FS_HZ = 50.0
 MAX_FS_HZ = 10_000.0
@@ -134,6 +133,8 @@ def repair_gaps(x: np.ndarray, fs: float, lead: str) -> tuple[np.ndarray, list[s
     if not nan.any():
         return x, []
     x = np.where(nan, np.nan, x).astype(np.float32)
+    from .processing import true_runs  # here: scipy (processing) is not needed to read a file's header
+
     starts, ends = true_runs(nan)
     lengths = ends - starts
     short = (lengths <= MAX_INTERPOLATED_GAP_S * fs) & (starts > 0) & (ends < x.size)

@@ -505,10 +505,11 @@ def test_rhythm_report_follows_the_labels_shown_and_downloads(served_files):
 
 def test_lead_and_source_changes_keep_the_time_and_the_selected_beat():
     at = open_record("119")
-    next(b for b in at.button if b.label == "V ▶").click()
-    ok(at)
-    next(b for b in at.button if b.label == "V ▶").click()
-    ok(at)
+    for _ in range(8):  # V beats until one lies beyond the first window (a beat in view does not move it)
+        next(b for b in at.button if b.label == "V ▶").click()
+        ok(at)
+        if at.slider(key="view_start").value > 0:
+            break
     beat, start = at.number_input(key="beat").value, at.slider(key="view_start").value
     t = load_record("119").annotations.sample[is_beat(load_record("119").annotations.symbol)][beat - 1] / 360.0
     assert start > 0

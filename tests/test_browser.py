@@ -4,9 +4,12 @@ Playwright drives Debian's chromium (``/usr/bin/chromium``); no browser is downl
 the ``playwright`` package the test is skipped on a developer machine, and fails when ``$CI`` is set (CI
 must never skip it silently; ``.ci/run`` installs chromium when it is missing).
 
-One test walks what a user does: open the app (record 100 labelled), pick record 119, jump to the next V
-beat and read its explanation, relabel a template and adapt the model (then undo), upload 60 s of 119 as CSV (beats detected), upload a corrupt CSV (a clear
-error, no crash), go back to a MIT-BIH record. Screenshots go to ``test-output/browser/``.
+One test walks what a user does: open the app (record 100 labelled), pick record 119, look at 203 (atrial
+fibrillation), 107 (paced: a warning) and 105 (noisy: its unreadable stretches, one moved into view on the
+strip), back on 119 jump to the next V beat and read its explanation, click a beat on the strip and an event
+of the rhythm report (each selects a beat), relabel a template and adapt the model (then undo), upload 60 s of
+119 as CSV (beats detected), upload a corrupt CSV (a clear error, no crash), go back to a MIT-BIH record.
+Screenshots go to ``test-output/browser/``.
 """
 
 from __future__ import annotations
@@ -240,6 +243,39 @@ def check_same_record(pg, subheader, record_box) -> None:
     assert shown == chosen, f"back on MIT-BIH records the page shows {shown!r} but the sidebar says {chosen!r}"
 
 
+def click_centre(pg, locator) -> None:
+    """A mouse click at the middle of ``locator``'s element, scrolled to the middle of the viewport first
+    (clear of Streamlit's sticky header). Playwright's own click refuses chart elements: Plotly's drag layer
+    lies over them and takes the click, which is what the app listens to."""
+    locator.evaluate("e => e.scrollIntoView({block: 'center'})")
+    box = locator.bounding_box()
+    assert box, f"{locator} has no box on the page"
+    pg.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
+def slider_value(pg, key: str) -> float:
+    """The value a Streamlit slider shows over its thumb."""
+    return float(pg.locator(f".st-key-{key}").get_by_test_id("stSliderThumbValue").inner_text())
+
+
+def set_slider(pg, key: str, value: float) -> None:
+    """Move a Streamlit slider to about ``value`` by clicking its track there, as a user does (the click commits
+    the value and reruns the app; filling its hidden range input only moves the thumb: no rerun)."""
+    box = pg.locator(f".st-key-{key}")
+    box.evaluate("e => e.scrollIntoView({block: 'center'})")
+    thumb = box.locator("input[type=range]")
+    lo, hi = float(thumb.get_attribute("min")), float(thumb.get_attribute("max"))
+    track = box.get_by_test_id("stSliderTickBar").locator("xpath=..")  # the thumb's track holds the tick bar
+    t = track.bounding_box()
+    pg.mouse.click(t["x"] + (value - lo) / (hi - lo) * t["width"], t["y"] + 10)
+    wait_idle(pg)
+
+
+def letter_beat(letter) -> int:
+    """The beat number (customdata[0]) of a class letter drawn on the ECG strip (an SVG ``.textpoint``)."""
+    return letter.evaluate("e => Number(e.parentNode.parentNode.__data__[0].trace.customdata[e.__data__.i][0])")
+
+
 def first_v_beat(name: str) -> int:
     """1-based number of the first beat whose reference label is V."""
     ann = load_record(name).annotations
@@ -302,6 +338,34 @@ def walk_through_the_app(pg, tmp_path):
     pick_record(pg, record_box, subheader, "203", r"^203 - ")
     expect(pg.get_by_text(re.compile(r"Irregularly irregular RR intervals in \d+% of beats"))).to_be_visible()
     shot(pg, "02b_record_203_af.png")
+
+    # 2c. Record 107 is paced: the page warns that the model's labels mean nothing there.
+    pick_record(pg, record_box, subheader, "107", r"^107 - ")
+    expect(pg.get_by_text(re.compile(r"^Record 107 is paced"))).to_be_visible()
+    shot(pg, "02c_record_107_paced.png")
+
+    # 2d. Record 105 (noisy): the quality check finds unreadable stretches; moved into one (about 1190-1350 s),
+    # the strip shades it grey and says its beats are labelled Q.
+    pick_record(pg, record_box, subheader, "105", r"^105 - ")
+    expect(pg.get_by_text(re.compile(r"^Record \d+ is paced"))).to_have_count(0)
+    unreadable = pg.locator('[data-testid="stAlert"]').filter(has_text="look unreadable")
+    expect(unreadable).to_have_count(1)
+    expect(unreadable).to_be_visible()
+    expect(unreadable).to_contain_text(re.compile(r"\d+ beat\(s\) are labelled Q"))
+    wait_idle(pg)
+    assert slider_value(pg, "view_start") == 0.0  # a new record starts at 0 s
+    band_note = pg.locator(f"{ECG} g.annotation text").filter(has_text="unreadable: beats labelled Q")
+    expect(band_note).to_have_count(0)  # 105's first 10 s read well
+    set_slider(pg, "view_start", 1195.0)
+    start = slider_value(pg, "view_start")
+    assert 1190.0 <= start <= 1210.0, f"'start (s)' shows {start} after a click on its track at 1195 s"
+    x0 = pg.evaluate("sel => document.querySelector(sel)._fullLayout.xaxis.range[1]", ECG) - 10.0  # 10 s drawn
+    assert abs(x0 - start) < 0.05, f"the strip starts at {x0} s, the slider says {start}"
+    expect(band_note.first).to_be_visible()
+    assert "Q" in wait_for_letters(pg, "Q", 0)  # the beats under the grey band are labelled Q
+    pg.locator(ECG).evaluate("e => e.scrollIntoView({block: 'center'})")  # the slider and the strip in view
+    shot(pg, "02d_record_105_unreadable.png")
+
     pick_record(pg, record_box, subheader, "119", r"^119 - 51 y F")
     wait_idle(pg)
 
@@ -321,6 +385,42 @@ def walk_through_the_app(pg, tmp_path):
     shown = pg.get_by_role("combobox", name="explain class").input_value()
     named = re.fullmatch(r"predicted \((\w)\)", shown)  # "predicted (<label>)": this beat's label, not an earlier one's
     assert not named or named[1] == "V", f"'explain class' shows {shown!r} for beat {expected_beat}, labelled V"
+
+    # 3a. A click on a beat's letter on the strip selects that beat (its number is the point's customdata[0]).
+    wait_idle(pg)
+    beat_box = pg.get_by_label("beat #")
+    letters = pg.locator(f"{ECG} .scatterlayer .trace .textpoint")
+    assert letters.count() > 5, letters.count()
+    letter = next(letters.nth(i) for i in range(letters.count() // 2, letters.count())
+                  if letter_beat(letters.nth(i)) != expected_beat)  # a beat other than the one explained
+    clicked = letter_beat(letter)
+    click_centre(pg, letter)
+    wait_idle(pg)
+    expect(beat_box).to_have_value(str(clicked))
+    expect(pg.get_by_text(re.compile(rf"^Beat {clicked} at [0-9.]+ s: [NSVFQ] \("))).to_be_visible()
+    shot(pg, "03a_beat_clicked_on_strip.png", full_page=True)  # the strip and the explanation
+
+    # 3a2. A row of the rhythm report's events table selects the event's first beat (and moves the strip to it).
+    events = pg.locator(".st-key-events_table")
+    expect(events).to_be_visible()
+    first_event = events.get_by_test_id("glide-cell-1-0")  # glide-data-grid's accessible copy of the canvas
+    expect(first_event).to_have_text(re.compile(r"^ventricular (bigeminy|trigeminy|couplet|triplet|run)|^pause"))
+    event_start = float(events.get_by_test_id("glide-cell-2-0").text_content())
+    grid = events.locator("canvas").first  # the grid is drawn on a canvas: click the first row's selection box
+    grid.evaluate("e => e.scrollIntoView({block: 'center'})")
+    g = grid.bounding_box()
+    pg.mouse.click(g["x"] + 15, g["y"] + 35 + 35 / 2)  # the row-marker column; header and rows 35 px high
+    wait_idle(pg)
+    expect(beat_box).not_to_have_value(str(clicked))
+    expect(beat_box).to_have_value(re.compile(r"^\d+$"))
+    first_beat = int(beat_box.input_value())
+    explained = pg.get_by_text(re.compile(rf"^Beat {first_beat} at [0-9.]+ s: "))
+    expect(explained).to_be_visible()
+    beat_time = float(re.match(r"^Beat \d+ at ([0-9.]+) s", explained.inner_text())[1])
+    assert abs(beat_time - event_start) < 0.01, f"event at {event_start} s selected beat {first_beat} at {beat_time} s"
+    start = slider_value(pg, "view_start")
+    assert start <= beat_time <= start + 10, f"beat at {beat_time} s selected but the strip shows {start}-{start + 10} s"
+    shot(pg, "03a_event_from_rhythm_report.png")
 
     # 3b. Review by template: 119's largest V template relabelled N (the burden falls), then the model adapts.
     expect_chart(pg, ".st-key-template_0 .js-plotly-plot")

@@ -10,7 +10,7 @@ from ecgapp.beats import RR_FEATURES
 from ecgapp.explain import BeatExplanation
 from ecgapp.figures import (CAL_LEAD_S, CLASS_COLOURS, REGION_SHADES, DISAGREE_COLOUR, GAINS_MM_MV, LETTER_BAND_MV,
                             PAPER_SPEED_MM_S, PLOT_HEIGHT_PX, PLOT_WIDTH_PX, ecg_figure, explanation_figure, minmax_decimate,
-                            overview_figure, probability_figure, strip_range_mv, strip_time)
+                            overview_figure, probability_figure, strip_range_mv, strip_time, OVERVIEW_BINS)
 from ecgapp.inference import beats_table
 from ecgapp.processing import MODEL_FS, clean
 
@@ -112,15 +112,24 @@ def test_minmax_decimation_marks_masked_stretches_as_gaps():
     assert short.size == 150
 
 
-def test_overview_shows_ectopic_ticks_and_the_window(rec119):
+def test_overview_counts_each_class_per_time_bin_and_shades_the_window(rec119):
     signal, table = rec119
-    fig = overview_figure(signal, MODEL_FS, table, (60.0, 70.0))
+    fig = overview_figure(signal, MODEL_FS, table, (60.0, 70.0), unreadable=[(100.0, 110.0)])
     assert len(fig.data[0].x) <= 3000
-    v = trace(fig, "V")
-    ticks = np.asarray(v.x[0::3], dtype=float)  # each tick: (t, top), (t, higher), gap (None)
-    assert v.x[2] is None and v.y[2] is None
-    np.testing.assert_allclose(ticks, table.loc[table["label"] == "V", "time_s"])
-    assert fig.layout.shapes[0].x0 == 60.0 and fig.layout.shapes[0].x1 == 70.0
+    v_times = table.loc[table["label"] == "V", "time_s"].to_numpy()
+    v = next(t for t in fig.data if t.name.startswith("V "))
+    assert v.name == f"V ({v_times.size:,})" and v.x[2] is None and v.y[2] is None
+    bars = np.asarray(v.x[0::3], dtype=float)  # each bar: (mid, base), (mid, height), gap (None)
+    counts = np.array([int(t.split()[0]) for t in v.text[0::3]])
+    edges = np.linspace(0, signal.size / MODEL_FS, OVERVIEW_BINS + 1)
+    expected, _ = np.histogram(v_times, bins=edges)
+    assert counts.sum() == v_times.size and np.array_equal(counts, expected[expected > 0])
+    np.testing.assert_allclose(bars, ((edges[:-1] + edges[1:]) / 2)[expected > 0])
+    heights = np.asarray(v.y[1::3], dtype=float)
+    assert heights[counts.argmax()] == heights.max() > heights[counts.argmin()]  # more beats, taller bar
+    assert bars.size < OVERVIEW_BINS  # 119's 444 PVCs: a few hundred bars at most, never a solid band of ticks
+    shades = [(sh.x0, sh.x1) for sh in fig.layout.shapes]
+    assert (100.0, 110.0) in shades and (60.0, 70.0) in shades
 
 
 def _explanation(method="Integrated Gradients"):
@@ -196,3 +205,28 @@ def test_a_wide_window_is_drawn_in_rows_and_clicks_map_back_to_time(rec119):
     for xv, yv, t in zip(dots.x, dots.y, times):
         assert strip_time(geo, xv, yv) == pytest.approx(t)  # a click on a dot maps back to its beat's time
         assert 0.0 <= xv < 10.0
+
+
+@pytest.mark.parametrize("width", [10.0, 30.0])
+def test_hovering_or_clicking_the_trace_anywhere_picks_the_nearest_beat(rec119, width):
+    """Plotly reports no clicks on a bare line: invisible points along the trace carry the nearest beat."""
+    signal, table = rec119
+    fig = ecg_figure(signal, MODEL_FS, table, 100.0, 100.0 + width)
+    pick = trace(fig, "pick")
+    data = np.asarray(pick.customdata, dtype=object)
+    x = np.asarray(pick.x, dtype=float)
+    inside = table[(table["time_s"] >= 100.0) & (table["time_s"] < 100.0 + width)]
+    points = np.flatnonzero(np.isfinite(x))
+    assert points.size >= width / 0.05  # one every 40 ms
+    for i in points[:: max(1, points.size // 40)]:
+        t = float(data[i][6])
+        nearest = inside.index[np.argmin(np.abs(inside["time_s"].to_numpy() - t))] + 1
+        assert int(data[i][0]) == nearest and data[i][1] == table.loc[nearest - 1, "label"]
+    assert pick.marker.opacity == 0 and trace(fig, "filtered ECG").hoverinfo == "skip"
+
+
+def test_the_overview_takes_a_click_anywhere(rec119):
+    signal, table = rec119
+    fig = overview_figure(signal, MODEL_FS, table, (60.0, 70.0))
+    picks = trace(fig, "time")
+    assert len(picks.x) == OVERVIEW_BINS and picks.marker.opacity == 0 and fig.layout.hovermode == "x"
