@@ -140,6 +140,14 @@ def templates_of(key: str, lead: str, source: str, _a: Analysis) -> tuple[Templa
     return t, median_beats(_a.beats.windows, t)
 
 
+@st.cache_resource(max_entries=128, show_spinner=False)
+def gallery_figure(key: str, lead: str, source: str, t: int, range_mv: tuple[float, float], title: str, colour: str,
+                   _median: np.ndarray):
+    """A template's median beat on ECG paper, built once (Plotly figures take ~25 ms each to build: the gallery
+    of 8 was a quarter of a second on every rerun). Shared read-only: st.plotly_chart copies it."""
+    return template_figure(_median, range_mv, title=title, colour=colour)
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def report_of(key: str, lead: str, source: str, version: int, _a: Analysis) -> dict:
     """The rhythm report of the labels shown (``version``: the review's), with the tachogram."""
@@ -494,7 +502,8 @@ def render(choice: dict) -> None:
     c = st.columns([1.1, 0.9, 0.9, 1.1, 0.9, 0.9, 1.2, 1.4])
     st.session_state.setdefault("view_width", 10)
     width = c[0].selectbox("window (s)", WIDTHS_S, key="view_width")
-    gain = c[7].selectbox("gain", GAINS_MM_MV, index=1, key="gain", format_func=lambda g: f"{g:g} mm/mV",
+    gain = c[7].selectbox("gain", GAINS_MM_MV, key="gain", format_func=lambda g: f"{g:g} mm/mV",
+                          **({} if "gain" in st.session_state else {"index": 1}),  # no default over a kept value
                           help="25 mm/s; 10 mm/mV is standard, 5 for tall complexes, 20 for small ones")
     c[1].button("◀ page", on_click=page, args=(-1,), width="stretch")
     c[2].button("page ▶", on_click=page, args=(1,), width="stretch")
@@ -716,10 +725,11 @@ def render_review(key: str, source: str, a: Analysis, review: Review) -> None:
     for t in range(min(GALLERY, len(templates))):
         mix = a.table["label"].iloc[templates.members(t)].value_counts()
         top = str(mix.index[0])
+        title = (f"T{t + 1}: {beats_text(templates.count[t])}"
+                 + (f", {TIMINGS[templates.timing[t]]}" if templates.timing[t] else ""))
         with cols[t % 4]:
-            st.plotly_chart(template_figure(medians[t], lo_hi, title=f"T{t + 1}: {beats_text(templates.count[t])}"
-                                            + (f", {TIMINGS[templates.timing[t]]}" if templates.timing[t] else ""),
-                                            colour=CLASS_COLOURS.get(top, "#1c1c1c")),
+            st.plotly_chart(gallery_figure(key, a.lead, source, t, lo_hi, title, CLASS_COLOURS.get(top, "#1c1c1c"),
+                                           medians[t]),
                             width="content", key=f"template_{t}", config={"displayModeBar": False, "staticPlot": True})
             st.caption(" · ".join(f"{c} {n:,}" for c, n in mix.items()))
     r1, r2, r3, r4, r5 = st.columns([2.6, 0.8, 1.2, 1, 1])

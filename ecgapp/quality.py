@@ -63,20 +63,25 @@ INTERCEPT = 3.0721
 UNREADABLE_SCORE = 3.6254
 
 
-def beat_repeats(windows: np.ndarray, neighbours: int = NEIGHBOURS) -> np.ndarray:
+def beat_repeats(windows: np.ndarray, neighbours: int = NEIGHBOURS, block: int = 8192) -> np.ndarray:
     """Per beat (n,): the highest Pearson r of its window with any of the ``neighbours`` beats on either side
     (-1 when it has none). Real beats repeat (a PVC of a bigeminy matches the PVC two beats away); QRS-like
-    noise does not. ``windows``: (n, L) beats of one lead (mV, any scale)."""
-    w = np.asarray(windows, dtype=np.float32)
-    out = np.full(len(w), -1.0)
-    if len(w) < 2:
-        return out
-    w = w - w.mean(axis=1, keepdims=True)
-    w /= np.sqrt(np.einsum("ij,ij->i", w, w))[:, None] + 1e-12
-    for d in range(1, min(neighbours, len(w) - 1) + 1):
-        r = np.einsum("ij,ij->i", w[d:], w[:-d])
-        out[d:] = np.maximum(out[d:], r)
-        out[:-d] = np.maximum(out[:-d], r)
+    noise does not. ``windows``: (n, L) beats of one lead (mV, any scale); ``block`` beats at a time (a 24-hour
+    record's 100,000 beats are never copied whole)."""
+    windows = np.asarray(windows)
+    n = len(windows)
+    out = np.full(n, -1.0)
+    for a in range(0, n, block):
+        lo, hi = max(0, a - neighbours), min(n, a + block + neighbours)  # the block and its neighbours
+        w = windows[lo:hi].astype(np.float32)
+        w -= w.mean(axis=1, keepdims=True)
+        w /= np.sqrt(np.einsum("ij,ij->i", w, w))[:, None] + 1e-12
+        best = np.full(hi - lo, -1.0)
+        for d in range(1, min(neighbours, hi - lo - 1) + 1):
+            r = np.einsum("ij,ij->i", w[d:], w[:-d])
+            best[d:] = np.maximum(best[d:], r)
+            best[:-d] = np.maximum(best[:-d], r)
+        out[a:min(a + block, n)] = best[a - lo: a - lo + min(block, n - a)]
     return out
 
 

@@ -175,3 +175,12 @@ def test_the_app_labels_unreadable_beats_q_and_keeps_them_out_of_heart_rate_and_
         ann = wfdb.rdann(str(path.with_suffix("")), path.suffix[1:])
     notes = np.asarray(ann.aux_note)
     assert (notes[r.table["unreadable"].to_numpy()] == "unreadable").all() and notes[first] == "reader"
+
+
+def test_beat_repeats_in_blocks_equal_the_whole():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((3000, 64)).astype(np.float32)
+    w[::2] += 3 * np.sin(np.arange(64))  # every other beat shares a shape
+    whole = beat_repeats(w, block=10**6)
+    np.testing.assert_array_equal(beat_repeats(w, block=7), whole)
+    assert whole[::2].min() > 0.7 and np.median(whole[1::2]) < 0.5
