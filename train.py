@@ -66,6 +66,7 @@ augment = True  # nstdb noise (training half), amplitude scaling, time shift, re
 rhythm_augment = 0.0  # chance that a stretch of only normal beats is re-timed as atrial fibrillation
 premature_augment = 0.3  # chance that a stretch of only normal beats gets 1-3 beats re-timed as premature and
 # labelled S (synthetic atrial premature beats: DS1 has 944 real ones, half in two patients)
+premature_max = 3  # at most this many synthetic premature beats in one stretch (of ``chunk`` beats)
 invariance = 0.3  # subject-invariant training: a patient classifier on each beat's embedding, its gradient
 # reversed and scaled by this (ramped up over training), so the embedding learns to hide who the patient is (0 = off;
 # chosen among 0, 0.3, 1 by cross-validation: benchmarks/results/experiments.md row 13)
@@ -254,7 +255,7 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
                 elif cfg["premature_augment"] and hi - lo >= 8 and not rec["label"][lo:hi].any() \
                         and local.random() < cfg["premature_augment"]:
                     rr_new, y_all = premature_beats(rec["rr"][lo:hi, 0].cumsum(), rec["label"][lo:hi],
-                                                    np.arange(a, b) - lo, local)
+                                                    np.arange(a, b) - lo, local, per_stretch=(1, cfg["premature_max"]))
                     r, y_chunk = rr_inputs(rr_new), y_all[a - lo: b - lo]
                 waves.append(w)
                 rr.append(r)

@@ -37,6 +37,7 @@ VARIANTS: dict[str, list[str]] = {
     "hybrid, subject-invariant 0.1": ["--invariance", "0.1"],
     "hybrid, subject-invariant 0.5": ["--invariance", "0.5"],
     "hybrid, invariant context": ["--invariance-on", "context"],
+    "hybrid, up to 16 synthetic APCs": ["--premature-max", "16"],
     "hybrid, no synthetic APCs": [*NO_APC, *NO_INV],
     "cnn": ["--arch", "cnn", *NO_APC, *NO_INV],
     "hybrid, no template": ["--template", "false", *NO_APC, *NO_INV],
