@@ -480,10 +480,13 @@ def render(choice: dict) -> None:
                    f"beat {s['template_r_median']:.2f}; every MIT-BIH record has 0.82 or more): this looks like "
                    f"noise, not an ECG, and its labels mean nothing.", icon="⚠️")
     if s["af_pct"] > 0:
-        st.info(f"Irregularly irregular RR intervals in {s['af_pct']:.0f}% of beats: atrial fibrillation or flutter "
-                "is likely there (read from beat timing only; frequent atrial ectopics with varying coupling look "
-                "the same). Beats there are not labelled S: in atrial fibrillation an early beat is not ectopic. "
-                "The table's `af` column marks them.")
+        v_share = s["burden_pct"]["V"]
+        ectopy = (f"; here {v_share:.0f}% of beats are labelled V, so frequent ectopic beats may be the cause"
+                  if v_share >= 5 else "")
+        st.info(f"Irregularly irregular RR intervals in {s['af_pct']:.0f}% of beats, read from beat timing only: "
+                f"atrial fibrillation or flutter looks like this, and so do frequent ectopic beats with varying "
+                f"coupling{ectopy}. Check the strip there (the table's `af` column marks the beats). They are not "
+                f"labelled S: in atrial fibrillation an early beat is not ectopic.")
 
     if a.agreement is not None:
         with st.expander(f"Agreement with the reference labels: {100 * a.agreement.accuracy:.1f}% of "
