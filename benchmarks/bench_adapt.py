@@ -41,6 +41,7 @@ from ecgapp.mitdb import DS1, DS2, load_record
 from ecgapp.model import BeatClassifier, ModelConfig, load_model
 from ecgapp.templates import beat_templates
 
+OVERRIDES: list[float] = []  # --override: extra rows, the template's label unless the network is this sure
 RESULTS = Path("benchmarks/results/adapt.md")
 RESULTS_DS1 = Path("benchmarks/results/adapt_ds1.md")  # one section per setting tried (appended)
 FIRST_S = 300.0  # (b): the reader labels the first 5 minutes
@@ -95,11 +96,13 @@ def run(models, names, **settings) -> tuple[dict, list, dict]:
         template_label[templates.assignment[rep]] = y[rep]
         propagated = template_label[templates.assignment]
         t0 = time.perf_counter()
-        adapted_a = predict_logits(adapt_model(model, waves, rr, rep, y[rep], af=af, **settings), waves, rr).argmax(axis=1)
+        logits_a = predict_logits(adapt_model(model, waves, rr, rep, y[rep], af=af, **settings), waves, rr)
+        adapted_a = logits_a.argmax(axis=1)
         seconds.append(time.perf_counter() - t0)
         first = np.flatnonzero(known & (beats.time_s < FIRST_S))
         rest_b = known & (beats.time_s >= FIRST_S)
-        adapted_b = predict_logits(adapt_model(model, waves, rr, first, y[first], af=af, **settings), waves, rr).argmax(axis=1)
+        logits_b = predict_logits(adapt_model(model, waves, rr, first, y[first], af=af, **settings), waves, rr)
+        adapted_b = logits_b.argmax(axis=1)
         voted, vote = propagate_by_template(templates.assignment, first, y[first])
         vote_b = adapted_b.copy()
         vote_b[voted] = vote
@@ -107,6 +110,16 @@ def run(models, names, **settings) -> tuple[dict, list, dict]:
         trained = predict_logits(adapt_model(model, waves, rr, both, np.concatenate([y[first], vote]), af=af,
                                              **settings), waves, rr).argmax(axis=1)
         trained[voted] = vote
+        overridden = {}
+        for p in OVERRIDES:  # the template's label, unless the network adapted to the reader's labels alone is
+            # at least p sure of another class
+            for key, base, logit in (("a", propagated, logits_a), ("b", trained, logits_b)):
+                prob = np.exp(logit - logit.max(axis=1, keepdims=True))
+                prob /= prob.sum(axis=1, keepdims=True)
+                pred = base.copy()
+                take = (prob.max(axis=1) >= p) & (prob.argmax(axis=1) != base)
+                pred[take] = prob.argmax(axis=1)[take]
+                overridden[f"{key}_override_{p:g}"] = pred
         labels_used["a"] += rep.size
         labels_used["b"] += first.size
         row = {"record": name, "beats": int(known.sum()), "templates": len(templates),
@@ -114,7 +127,8 @@ def run(models, names, **settings) -> tuple[dict, list, dict]:
         for key, mask, pred in (("a_shipped", rest_a, shipped), ("a_template", rest_a, propagated),
                                 ("a_adapted", rest_a, adapted_a), ("b_shipped", rest_b, shipped),
                                 ("b_adapted", rest_b, adapted_b), ("b_vote", rest_b, vote_b),
-                                ("b_vote_trained", rest_b, trained)):
+                                ("b_vote_trained", rest_b, trained),
+                                *((k, rest_a if k.startswith("a") else rest_b, v) for k, v in overridden.items())):
             pooled[key][0].append(y[mask])
             pooled[key][1].append(pred[mask])
             for cls, k in (("S", 1), ("V", 2)):
@@ -161,7 +175,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=ADAPT_STEPS)
     parser.add_argument("--keep-weight", type=float, default=KEEP_WEIGHT)
     parser.add_argument("--lr", type=float, default=ADAPT_LR)
+    parser.add_argument("--override", type=float, nargs="*", default=[],
+                        help="extra rows: each template-labelled beat keeps the template's label unless the network "
+                             "adapted to the reader's labels alone gives another class at least this probability")
     args = parser.parse_args()
+    for p in args.override:
+        OVERRIDES.append(p)
+        ROWS[f"a_override_{p:g}"] = f"(a) one label per template, given to its members unless the network adapted to the labels is {p:g} sure of another class"
+        ROWS[f"b_override_{p:g}"] = f"(b) the app's adapt, each template label kept unless the network adapted to the first 5 minutes alone is {p:g} sure of another class"
     torch.set_num_threads(1)
     settings = {"steps": args.steps, "keep_weight": args.keep_weight, "lr": args.lr}
     if args.ds1:
