@@ -127,8 +127,10 @@ def strip_range(key: str, lead: str, source: str, _a: Analysis) -> tuple[float, 
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def downloads(key: str, lead: str, source: str, version: int, _a: Analysis) -> tuple[bytes, str, bytes]:
-    """The two downloads of an analysis as the reader has reviewed it (``version``: the review's)."""
+def downloads(key: str, lead: str, source: str, labels_key: str, _a: Analysis) -> tuple[bytes, str, bytes]:
+    """The two downloads of an analysis as the reader has reviewed it (``labels_key``: ``Review.labels_key``,
+    which names the labels themselves: a review's version number would let two sessions' reviews with the same
+    number of changes share one cache entry, each downloading the other's labels)."""
     name, ann = wfdb_annotation_bytes(_a.table, _a.record, _a.fs)
     return beats_csv_bytes(_a.table), name, ann
 
@@ -142,15 +144,16 @@ def templates_of(key: str, lead: str, source: str, _a: Analysis) -> tuple[Templa
 
 @st.cache_resource(max_entries=128, show_spinner=False)
 def gallery_figure(key: str, lead: str, source: str, t: int, range_mv: tuple[float, float], title: str, colour: str,
-                   _median: np.ndarray):
-    """A template's median beat on ECG paper, built once (Plotly figures take ~25 ms each to build: the gallery
-    of 8 was a quarter of a second on every rerun). Shared read-only: st.plotly_chart copies it."""
-    return template_figure(_median, range_mv, title=title, colour=colour)
+                   _median: np.ndarray, _members: np.ndarray):
+    """A template's median beat over a dozen of its beats (grey) on ECG paper, built once (Plotly figures take
+    ~25 ms each to build: the gallery of 8 was a quarter of a second on every rerun). Shared read-only:
+    st.plotly_chart copies it."""
+    return template_figure(_median, range_mv, title=title, colour=colour, members_mv=_members)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def report_of(key: str, lead: str, source: str, version: int, _a: Analysis) -> dict:
-    """The rhythm report of the labels shown (``version``: the review's), with the tachogram."""
+def report_of(key: str, lead: str, source: str, labels_key: str, _a: Analysis) -> dict:
+    """The rhythm report of the labels shown (``labels_key``: ``Review.labels_key``), with the tachogram."""
     report = rhythm_report(_a.table, _a.broken)
     report["tachogram"] = tachogram(_a.table, _a.broken)
     return report
@@ -299,6 +302,21 @@ def relabel_template(label_key: str) -> None:
     changed = current_review().relabel(members, st.session_state[label_key])
     st.session_state.review_note = (f"T{int(t) + 1}: {changed:,} beat(s) relabelled {st.session_state[label_key]}"
                                     if changed else f"T{int(t) + 1} already carries that label")
+
+
+def confirm_template() -> None:
+    """The reader agrees with the picked template: every member takes its most common shown label, as the reader's
+    (so adaptation learns from them, and the model will not change them)."""
+    t = st.session_state.get("review_template")
+    if t is None:
+        return
+    members = st.session_state.shown_templates.members(int(t))
+    labels = shown().table["label"].to_numpy()[members]
+    label = str(pd.Series(labels).mode().iloc[0])
+    other = int((labels != label).sum())
+    current_review().relabel(members, label)
+    st.session_state.review_note = (f"T{int(t) + 1}: {members.size:,} beat(s) confirmed as {label}"
+                                    + (f" ({other:,} were labelled otherwise)" if other else ""))
 
 
 def relabel_beat(beat: int) -> None:
@@ -623,7 +641,7 @@ def render(choice: dict) -> None:
 
     # ---------------------------------------------------------------- downloads and model card
     st.markdown("#### Downloads")
-    csv, ann_name, ann = downloads(key, a.lead, source, review.version, a)
+    csv, ann_name, ann = downloads(key, a.lead, source, review.labels_key, a)
     base = f"{safe_record_name(a.record)}_{safe_record_name(a.lead)}"
     d1, d2, d3 = st.columns(3)
     d1.download_button("beats CSV", csv, file_name=f"{base}_beats.csv", mime="text/csv", key="dl_csv",
@@ -634,7 +652,7 @@ def render(choice: dict) -> None:
                        key="dl_wfdb", help="read with wfdb.rdann(record, 'pred'); symbols are the AAMI letters; "
                                            "aux_note: 'reader' for your labels, 'unreadable' for beats of "
                                            "unreadable stretches, else the confidence")
-    d3.download_button("rhythm report (CSV)", events_csv_bytes(report_of(key, a.lead, source, review.version, a)["events"]),
+    d3.download_button("rhythm report (CSV)", events_csv_bytes(report_of(key, a.lead, source, review.labels_key, a)["events"]),
                        file_name=f"{base}_rhythm_events.csv", mime="text/csv", key="dl_events",
                        help="one row per event: couplets, triplets, runs, bigeminy, trigeminy, pauses, with start, "
                             "duration, beats, rate and the first beat's number")
@@ -669,7 +687,7 @@ def render(choice: dict) -> None:
 
 def render_rhythm_report(key: str, source: str, a: Analysis, review: Review, view: tuple[float, float]) -> None:
     """Holter-style rhythm report of the labels shown: counts, longest items, tachogram, clickable events."""
-    report = report_of(key, a.lead, source, review.version, a)
+    report = report_of(key, a.lead, source, review.labels_key, a)
     counts = report["counts"]
     n_v_runs = counts["ventricular triplet"] + counts["ventricular run"]
     with st.expander("Rhythm report: " + ", ".join(
@@ -732,7 +750,7 @@ def render_review(key: str, source: str, a: Analysis, review: Review) -> None:
                  + (f", {TIMINGS[templates.timing[t]]}" if templates.timing[t] else ""))
         with cols[t % 4]:
             st.plotly_chart(gallery_figure(key, a.lead, source, t, lo_hi, title, CLASS_COLOURS.get(top, "#1c1c1c"),
-                                           medians[t]),
+                                           medians[t], a.beats.windows[template_sample(templates, t)]),
                             width="content", key=f"template_{t}", config={"displayModeBar": False, "staticPlot": True})
             st.caption(" · ".join(f"{c} {n:,}" for c, n in mix.items()))
     r1, r2, r3, r4, r5 = st.columns([2.6, 0.8, 1.2, 1, 1])
@@ -745,7 +763,10 @@ def render_review(key: str, source: str, a: Analysis, review: Review) -> None:
               help="previous beat of this template on the ECG")
     r5.button("its beats ▶", on_click=show_template_member, args=(1,), width="stretch",
               help="next beat of this template on the ECG")
-    u1, u2, u3 = st.columns([1, 1.6, 3])
+    u0, u1, u2, u3 = st.columns([1.3, 1, 1.6, 3])
+    u0.button("confirm template", on_click=confirm_template, width="stretch", key="review_confirm",
+              help="you agree with this template: its beats take its most common label as yours (adaptation "
+                   "learns from them; the model will not change them)")
     u1.button("undo", on_click=undo_review, disabled=not review.can_undo, width="stretch", key="review_undo")
     u2.button("adapt to my labels", on_click=adapt_review, disabled=review.reader_count == 0, width="stretch",
               key="review_adapt", help="fine-tune a copy of the model on your labels (a few seconds) and relabel "
@@ -776,7 +797,8 @@ try:
         from ecgapp.model import load_model  # noqa: E402
         from ecgapp.review import Review, adapt_to_review, adapted_model_zip, record_templates, reviewed  # noqa: E402
         from ecgapp.summary import agreement_frames, trust_notes  # noqa: E402
-        from ecgapp.templates import TIMINGS, Templates, beats_text, describe, median_beats  # noqa: E402
+        from ecgapp.templates import (TIMINGS, Templates, beats_text, describe, median_beats,  # noqa: E402
+                                      template_sample)
     render(choice)
 except Exception:  # a bug must not show a traceback with server paths: one message, details in the server log
     LOG.exception("the page failed")

@@ -423,16 +423,26 @@ def range_on_grid(lo: float, hi: float, margin_mv: float = 0.1) -> tuple[float, 
 
 
 def template_figure(median_mv: np.ndarray, range_mv: tuple[float, float], title: str = "", colour: str = "#1c1c1c",
-                    px_per_mm: float = TEMPLATE_PX_PER_MM) -> go.Figure:
+                    px_per_mm: float = TEMPLATE_PX_PER_MM, members_mv: np.ndarray | None = None) -> go.Figure:
     """One template's median beat (mV, MODEL_FS Hz, R peak at WINDOW_BEFORE) on ECG paper at 25 mm/s and
     10 mm/mV with square boxes: the figure's plot area is sized in pixels from the time span and ``range_mv``
-    (``px_per_mm`` on both axes), so every template of a record is drawn to the same calibrated scale."""
+    (``px_per_mm`` on both axes), so every template of a record is drawn to the same calibrated scale.
+    ``members_mv`` (m, L): some of its beats, drawn thin and grey behind the median, so the reader sees how
+    alike they are (``template_sample``)."""
     y = np.asarray(median_mv, dtype=float)
     t = (np.arange(y.size) - WINDOW_BEFORE) / MODEL_FS
     x0, x1 = float(t[0]), float(t[-1])
     lo, hi = range_mv
     width_mm, height_mm = (x1 - x0) * 25.0, (hi - lo) * 10.0
-    fig = go.Figure(go.Scatter(x=t, y=y, mode="lines", line=dict(color=colour, width=1.6), hoverinfo="skip"))
+    fig = go.Figure()
+    if members_mv is not None and len(members_mv):  # one path, the beats separated by gaps
+        m = np.clip(np.asarray(members_mv, dtype=float), lo, hi)
+        xs = np.concatenate([np.append(t, np.nan) for _ in range(len(m))])
+        ys = np.concatenate([np.append(row, np.nan) for row in m])
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#9a9a9a", width=0.7), opacity=0.6,
+                                 hoverinfo="skip", name="members"))
+    fig.add_trace(go.Scatter(x=t, y=y, mode="lines", line=dict(color=colour, width=1.6), hoverinfo="skip",
+                             name="median"))
     ecg_paper(fig, width_s=x1 - x0)
     fig.update_xaxes(range=[x0, x1], showticklabels=False, fixedrange=True)
     fig.update_yaxes(range=[lo, hi], fixedrange=True, ticklabelstep=2, tickfont=dict(size=9))

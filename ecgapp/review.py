@@ -10,6 +10,7 @@ the reader; the table keeps ``model_label`` (the shipped model's) and ``label_by
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import zipfile
@@ -34,7 +35,8 @@ MAX_UNDO = 50
 class Review:
     """Reader labels ('' = none) and adapted labels ('' = none) for the n beats of one analysis, with undo.
 
-    ``version`` grows with every change (a cache key for what depends on the labels).
+    ``version`` grows with every change; ``labels_key`` names the labels themselves (a cache key for what
+    depends on them, safe to share between sessions: two reviews with the same labels have the same key).
     """
 
     n: int
@@ -51,6 +53,17 @@ class Review:
             self.reader = np.full(self.n, "", dtype="<U1")
         if self.adapted is None:
             self.adapted = np.full(self.n, "", dtype="<U1")
+
+    @property
+    def labels_key(self) -> str:
+        """'' while no beat carries a reader's or an adapted label, else a digest of those labels and the adapted
+        probabilities (what the shown table is made of)."""
+        if not (self.reader != "").any() and not (self.adapted != "").any():
+            return ""
+        h = hashlib.sha256(self.reader.tobytes() + b"|" + self.adapted.tobytes())
+        if self.adapted_probs is not None:
+            h.update(np.ascontiguousarray(self.adapted_probs).tobytes())
+        return h.hexdigest()[:24]
 
     def _push(self, entry: tuple) -> None:
         self._undo.append(entry)

@@ -181,6 +181,15 @@ def closest_members(templates: Templates, waves: np.ndarray, template: int, limi
     return np.sort(idx[np.argsort(d, kind="stable")[:limit]])
 
 
+def template_sample(templates: Templates, template: int, limit: int = 12) -> np.ndarray:
+    """Up to ``limit`` beats of ``template`` spread evenly over its members in time (beat indices): what its
+    beats look like across the record, outliers included (``closest_members`` gives the most typical)."""
+    idx = templates.members(template)
+    if idx.size <= limit:
+        return idx
+    return idx[np.unique(np.linspace(0, idx.size - 1, limit).round().astype(int))]
+
+
 def median_beats(windows: np.ndarray, templates: Templates) -> np.ndarray:
     """(k, L) float32: each template's median beat in the units of ``windows`` (mV for ``BeatSet.windows``),
     for drawing on calibrated paper."""

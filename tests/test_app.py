@@ -525,3 +525,28 @@ def test_lead_and_source_changes_keep_the_time_and_the_selected_beat():
     at.selectbox(key="mitdb_name").select("100")  # another record starts afresh
     ok(at)
     assert at.number_input(key="beat").value is None and at.slider(key="view_start").value == 0.0
+
+
+def test_confirm_a_template_makes_its_beats_the_readers(served_files):
+    """'confirm template': the reader agrees; every member takes the template's most common label as the
+    reader's, the burden stays, the CSV says whose labels they are; undo takes it back. The gallery draws a
+    dozen members behind each median."""
+    at = open_record("233")
+    v_before = metrics(at)["V burden"]
+    gallery = [el for el in at.get("plotly_chart") if "template_" in el.proto.id]
+    spec = json.loads(gallery[0].proto.spec)
+    assert [d.get("name") for d in spec["data"]] == ["members", "median"]
+    box = at.selectbox(key="review_template")
+    v_template = next(i for i, o in enumerate(box.options) if "mostly V" in o)
+    box.set_value(v_template)
+    next(b for b in at.button if b.label == "confirm template").click()
+    ok(at)
+    assert any("confirmed as V" in i.value for i in at.info)
+    table = pd.read_csv(io.BytesIO(downloaded(at, served_files, "beats CSV")), keep_default_na=False)
+    mine = table["label_by"] == "reader"
+    assert mine.sum() > 100 and (table.loc[mine, "label"] == "V").all()
+    assert abs(float(metrics(at)["V burden"].rstrip("%")) - float(v_before.rstrip("%"))) < 1.0
+    next(b for b in at.button if b.label == "undo").click()
+    ok(at)
+    table = pd.read_csv(io.BytesIO(downloaded(at, served_files, "beats CSV")), keep_default_na=False)
+    assert not (table["label_by"] == "reader").any()

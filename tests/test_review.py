@@ -184,3 +184,18 @@ def test_template_labels_spread_only_where_the_reader_agrees_with_himself():
         from ecgapp.adapt import adapt_model
         adapt_model(BeatClassifier(ModelConfig()), np.zeros((3, 2, 256), np.float32), np.ones((3, 10), np.float32),
                     [0, 1], [0])
+
+
+def test_labels_key_names_the_labels_not_the_number_of_changes():
+    """Cache keys shared by every session: two reviews with one change each but different labels must differ
+    (a version number would collide and hand one reader the other's downloads)."""
+    a, b = Review(10), Review(10)
+    assert a.labels_key == b.labels_key == ""
+    a.relabel([1, 2], "V")
+    b.relabel([1, 2], "S")
+    assert a.version == b.version and a.labels_key != b.labels_key
+    b.undo()
+    b.relabel([1, 2], "V")
+    assert b.labels_key == a.labels_key  # the same labels: the same key (shared, correctly)
+    a.undo()
+    assert a.labels_key == ""
