@@ -32,6 +32,8 @@ OVERVIEW_BUCKETS = 1500  # min/max pairs drawn for the whole record
 TABLE_PAGE_ROWS = 1000  # beats table rows sent to the browser at a time
 ANALYSES_KEPT = 12  # analyses kept for every session to share (most recently used)
 ANALYSES_MAX_BYTES = 1_500_000_000  # ... and at most this much of them (a 24-hour lead's analysis: ~0.6 GB)
+EVENT_LEAD_IN = {"ventricular bigeminy": 1, "ventricular trigeminy": 2, "supraventricular bigeminy": 1}  # normal
+# beats before an episode's first ectopic beat: a click on the episode selects that ectopic beat
 GALLERY = 8  # templates drawn in the review gallery (the rest are reached through the template picker)
 REVIEWS_KEPT = 12  # records whose review a session keeps (reader labels, undo, adapted model)
 SOURCES = {"reference": "reference annotations", "detected": "detected (QRS detector)"}
@@ -719,14 +721,15 @@ def render_rhythm_report(key: str, source: str, a: Analysis, review: Review, vie
                         config={"displayModeBar": False})
         events = report["events"]
         if len(events):
-            st.session_state.events_rows = events["first_beat"].tolist()
+            lead_in = events["event"].map(EVENT_LEAD_IN).fillna(0).astype(int)  # a bigeminy episode starts with
+            st.session_state.events_rows = (events["first_beat"] + lead_in).tolist()  # N: show its first V
             st.dataframe(events[["event", "start_s", "duration_s", "beats", "rate_bpm"]], hide_index=True, height=200,
                          key="events_table", on_select=on_events_select, selection_mode="single-row",
                          column_config={"start_s": st.column_config.NumberColumn("start (s)", format="%.1f"),
                                         "duration_s": st.column_config.NumberColumn("duration (s)", format="%.1f"),
                                         "rate_bpm": st.column_config.NumberColumn("rate (bpm)", format="%.0f")})
             st.caption(f"{len(events):,} events from the labels shown (yours where you relabelled). Click a row to see "
-                       f"it on the ECG.")
+                       f"it on the ECG (its first ectopic beat; a pause: the beat before it).")
         else:
             st.caption("No couplets, runs, bigeminy, trigeminy or pauses in the labels shown.")
 
