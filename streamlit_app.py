@@ -161,11 +161,6 @@ def report_of(key: str, lead: str, source: str, labels_key: str, _a: Analysis) -
     return report
 
 
-def how_many(n: int, what: str) -> str:
-    """'1 pause', '3 pauses'."""
-    return f"{n} {what}{'' if n == 1 else 's'}"
-
-
 def unreadable_spans(a: Analysis) -> list[tuple[float, float]]:
     """The stretches the quality check found unreadable (s), as drawn on the strip and the overview."""
     return a.quality.spans() if a.quality is not None else []
@@ -313,10 +308,7 @@ def confirm_template() -> None:
     if t is None:
         return
     members = st.session_state.shown_templates.members(int(t))
-    labels = shown().table["label"].to_numpy()[members]
-    label = str(pd.Series(labels).mode().iloc[0])
-    other = int((labels != label).sum())
-    current_review().relabel(members, label)
+    label, other = confirm(current_review(), members, shown().table["label"].to_numpy()[members])
     st.session_state.review_note = (f"T{int(t) + 1}: {members.size:,} beat(s) confirmed as {label}"
                                     + (f" ({other:,} were labelled otherwise)" if other else ""))
 
@@ -488,8 +480,7 @@ def render(choice: dict) -> None:
                    f"this patient, {by.get('model', 0):,} the shipped model's (the table's `label_by` column). "
                    f"Heart rate, burden, agreement and downloads follow these labels.")
     if spans := unreadable_spans(a):
-        seconds = sum(e - b for b, e in spans)
-        st.info(f"{len(spans)} stretch(es), {seconds:.0f} s in all, look unreadable (noise or artefact; shaded grey): "
+        st.info(f"{len(spans)} stretch(es), {a.quality.unreadable_s:.0f} s in all, look unreadable (noise or artefact; shaded grey): "
                 f"their {s['unreadable_beats']:,} beat(s) are labelled Q and left out of heart rate, burden and the "
                 f"rhythm report (the table's `unreadable` column; `network_label` keeps what the network said). "
                 f"Relabel a beat to count it again.")
@@ -693,7 +684,7 @@ def render_rhythm_report(key: str, source: str, a: Analysis, review: Review, vie
     counts = report["counts"]
     n_v_runs = counts["ventricular triplet"] + counts["ventricular run"]
     with st.expander("Rhythm report: " + ", ".join(
-            how_many(n, what) for n, what in ((counts["ventricular couplet"], "ventricular couplet"),
+            counted(n, what) for n, what in ((counts["ventricular couplet"], "ventricular couplet"),
                                               (n_v_runs, "ventricular run"),
                                               (counts["supraventricular run"], "supraventricular run"),
                                               (counts["ventricular bigeminy"], "bigeminy episode"),
@@ -749,8 +740,7 @@ def render_review(key: str, source: str, a: Analysis, review: Review) -> None:
     for t in range(min(GALLERY, len(templates))):
         mix = a.table["label"].iloc[templates.members(t)].value_counts()
         top = str(mix.index[0])
-        title = (f"T{t + 1}: {beats_text(templates.count[t])}"
-                 + (f", {TIMINGS[templates.timing[t]]}" if templates.timing[t] else ""))
+        title = template_title(templates, t)
         with cols[t % 4]:
             st.plotly_chart(gallery_figure(key, a.lead, source, t, lo_hi, title, CLASS_COLOURS.get(top, "#1c1c1c"),
                                            medians[t], a.beats.windows[template_sample(templates, t)]),
@@ -798,10 +788,11 @@ try:
                                     strip_range_mv, strip_time, tachogram_figure, template_figure, template_range_mv)
         from ecgapp.holter import rhythm_report, tachogram  # noqa: E402
         from ecgapp.model import load_model  # noqa: E402
-        from ecgapp.review import Review, adapt_to_review, adapted_model_zip, record_templates, reviewed  # noqa: E402
+        from ecgapp.review import (Review, adapt_to_review, adapted_model_zip, confirm,  # noqa: E402
+                                   record_templates, reviewed)
         from ecgapp.summary import agreement_frames, trust_notes  # noqa: E402
-        from ecgapp.templates import (TIMINGS, Templates, beats_text, describe, median_beats,  # noqa: E402
-                                      template_sample)
+        from ecgapp.templates import (Templates, counted, describe, median_beats, template_sample,  # noqa: E402
+                                      template_title)
     render(choice)
 except Exception:  # a bug must not show a traceback with server paths: one message, details in the server log
     LOG.exception("the page failed")

@@ -128,7 +128,7 @@ def classify_input(model, job: Job, progress: Callable[[float, str], None] | Non
         "mean_hr_bpm": round(s["heart_rate_bpm"]["mean"], 1), "af_pct": round(s["af_pct"], 1),
         "looks_like_noise": bool(s["looks_like_noise"]), "template_r_median": round(s["template_r_median"], 3),
         "unreadable_beats": s["unreadable_beats"],
-        "unreadable_s": round(sum(e - b for b, e in a.quality.spans()), 1) if a.quality is not None else 0.0,
+        "unreadable_s": round(a.quality.unreadable_s, 1) if a.quality is not None else 0.0,
         "agreement_pct": round(100 * a.agreement.accuracy, 1) if a.agreement is not None else np.nan,
         "skipped_beats": a.beats.skipped, "notes": list(rec.notes), "seconds": round(time.perf_counter() - t0, 2),
         "beats_csv": str(job.out_csv), "wfdb_annotations": str(wfdb_path or ""), "error": "",
@@ -137,7 +137,8 @@ def classify_input(model, job: Job, progress: Callable[[float, str], None] | Non
 
 SUMMARY_COLUMNS = ["input", "status", "record", "lead", "fs_hz", "duration_min", "beat_source", "beats", "N", "S",
                    "V", "F", "Q", "S_burden_pct", "V_burden_pct", "mean_hr_bpm", "af_pct", "looks_like_noise",
-                   "unreadable_beats", "unreadable_s", "agreement_pct", "skipped_beats", "seconds", "beats_csv", "wfdb_annotations", "notes", "error"]
+                   "unreadable_beats", "unreadable_s", "agreement_pct", "skipped_beats", "seconds", "beats_csv",
+                   "wfdb_annotations", "notes", "error"]
 
 
 def summary_table(rows: list[dict]):

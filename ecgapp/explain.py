@@ -43,6 +43,7 @@ REGIONS_S: dict[str, tuple[float, float]] = {
     "QRS complex": (-0.07, 0.09),
     "ST-T segment": (0.09, WINDOW_END_S),
 }
+RR_REGION = "RR-interval context"
 
 
 def beat_regions(wave: np.ndarray, pre_rr_s: float | None = None) -> dict[str, tuple[float, float]]:
@@ -62,7 +63,7 @@ def beat_regions(wave: np.ndarray, pre_rr_s: float | None = None) -> dict[str, t
     regions["QRS complex"] = (onset, offset)
     regions["ST-T segment"] = (offset, WINDOW_END_S)
     return regions
-RR_REGION = "RR-interval context"
+
 
 CLASS_NAMES = {
     "N": "normal (or bundle branch block / escape) beat",

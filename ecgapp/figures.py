@@ -4,7 +4,8 @@
   boxes, a 1 mV pulse, rows of 10 s for wider windows), beat letters in a row above the trace, disagreements
   with the reference ringed with the reference letter beside. Only the window's samples are sent to the browser.
 - ``overview_figure``: the whole record as a min/max-decimated strip (every R peak's amplitude survives
-  decimation), ectopic beats as ticks, and the current window shaded; ``tachogram_figure``: heart rate over
+  decimation), a row per non-N class counting its beats per time bin, unreadable stretches and the current
+  window shaded; ``tachogram_figure``: heart rate over
   the whole record with runs and pauses marked.
 - ``explanation_figure`` and ``probability_figure``: one beat with its attribution as a heat-coloured
   line over neutral bands of the beat's own regions, the RR-context attribution, and the class probabilities.
@@ -22,6 +23,7 @@ from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_AFTER, WINDOW_BEFORE
 from .explain import BeatExplanation
 from .processing import MODEL_FS
+from .templates import counted
 
 CLASS_COLOURS = {"N": "#1a7f37", "S": "#1f5fbf", "V": "#c21f1f", "F": "#8a3ffc", "Q": "#6e6e6e"}
 PAPER = {"background": "#fffafa", "major": "#f0a8a8", "minor": "#fadede", "trace": "#1c1c1c"}
@@ -321,7 +323,7 @@ def overview_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, view: tu
             mid = (edges[where] + edges[where + 1]) / 2
             x = [v for m in mid.tolist() for v in (m, m, None)]  # None (not NaN) breaks the line in plotly.js
             y = [v for hi in h.tolist() for v in (base, hi, None)]
-            text = [f"{c} {cls} beat{'s' if c > 1 else ''}, {a:.0f}-{b:.0f} s"
+            text = [f"{counted(int(c), cls + ' beat')}, {a:.0f}-{b:.0f} s"
                     for c, a, b in zip(counts[where], edges[where], edges[where + 1]) for _ in range(3)]
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=f"{cls} ({t.size:,})", text=text,
                                      line=dict(color=CLASS_COLOURS[cls], width=2.5),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import features
-from .beats import WINDOW_BEFORE, BeatSet
+from .beats import BeatSet
 from .processing import MODEL_FS, bandpass, true_runs
 
 NOISE_MEDIAN_R = 0.6  # median beat-template correlation below which the "beats" are not an ECG's
@@ -50,17 +50,17 @@ MIN_BEATS = 2  # a stretch with fewer beats is never called unreadable (a pause 
 NEIGHBOURS = 4  # a beat "repeats" when one of the 4 beats on either side has its shape (bigeminy included)
 REPEAT_QUANTILE = 0.75  # a stretch's "repeat" measure: this quantile of its beats' (in a stretch of multiform
 # PVCs the normal beats still repeat; in noise none does). Chosen on DS1 against the median (0.5): at the same 0.2%
-# of DS1's clean stretches called unreadable, 0.75 catches more noise (DS1 marked noisy 23% vs 20%; em -6 dB 82% vs
-# 63%; benchmarks/results/stretch_quality.md)
+# of DS1's clean stretches called unreadable, 0.75 catches more noise (DS1 marked noisy 25% vs 22%; em -6 dB 82% vs
+# 68%; benchmarks/results/stretch_quality.md)
 HF_BAND_HZ = (40.0, 48.0)  # muscle noise, above the ECG's band and below 50/60 Hz mains; inside 64 Hz (128 Hz files)
-# logistic model on (repeat, log hf, log kurtosis, log range): standardised with MEAN/SD, then COEF and INTERCEPT
-FEATURES = ("beat repeats (75th percentile of max r with 4 neighbours)", "log 40-48 Hz rms / QRS height",
-            "log(kurtosis + 2)", "log range / QRS height")
-MEAN = np.array([0.8692, -4.3857, 1.8348, 0.5294])
-SD = np.array([0.1438, 0.9217, 0.7386, 0.4072])
-COEF = np.array([-3.1846, 2.1748, -0.7125, 0.6487])
-INTERCEPT = 3.0721
-UNREADABLE_SCORE = 3.6254
+# logistic model on FEATURES: standardised with MEAN/SD, then COEF and INTERCEPT
+FEATURES = ("beat repeats (75th percentile of max r with 4 neighbours)", "log 40-48 Hz rms / beat size",
+            "log(kurtosis + 2)", "log range / beat size")  # beat size: features.record_scale
+MEAN = np.array([0.8692, -4.4557, 1.8348, 0.4588])
+SD = np.array([0.1438, 0.9139, 0.7386, 0.3764])
+COEF = np.array([-3.1597, 2.2273, -0.8296, 0.7388])
+INTERCEPT = 3.1658
+UNREADABLE_SCORE = 3.6327
 
 
 def beat_repeats(windows: np.ndarray, neighbours: int = NEIGHBOURS, block: int = 8192) -> np.ndarray:
@@ -106,11 +106,8 @@ def stretch_features(signal: np.ndarray, raw: np.ndarray, beats: BeatSet,
     x = np.nan_to_num(x) if np.isnan(x).any() else x
     edges = stretch_edges(x.size, fs)
     m = edges.size - 1
-    w = np.asarray(windows, dtype=np.float64)
-    qrs = w[:, max(WINDOW_BEFORE - 30, 0): WINDOW_BEFORE + 30] if len(w) else np.zeros((0, 1))
-    height = float(np.median(np.ptp(qrs, axis=1))) if len(w) else 1.0
-    height = height if height > 1e-6 else 1.0
-    repeats = beat_repeats(w)
+    height = features.record_scale(windows)  # this patient's typical beat size (mV), as the model's inputs use
+    repeats = beat_repeats(windows)
     which = np.searchsorted(edges, np.asarray(r_samples), side="right") - 1
     if HF_BAND_HZ[1] < 0.9 * fs / 2:  # processing.bandpass: zero phase, in blocks (bounded memory on 24 hours)
         hf = bandpass(raw, fs, HF_BAND_HZ)
@@ -189,6 +186,11 @@ class StretchQuality:
             return []
         starts, ends = true_runs(self.unreadable)
         return [(float(self.start_s[a]), float(self.end_s[b - 1])) for a, b in zip(starts, ends)]
+
+    @property
+    def unreadable_s(self) -> float:
+        """Seconds of the lead found unreadable."""
+        return float(np.sum((self.end_s - self.start_s)[self.unreadable]))
 
     def beats_unreadable(self, times_s: np.ndarray) -> np.ndarray:
         """(n,) True for beats (R-peak times, s) inside an unreadable stretch."""

@@ -2,9 +2,10 @@
 labels of a model adapted to this patient.
 
 Which label a beat shows, in order: the reader's, else the adapted model's (after ``adapt``), else the shipped
-model's. ``reviewed`` returns the Analysis with that table, so every summary figure and both downloads follow
-the reader; the table keeps ``model_label`` (the shipped model's) and ``label_by`` ("model", "adapted" or
-"reader"). No Streamlit here: the app keeps a ``Review`` per record in its session state.
+model's (Q for the beats of unreadable stretches, ``analysis.mark_unreadable``, unless the reader labels them).
+``reviewed`` returns the Analysis with that table, so every summary figure and both downloads follow the reader;
+the table keeps ``model_label`` (the shipped model's) and ``label_by`` ("model", "adapted", "reader" or
+"quality"). No Streamlit here: the app keeps a ``Review`` per record in its session state.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ MAX_UNDO = 50
 class Review:
     """Reader labels ('' = none) and adapted labels ('' = none) for the n beats of one analysis, with undo.
 
-    ``version`` grows with every change; ``labels_key`` names the labels themselves (a cache key for what
-    depends on them, safe to share between sessions: two reviews with the same labels have the same key).
+    ``labels_key`` names the labels themselves (a cache key for what depends on them, safe to share between
+    sessions: two reviews with the same labels have the same key, whatever their history).
     """
 
     n: int
@@ -45,7 +46,6 @@ class Review:
     adapted_probs: np.ndarray | None = None
     adapted_state: dict | None = None  # the adapted network's weights (CPU tensors), for download
     adapted_card: dict | None = None
-    version: int = 0
     _undo: list = field(default_factory=list, repr=False)
 
     def __post_init__(self):
@@ -68,7 +68,6 @@ class Review:
     def _push(self, entry: tuple) -> None:
         self._undo.append(entry)
         del self._undo[:-MAX_UNDO]
-        self.version += 1
 
     def relabel(self, beats, label: str) -> int:
         """Give beats (0-based indices) the reader label ``label`` (an AAMI letter; '' clears the reader's
@@ -101,7 +100,6 @@ class Review:
             self.reader[entry[1]] = entry[2]
         else:
             self.adapted, self.adapted_probs, self.adapted_state, self.adapted_card = entry[1:]
-        self.version += 1
         return True
 
     @property
@@ -111,6 +109,18 @@ class Review:
     @property
     def reader_count(self) -> int:
         return int((self.reader != "").sum())
+
+
+def confirm(review: Review, beats, shown) -> tuple[str, int]:
+    """The reader agrees with a group of beats (a template): each takes the group's most common shown label
+    (``shown``: the label each of ``beats`` shows now) as the reader's; one undo step. Returns (that label, how
+    many of the beats showed another)."""
+    letters, counts = np.unique(np.asarray(shown).astype(str), return_counts=True)
+    if counts.size == 0:
+        raise ValueError("no beats to confirm")
+    label = str(letters[np.argmax(counts)])
+    review.relabel(beats, label)
+    return label, int(counts.sum() - counts.max())
 
 
 def shown_labels(model_labels, review: Review) -> tuple[np.ndarray, np.ndarray]:

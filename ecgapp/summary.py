@@ -43,15 +43,14 @@ def rhythm_summary(table: pd.DataFrame, broken: np.ndarray | None = None) -> dic
     noise rather than an ECG (``quality.looks_like_noise``; from ``template_r``, NaN / False without it)."""
     counts = {c: int((table["label"] == c).sum()) for c in AAMI_CLASSES}
     n = int(len(table))
-    unreadable = int(table["unreadable"].sum()) if "unreadable" in table else 0
-    readable = n - unreadable
+    readable = ~table["unreadable"].to_numpy(bool) if "unreadable" in table else np.ones(n, bool)
     af = int(table["af"].sum()) if "af" in table else 0
     r = table["template_r"].to_numpy(dtype=float) if "template_r" in table else np.zeros(0)
     return {
         "beats": n, "counts": counts, "heart_rate_bpm": heart_rate(table["time_s"].to_numpy(), broken),
-        "burden_pct": {c: (100.0 * int(((table["label"] == c) & ~table["unreadable"]).sum() if unreadable else counts[c])
-                           / readable if readable else math.nan) for c in ("S", "V")},
-        "unreadable_beats": unreadable,
+        "burden_pct": {c: (100.0 * int(((table["label"] == c).to_numpy() & readable).sum()) / readable.sum()
+                           if readable.any() else math.nan) for c in ("S", "V")},
+        "unreadable_beats": int(n - readable.sum()),
         "af_pct": 100.0 * af / n if n else math.nan,
         "template_r_median": float(np.nanmedian(r)) if r.size and np.isfinite(r).any() else math.nan,
         "looks_like_noise": looks_like_noise(r[np.isfinite(r)]),

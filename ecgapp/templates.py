@@ -48,7 +48,7 @@ class Templates:
     ``median`` (k, L) float32: each template's median beat (the whole window, record-scaled units of
     ``features.beat_inputs``: 1.0 = this patient's typical beat height); ``count`` (k,); ``timing`` (k,) int:
     an index into TIMINGS (early against the local rhythm, fast against the record's usual rate, both or
-    neither; ``early``: the early ones as bools); ``representative`` (k,): the member beat
+    neither); ``representative`` (k,): the member beat
     closest to the template's median (the one to show or ask a reader about); ``shape`` (k,): which
     morphology group the template belongs to (an early and an on-time template of one shape share it).
     """
@@ -63,12 +63,8 @@ class Templates:
     def __len__(self) -> int:
         return int(self.count.size)
 
-    @property
-    def early(self) -> np.ndarray:
-        return self.timing % 2 == 1
-
     def members(self, template: int) -> np.ndarray:
-        """Beat indices of one template, in time order (``closest_members`` for the most typical few)."""
+        """Beat indices of one template, in time order (``template_sample`` for a dozen spread over them)."""
         return np.flatnonzero(self.assignment == template)
 
     def label_mix(self, labels) -> pd.DataFrame:
@@ -172,18 +168,9 @@ def beat_templates(waves: np.ndarray, rr: np.ndarray, threshold: float = MATCH_D
                      shape=(kept // len(TIMINGS)).astype(int))
 
 
-def closest_members(templates: Templates, waves: np.ndarray, template: int, limit: int) -> np.ndarray:
-    """Up to ``limit`` beats of ``template`` closest to its median (beat indices, in time order)."""
-    idx = templates.members(template)
-    full = np.asarray(waves, dtype=np.float32)
-    full = full[:, 0] if full.ndim == 3 else full
-    d = np.abs(full[idx] - templates.median[template]).sum(axis=1)
-    return np.sort(idx[np.argsort(d, kind="stable")[:limit]])
-
-
 def template_sample(templates: Templates, template: int, limit: int = 12) -> np.ndarray:
     """Up to ``limit`` beats of ``template`` spread evenly over its members in time (beat indices): what its
-    beats look like across the record, outliers included (``closest_members`` gives the most typical)."""
+    beats look like across the record, outliers included."""
     idx = templates.members(template)
     if idx.size <= limit:
         return idx
@@ -200,16 +187,21 @@ def median_beats(windows: np.ndarray, templates: Templates) -> np.ndarray:
     return out
 
 
+def template_title(templates: Templates, template: int) -> str:
+    """``T3: 412 beats, early`` (the timing only when not on time)."""
+    when = f", {TIMINGS[templates.timing[template]]}" if templates.timing[template] else ""
+    return f"T{template + 1}: {counted(templates.count[template], 'beat')}{when}"
+
+
 def describe(templates: Templates, template: int, labels) -> str:
     """A short name for a template: ``T3: 412 beats, early, mostly V (98%)`` (``labels``: one letter per beat)."""
     members = np.asarray(labels).astype(str)[templates.assignment == template]
     letters, counts = np.unique(members, return_counts=True)
     top = int(np.argmax(counts)) if counts.size else 0
     mostly = f", mostly {letters[top]} ({100 * counts[top] / counts.sum():.0f}%)" if counts.size else ""
-    when = f", {TIMINGS[templates.timing[template]]}" if templates.timing[template] else ""
-    return f"T{template + 1}: {beats_text(templates.count[template])}{when}{mostly}"
+    return template_title(templates, template) + mostly
 
 
-def beats_text(n: int) -> str:
-    """``1 beat``, ``412 beats``, ``1,203 beats``."""
-    return f"{n:,} beat{'' if n == 1 else 's'}"
+def counted(n: int, noun: str) -> str:
+    """``1 beat``, ``412 beats``, ``1,203 beats``: a count and its noun, plural when not 1."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

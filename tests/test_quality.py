@@ -133,7 +133,10 @@ def test_a_pause_is_never_unreadable():
     rec = make_record(x[:, None], 360, name="pause")
     beats = extract_beats(rec, r_peaks=detect_r_peaks(x, 360))
     q = stretch_quality(clean(x, 360), x, beats)
-    assert not q.unreadable.any() and (q.beats[5:6] < quality.MIN_BEATS).all()
+    flat = slice(4, 6)  # 20-30 s: no beat at all
+    assert (q.beats[flat] < quality.MIN_BEATS).all()
+    assert (q.score[flat] > quality.UNREADABLE_SCORE).all()  # a flat line scores as unreadable ...
+    assert not q.unreadable.any()  # ... and the beat count alone keeps it readable
 
 
 def test_the_app_labels_unreadable_beats_q_and_keeps_them_out_of_heart_rate_and_burden(model):

@@ -20,9 +20,9 @@ from ecgapp.exports import beats_csv_bytes, wfdb_annotation_bytes
 from ecgapp.metrics import aami_report
 from ecgapp.mitdb import load_record
 from ecgapp.model import BeatClassifier, ModelConfig, load_model
-from ecgapp.review import Review, adapt_to_review, adapted_model_zip, record_templates, reviewed
+from ecgapp.review import Review, adapt_to_review, adapted_model_zip, confirm, record_templates, reviewed
 from ecgapp.adapt import propagate_by_template
-from ecgapp.templates import beat_templates, closest_members
+from ecgapp.templates import beat_templates, counted, describe, template_sample
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "hybrid"
 INDEX = {c: i for i, c in enumerate(AAMI_CLASSES)}
@@ -54,8 +54,13 @@ def test_templates_separate_normal_and_ventricular_beats(a233):
     assert t.count.sum() == len(ref) and np.all(np.diff(t.count) <= 0)  # numbered by size
     for k in range(len(t)):
         assert t.assignment[t.representative[k]] == k
-        near = closest_members(t, a233.waves, k, 5)
-        assert near.size == min(5, t.count[k]) and np.all(t.assignment[near] == k)
+        spread = template_sample(t, k, 12)
+        assert spread.size == min(12, t.count[k]) and np.all(t.assignment[spread] == k)
+        assert np.all(np.diff(spread) > 0)  # in time order, no beat twice
+    biggest = t.members(0)
+    assert template_sample(t, 0, 12)[[0, -1]].tolist() == [biggest[0], biggest[-1]]  # spread over the record
+    assert describe(t, 0, ref).startswith(f"T1: {counted(int(t.count[0]), 'beat')}")
+    assert counted(1, "beat") == "1 beat" and counted(1203, "pause") == "1,203 pauses"
 
 
 def test_early_beats_of_one_shape_are_their_own_template():
@@ -68,8 +73,9 @@ def test_early_beats_of_one_shape_are_their_own_template():
     early = np.arange(5, 100, 10)
     rr[early, 6] = 0.7  # pre RR over local RR
     t = beat_templates(waves, rr)
-    assert len(t) == 2 and t.early.sum() == 1
-    assert set(np.flatnonzero(t.assignment == np.flatnonzero(t.early)[0])) == set(early)
+    early_templates = np.flatnonzero(t.timing % 2 == 1)  # TIMINGS: "early" and "early, fast" are odd codes
+    assert len(t) == 2 and early_templates.size == 1
+    assert set(np.flatnonzero(t.assignment == early_templates[0])) == set(early)
     assert t.shape[0] == t.shape[1]  # one shape, two timings
 
 
@@ -193,9 +199,18 @@ def test_labels_key_names_the_labels_not_the_number_of_changes():
     assert a.labels_key == b.labels_key == ""
     a.relabel([1, 2], "V")
     b.relabel([1, 2], "S")
-    assert a.version == b.version and a.labels_key != b.labels_key
+    assert a.labels_key != b.labels_key  # one change each, different labels
     b.undo()
     b.relabel([1, 2], "V")
     assert b.labels_key == a.labels_key  # the same labels: the same key (shared, correctly)
     a.undo()
     assert a.labels_key == ""
+
+
+def test_confirm_gives_the_group_its_most_common_label_as_the_readers():
+    review = Review(6)
+    label, other = confirm(review, [1, 2, 3], ["V", "V", "N"])
+    assert (label, other) == ("V", 1) and review.reader.tolist() == ["", "V", "V", "V", "", ""]
+    assert review.undo() and review.reader_count == 0
+    with pytest.raises(ValueError):
+        confirm(review, [], [])
