@@ -70,8 +70,9 @@ premature_max = 3  # at most this many synthetic premature beats in one stretch 
 invariance = 0.3  # subject-invariant training: a patient classifier on each beat's embedding, its gradient
 # reversed and scaled by this (ramped up over training), so the embedding learns to hide who the patient is (0 = off;
 # chosen among 0, 0.3, 1 by cross-validation: benchmarks/results/experiments.md row 13)
-invariance_on = "embedding"  # what the patient classifier reads: "embedding" (each beat's CNN embedding) or
-# "context" (what the head reads: the beat's embedding beside the LSTM's reading of its neighbours)
+invariance_on = "embedding"  # what the patient classifier reads: "embedding" (each beat's CNN embedding),
+# "context" (what the head reads: the beat's embedding beside the LSTM's reading of its neighbours) or "both" (two
+# patient classifiers, one on each)
 af_gate = True  # let cross-validation choose a threshold for the AF gate (no S inside atrial fibrillation)
 offsets = False  # fit per-class logit offsets on the out-of-fold logits (off: in nested cross-validation
 # they lowered macro-F1 on the held-out fold for every seed; benchmarks/results/experiments.md)
@@ -155,25 +156,27 @@ def distributed() -> tuple[int, int]:
 
 
 class _Trainee(torch.nn.Module):
-    """What one training step runs (the classifier, and the patient classifier of subject-invariant
+    """What one training step runs (the classifier, and the patient classifiers of subject-invariant
     training), as one module's forward, so that DistributedDataParallel can wrap it."""
 
-    def __init__(self, model: BeatClassifier, patient_head: torch.nn.Module | None, on: str = "embedding"):
+    def __init__(self, model: BeatClassifier, patient_heads: dict[str, torch.nn.Module] | None = None):
         super().__init__()
-        self.model, self.patient_head, self.on = model, patient_head, on
+        self.model, self.patient_heads = model, torch.nn.ModuleDict(patient_heads or {})
 
     def forward(self, x, r, idx, reverse_scale: float = 0.0):
-        """(logits of the labelled beats, patient logits or None, the rows of ``x`` those patient logits are of:
-        every beat for "embedding", the labelled beats for "context")."""
+        """(logits of the labelled beats, [(patient logits, the rows of ``x`` they are of, or None for every
+        row)] for each patient classifier: "embedding" reads every beat's embedding, "context" what the head
+        reads for the labelled beats)."""
         emb = self.model.encode(x, r)
-        if self.patient_head is not None and self.on == "context":
-            z = self.model.head_input(emb[idx])
-            who = self.patient_head(_ReverseGradient.apply(z, reverse_scale))
-            return self.model.calibrate(self.model.head(z)), who, idx[:, idx.shape[1] // 2]
-        logits = self.model.classify(emb, idx)
-        if self.patient_head is None:
-            return logits, None, None
-        return logits, self.patient_head(_ReverseGradient.apply(emb, reverse_scale)), None
+        z = self.model.head_input(emb[idx])
+        logits = self.model.calibrate(self.model.head(z))
+        who = []
+        for on, head in self.patient_heads.items():
+            if on == "context":
+                who.append((head(_ReverseGradient.apply(z, reverse_scale)), idx[:, idx.shape[1] // 2]))
+            else:
+                who.append((head(_ReverseGradient.apply(emb, reverse_scale)), None))
+        return logits, who
 
 
 def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_seed: int, log=print):
@@ -197,16 +200,16 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
     for r in train_recs:
         by_name.setdefault(r["name"], []).append(r)
     patient_of = {name: i for i, name in enumerate(by_name)}
-    patient_head = None
+    patient_heads = {}
     if cfg["invariance"]:  # training only: the shipped model has no patient classifier
-        width = model.config.embed if model.config.arch in ("hybrid", "cnn") else model.head[1].in_features
-        if cfg["invariance_on"] == "context":
-            width = model.head[1].in_features
-        elif cfg["invariance_on"] != "embedding":
-            raise ValueError(f"--invariance-on must be embedding or context, not {cfg['invariance_on']!r}")
-        patient_head = torch.nn.Sequential(torch.nn.Linear(width, 64), torch.nn.ReLU(inplace=True),
-                                           torch.nn.Linear(64, len(by_name))).to(dev)
-    trainee = _Trainee(model, patient_head, cfg["invariance_on"])
+        on = {"embedding": ("embedding",), "context": ("context",), "both": ("embedding", "context")}.get(cfg["invariance_on"])
+        if on is None:
+            raise ValueError(f"--invariance-on must be embedding, context or both, not {cfg['invariance_on']!r}")
+        widths = {"embedding": model.config.embed if model.config.arch in ("hybrid", "cnn") else model.head[1].in_features,
+                  "context": model.head[1].in_features}
+        patient_heads = {key: torch.nn.Sequential(torch.nn.Linear(widths[key], 64), torch.nn.ReLU(inplace=True),
+                                                  torch.nn.Linear(64, len(by_name))).to(dev) for key in on}
+    trainee = _Trainee(model, patient_heads)
     step = (torch.nn.parallel.DistributedDataParallel(trainee, device_ids=[dev.index] if dev.type == "cuda" else None)
             if world > 1 else trainee)  # gradients averaged over the processes after each backward pass
     opt = torch.optim.AdamW(trainee.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
@@ -272,12 +275,12 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
             progress = (epoch - 1 + i / len(order)) / cfg["epochs"]
             scale = float(cfg["invariance"] * (2.0 / (1.0 + np.exp(-10.0 * progress)) - 1.0))
             with torch.autocast(dev.type, dtype=torch.float16, enabled=use_amp):
-                logits, who_logits, who_rows = step(x, r, idx, scale)
+                logits, patient_logits = step(x, r, idx, scale)
                 loss = loss_fn(logits, y)
-                if who_logits is not None:
+                if patient_logits:
                     who = torch.from_numpy(np.concatenate(patients)).to(dev)
-                    who = who if who_rows is None else who[who_rows]
-                    loss = loss + torch.nn.functional.cross_entropy(who_logits, who)
+                    for who_logits, rows in patient_logits:
+                        loss = loss + torch.nn.functional.cross_entropy(who_logits, who if rows is None else who[rows])
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)

@@ -37,6 +37,8 @@ VARIANTS: dict[str, list[str]] = {
     "hybrid, subject-invariant 0.1": ["--invariance", "0.1"],
     "hybrid, subject-invariant 0.5": ["--invariance", "0.5"],
     "hybrid, invariant context": ["--invariance-on", "context"],
+    "hybrid, invariant both": ["--invariance-on", "both"],
+    "hybrid, 10 epochs": ["--epochs", "10"],
     "hybrid, up to 16 synthetic APCs": ["--premature-max", "16"],
     "hybrid, no synthetic APCs": [*NO_APC, *NO_INV],
     "cnn": ["--arch", "cnn", *NO_APC, *NO_INV],
