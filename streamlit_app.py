@@ -733,19 +733,22 @@ def render_review(key: str, source: str, a: Analysis, review: Review) -> None:
     labels = a.table["model_label"].to_numpy()  # the picker names templates by the shipped model's labels:
     # its options stay the same while the reader relabels (a changed option list would reset the picker)
     st.caption(f"{len(templates)} templates: beats grouped by shape (QRS and early ST) and by timing (early against "
-               f"the local rhythm, fast against this patient's usual rate, or on time). Relabel a template and all its beats follow; then let the model "
-               f"adapt to your labels and relabel the rest of the record. Drawn at 25 mm/s and 10 mm/mV.")
+               f"the local rhythm, fast against this patient's usual rate, or on time); where the model labels beats of "
+               f"one template two ways, each way is its own template (\"model's S\"): check both. Relabel a template "
+               f"and all its beats follow; then let the model adapt to your labels and relabel the rest of the record. "
+               f"Drawn at 25 mm/s and 10 mm/mV.")
     lo_hi = template_range_mv(medians[:GALLERY])
     cols = st.columns(4)
     for t in range(min(GALLERY, len(templates))):
         mix = a.table["label"].iloc[templates.members(t)].value_counts()
         top = str(mix.index[0])
-        title = template_title(templates, t)
+        title = template_title(templates, t, split=False)  # the gallery's figures are narrow: split in the caption
         with cols[t % 4]:
             st.plotly_chart(gallery_figure(key, a.lead, source, t, lo_hi, title, CLASS_COLOURS.get(top, "#1c1c1c"),
                                            medians[t], a.beats.windows[template_sample(templates, t)]),
                             width="content", key=f"template_{t}", config={"displayModeBar": False, "staticPlot": True})
-            st.caption(" · ".join(f"{c} {n:,}" for c, n in mix.items()))
+            split = f" · split: model's {templates.split[t]}" if templates.split[t] else ""
+            st.caption(" · ".join(f"{c} {n:,}" for c, n in mix.items()) + split)
     r1, r2, r3, r4, r5 = st.columns([2.6, 0.8, 1.2, 1, 1])
     r1.selectbox("template", range(len(templates)), key="review_template",
                  format_func=lambda t: describe(templates, t, labels))

@@ -5,7 +5,8 @@ Run from the project root: .venv/bin/python -m benchmarks.bench_adapt [--weights
 For every DS2 record (reference beat locations, lead MLII, the app's path: ``extract_beats`` ->
 ``features.beat_inputs`` -> ``templates.beat_templates`` / ``adapt.adapt_model``), a reader who answers from the
 reference annotations labels
-  (a) one beat per template (the member closest to the template's median), and
+  (a) one beat per template (the member closest to the template's median; the app's templates, split where the
+      shipped network's labels differ inside one: ``review.record_templates``), and
   (b) every beat of the first 5 minutes (the patient-adaptive protocol of the literature: de Chazal & Reilly
       2006, Hu et al. 1997, Kiranyaz et al. 2016).
 Each protocol is scored on the beats the reader did not label ((a): all others; (b): after 300 s), beside the
@@ -13,7 +14,8 @@ shipped model on the same beats. Rows: the shipped model; (a) the template's lab
 (relabel a template, no network); (a) the network adapted to the labelled beats; (b) the network adapted;
 (b) each template's labelled beats label its other beats (``adapt.propagate_by_template``) and the adapted
 network the beats of templates without labels, the network trained on the reader's labels or on those and
-the templates' labels.
+the templates' labels; (a) with templates not split by the network's labels (and, with ``--split SHARE:BEATS``,
+split at other settings).
 Writes benchmarks/results/adapt.md (and prints it).
 
 The adaptation's settings are chosen on DS1, never on DS2: ``--ds1 runs/hybrid/seed0`` runs the same protocols
@@ -39,9 +41,11 @@ from ecgapp.inference import predict_logits
 from ecgapp.metrics import aami_report
 from ecgapp.mitdb import DS1, DS2, load_record
 from ecgapp.model import BeatClassifier, ModelConfig, load_model
+from ecgapp.aami import AAMI_CLASSES
 from ecgapp.templates import beat_templates
 
 OVERRIDES: list[float] = []  # --override: extra rows, the template's label unless the network is this sure
+SPLITS: list[tuple[float, int] | None] = [None]  # extra (a) rows: templates not split (None), or split at --split
 RESULTS = Path("benchmarks/results/adapt.md")
 RESULTS_DS1 = Path("benchmarks/results/adapt_ds1.md")  # one section per setting tried (appended)
 FIRST_S = 300.0  # (b): the reader labels the first 5 minutes
@@ -49,11 +53,16 @@ ROWS = {
     "a_shipped": "(a) shipped model, 0 labels, on the beats (a) leaves unlabelled",
     "a_template": "(a) one label per template, given to every member (template relabel, no network)",
     "a_adapted": "(a) one label per template, network adapted to them",
+    "a_unsplit": "(a) one label per template, given to every member, templates not split by the network's labels",
     "b_shipped": "(b) shipped model, 0 labels, on the beats after 5 minutes",
     "b_adapted": "(b) every beat of the first 5 minutes labelled, network adapted (network alone)",
     "b_vote": "(b) the same, each template's labelled beats label its other beats; the network the rest",
     "b_vote_trained": "(b) the same, the network trained on the reader's and the templates' labels",
 }
+
+
+def split_key(split: tuple[float, int] | None) -> str:
+    return "a_unsplit" if split is None else f"a_split_{split[0]:g}_{split[1]}"
 
 
 def fold_models(folds: Path, weights: str) -> dict[str, torch.nn.Module]:
@@ -75,7 +84,7 @@ def run(models, names, **settings) -> tuple[dict, list, dict]:
     """``models``: record name -> network; ``settings``: passed to ``adapt.adapt_model``."""
     torch.manual_seed(0)
     pooled = {k: ([], []) for k in ROWS}
-    labels_used = {"a": 0, "b": 0}
+    labels_used = {"a": 0, "b": 0} | {split_key(sp): 0 for sp in SPLITS}
     per_record, seconds = [], []
     for name in names:
         model = models[name]
@@ -86,7 +95,8 @@ def run(models, names, **settings) -> tuple[dict, list, dict]:
         logits, af = predict_logits(model, waves, rr, return_af=True)
         shipped = logits.argmax(axis=1)
         t0 = time.perf_counter()
-        templates = beat_templates(waves, rr)
+        network = np.asarray(AAMI_CLASSES)[shipped]  # the app's templates: split where the network's labels differ
+        templates = beat_templates(waves, rr, labels=network)
         t_templates = time.perf_counter() - t0
         rep = templates.representative
         rep = rep[known[rep]]
@@ -111,6 +121,18 @@ def run(models, names, **settings) -> tuple[dict, list, dict]:
                                              **settings), waves, rr).argmax(axis=1)
         trained[voted] = vote
         overridden = {}
+        for sp in SPLITS:  # other templates: not split, or split at other settings; the reader labels each
+            # template's representative, and its label goes to every member
+            split = (beat_templates(waves, rr) if sp is None else
+                     beat_templates(waves, rr, labels=network, split_share=sp[0], split_beats=sp[1]))
+            rep_s = split.representative[known[split.representative]]
+            label_s = np.full(len(split), -1)
+            label_s[split.assignment[rep_s]] = y[rep_s]
+            rest_s = known.copy()
+            rest_s[rep_s] = False
+            key = split_key(sp)
+            overridden[key] = (rest_s, label_s[split.assignment])
+            labels_used[key] += rep_s.size
         for p in OVERRIDES:  # the template's label, unless the network adapted to the reader's labels alone is
             # at least p sure of another class
             for key, base, logit in (("a", propagated, logits_a), ("b", trained, logits_b)):
@@ -119,7 +141,7 @@ def run(models, names, **settings) -> tuple[dict, list, dict]:
                 pred = base.copy()
                 take = (prob.max(axis=1) >= p) & (prob.argmax(axis=1) != base)
                 pred[take] = prob.argmax(axis=1)[take]
-                overridden[f"{key}_override_{p:g}"] = pred
+                overridden[f"{key}_override_{p:g}"] = (rest_a if key == "a" else rest_b, pred)
         labels_used["a"] += rep.size
         labels_used["b"] += first.size
         row = {"record": name, "beats": int(known.sum()), "templates": len(templates),
@@ -128,7 +150,7 @@ def run(models, names, **settings) -> tuple[dict, list, dict]:
                                 ("a_adapted", rest_a, adapted_a), ("b_shipped", rest_b, shipped),
                                 ("b_adapted", rest_b, adapted_b), ("b_vote", rest_b, vote_b),
                                 ("b_vote_trained", rest_b, trained),
-                                *((k, rest_a if k.startswith("a") else rest_b, v) for k, v in overridden.items())):
+                                *((k, *v) for k, v in overridden.items())):
             pooled[key][0].append(y[mask])
             pooled[key][1].append(pred[mask])
             for cls, k in (("S", 1), ("V", 2)):
@@ -146,7 +168,8 @@ def markdown(title: str, command: str, reports: dict, per_record: list, info: di
     lines = [f"# {title}", "", f"`{command}`", "",
              f"Labels the reader gave over the {len(per_record)} records: (a) {n_a:,} (one per template), "
              f"(b) {n_b:,} (every beat of the first 5 minutes). Adapting one record took "
-             f"{info['adapt_s_median']:.1f} s (median; longest {info['adapt_s_max']:.1f} s) on this CPU.", "",
+             f"{info['adapt_s_median']:.1f} s (median; longest {info['adapt_s_max']:.1f} s) on this CPU.",
+             *(f"{ROWS[key]}: {n:,} labels." for key, n in info["labels"].items() if key.startswith("a_")), "",
              "| protocol | VEB Se | VEB +P | VEB F1 | SVEB Se | SVEB +P | SVEB F1 | macro-F1 (N,S,V) |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for key, title in ROWS.items():
@@ -178,7 +201,15 @@ def main() -> None:
     parser.add_argument("--override", type=float, nargs="*", default=[],
                         help="extra rows: each template-labelled beat keeps the template's label unless the network "
                              "adapted to the reader's labels alone gives another class at least this probability")
+    parser.add_argument("--split", nargs="*", default=[], metavar="SHARE:BEATS",
+                        help="extra rows: templates split where a label other than the commonest holds this share "
+                             "and this many of a template's beats (e.g. 0.05:3)")
     args = parser.parse_args()
+    for item in args.split:
+        share, min_beats = item.split(":")
+        SPLITS.append((float(share), int(min_beats)))
+        ROWS[split_key(SPLITS[-1])] = (f"(a) one label per template, templates split where a label other than the "
+                                       f"commonest holds {float(share):.0%} and {min_beats}+ of its beats")
     for p in args.override:
         OVERRIDES.append(p)
         ROWS[f"a_override_{p:g}"] = f"(a) one label per template, given to its members unless the network adapted to the labels is {p:g} sure of another class"

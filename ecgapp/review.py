@@ -157,8 +157,11 @@ def reviewed(a: Analysis, review: Review) -> Analysis:
 
 
 def record_templates(a: Analysis) -> Templates:
-    """The beat templates of one analysis (``templates.beat_templates`` on its model inputs)."""
-    return beat_templates(a.waves, a.rr)
+    """The beat templates of one analysis (``templates.beat_templates`` on its model inputs), split where the
+    network's own labels (``network_label``: before the signal-quality check and any review) differ inside a
+    template, so the reader is asked about each part: the same templates whatever the reader has done."""
+    labels = a.table["network_label"] if "network_label" in a.table else a.table["label"]
+    return beat_templates(a.waves, a.rr, labels=labels.to_numpy())
 
 
 def adapt_to_review(model: torch.nn.Module, a: Analysis, review: Review, seed: int = 0) -> int:

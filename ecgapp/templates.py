@@ -35,6 +35,8 @@ FAST_RR = 0.75  # pre RR over the record's median RR below this: the beat is fas
 LEADER_SAMPLE = 2000  # beats per round that may start a template (evenly spaced through the record)
 MAX_ROUNDS = 6
 MAX_TEMPLATES = 60  # shapes beyond this go to their nearest template (noise makes shapes without end)
+SPLIT_SHARE = 0.1  # with the network's labels: a label other than a template's commonest splits off as its own
+SPLIT_BEATS = 5  # template when it holds at least this share of the template's beats and this many beats
 _PRE_RR_LOCAL = RR_FEATURES.index("pre_rr_local")
 _PRE_RR_NORM = RR_FEATURES.index("pre_rr_norm")
 TIMINGS = ("on time", "early", "fast", "early, fast")  # a template's timing, by its code (early + 2 * fast)
@@ -59,6 +61,7 @@ class Templates:
     timing: np.ndarray
     representative: np.ndarray
     shape: np.ndarray
+    split: np.ndarray  # (k,) AAMI letter: the network's label this template was split off by ("" = not split)
 
     def __len__(self) -> int:
         return int(self.count.size)
@@ -134,22 +137,41 @@ def timing(rr: np.ndarray, early_rr: float = EARLY_RR, fast_rr: float = FAST_RR)
 
 def beat_templates(waves: np.ndarray, rr: np.ndarray, threshold: float = MATCH_DISTANCE,
                    early_rr: float = EARLY_RR, fast_rr: float = FAST_RR,
-                   max_templates: int = MAX_TEMPLATES) -> Templates:
+                   max_templates: int = MAX_TEMPLATES, labels=None, split_share: float = SPLIT_SHARE,
+                   split_beats: int = SPLIT_BEATS) -> Templates:
     """Group one record's beats into templates (see the module docstring).
 
     ``waves`` (n, 2, L) or (n, L) and ``rr`` (n, 10) from ``features.beat_inputs`` (beats in time order);
     ``threshold``: relative distance under which a beat matches a template's shape; ``early_rr``: pre RR over
-    local RR under which a beat is early. Deterministic: the same beats give the same templates.
+    local RR under which a beat is early. ``labels`` (optional, one AAMI letter per beat: the network's): a
+    template whose beats the network labels differently is split by those labels where a label other than the
+    template's commonest holds at least ``split_share`` of its beats and at least ``split_beats`` beats, so that
+    the reader is asked about each part (``Templates.split``). Deterministic: the same beats give the same templates.
     """
     w = np.asarray(waves, dtype=np.float32)
     n = len(w)
     full = w[:, 0] if w.ndim == 3 else w
     if n == 0:
         empty = np.zeros(0, int)
-        return Templates(empty, np.zeros((0, full.shape[-1]), np.float32), empty, np.zeros(0, bool), empty, empty)
+        return Templates(empty, np.zeros((0, full.shape[-1]), np.float32), empty, empty, empty, empty,
+                         np.zeros(0, "<U1"))
     x = morphology(w)
     shape = _shapes(x, threshold, max_templates)
     key = shape * len(TIMINGS) + timing(rr, early_rr, fast_rr)
+    part = np.zeros(n, int)  # 0: the template's commonest label and the labels too rare to split off; c + 1: label c
+    if labels is not None:
+        letters = np.asarray(labels).astype("<U1")
+        code = np.zeros(n, int)  # AAMI index of each beat's label
+        for i, c in enumerate(AAMI_CLASSES):
+            code[letters == c] = i
+        _, group = np.unique(key, return_inverse=True)
+        mix = np.zeros((group.max() + 1, len(AAMI_CLASSES)), int)
+        np.add.at(mix, (group, code), 1)
+        apart = (mix >= split_beats) & (mix >= split_share * mix.sum(axis=1, keepdims=True))
+        apart[np.arange(len(mix)), mix.argmax(axis=1)] = False
+        split_off = apart[group, code]
+        part[split_off] = code[split_off] + 1
+    key = key * (len(AAMI_CLASSES) + 1) + part
     keys, inverse, count = np.unique(key, return_inverse=True, return_counts=True)
     order = np.lexsort((keys, -count))  # by size, ties by key: deterministic
     rank = np.empty_like(order)
@@ -162,10 +184,16 @@ def beat_templates(waves: np.ndarray, rr: np.ndarray, threshold: float = MATCH_D
         idx = np.flatnonzero(assignment == t)
         medians[t] = np.median(full[idx], axis=0)
         representative[t] = idx[np.argmin(np.abs(full[idx] - medians[t]).sum(axis=1))]
-    kept = keys[order]
+    kept, part_of = keys[order] // (len(AAMI_CLASSES) + 1), keys[order] % (len(AAMI_CLASSES) + 1)
+    # a template split by the network's labels names the label its part was split off by; the part left
+    # over (the commonest label) names that label when any part was split off its shape and timing
+    split = np.where(part_of > 0, np.asarray(AAMI_CLASSES)[np.maximum(part_of - 1, 0)], "").astype("<U1")
+    rest = (part_of == 0) & np.isin(kept, kept[part_of > 0])
+    for t in np.flatnonzero(rest):
+        split[t] = AAMI_CLASSES[np.bincount(code[assignment == t], minlength=len(AAMI_CLASSES)).argmax()]
     return Templates(assignment=assignment.astype(int), median=medians, count=count[order].astype(int),
                      timing=(kept % len(TIMINGS)).astype(int), representative=representative,
-                     shape=(kept // len(TIMINGS)).astype(int))
+                     shape=(kept // len(TIMINGS)).astype(int), split=split)
 
 
 def template_sample(templates: Templates, template: int, limit: int = 12) -> np.ndarray:
@@ -187,10 +215,13 @@ def median_beats(windows: np.ndarray, templates: Templates) -> np.ndarray:
     return out
 
 
-def template_title(templates: Templates, template: int) -> str:
-    """``T3: 412 beats, early`` (the timing only when not on time)."""
+def template_title(templates: Templates, template: int, split: bool = True) -> str:
+    """``T3: 412 beats, early`` (the timing only when not on time), ``..., model's S`` for a template split by
+    the network's labels (``beat_templates(labels=...)``; left out with ``split=False``): check it, the network
+    labels its shape two ways."""
     when = f", {TIMINGS[templates.timing[template]]}" if templates.timing[template] else ""
-    return f"T{template + 1}: {counted(templates.count[template], 'beat')}{when}"
+    split = f", model's {templates.split[template]}" if split and templates.split[template] else ""
+    return f"T{template + 1}: {counted(templates.count[template], 'beat')}{when}{split}"
 
 
 def describe(templates: Templates, template: int, labels) -> str:

@@ -425,6 +425,10 @@ def test_review_relabel_a_template_undo_and_adapt(served_files):
     assert len(gallery) == 8
     box = at.selectbox(key="review_template")
     v_template = next(i for i, o in enumerate(box.options) if "mostly V" in o)
+    # a shape the model labels two ways is split and named by the model's label for each part, in the picker
+    # and under the gallery's figure
+    split = [o for o in box.options if "model's" in o]
+    assert split and any("model's S" in o for o in split)
     box.set_value(v_template)
     at.selectbox(key="template_label").select("N")
     next(b for b in at.button if b.label == "relabel template").click()

@@ -79,6 +79,44 @@ def test_early_beats_of_one_shape_are_their_own_template():
     assert t.shape[0] == t.shape[1]  # one shape, two timings
 
 
+def test_a_template_the_network_labels_two_ways_is_split_so_the_reader_sees_both():
+    """One shape, on time: the network calls 80 beats N and 20 S (a share and count above SPLIT_SHARE and
+    SPLIT_BEATS) and 3 beats V (too few to split off). The S beats become their own template, named by the
+    label they were split off by; the V beats stay with the N ones; without labels there is one template."""
+    rng = np.random.default_rng(1)
+    base = np.sin(np.linspace(0, 3 * np.pi, 256)).astype(np.float32)
+    waves = base + 0.02 * rng.standard_normal((103, 256)).astype(np.float32)
+    rr = np.ones((103, 10), np.float32)
+    labels = np.array(["N"] * 80 + ["S"] * 20 + ["V"] * 3)
+    rng.shuffle(labels)
+    assert len(beat_templates(waves, rr)) == 1
+    t = beat_templates(waves, rr, labels=labels)
+    assert len(t) == 2 and t.count.tolist() == [83, 20] and t.split.tolist() == ["N", "S"]
+    assert set(np.flatnonzero(t.assignment == 1)) == set(np.flatnonzero(labels == "S"))
+    assert t.shape[0] == t.shape[1] and t.timing[0] == t.timing[1]  # one shape and timing, two parts
+
+
+def test_the_apps_templates_are_split_by_the_networks_own_labels(a233):
+    """233: the parts of a split template (one shape and timing) are named by the network's commonest label
+    among their beats (before the quality check), all different; the part split off holds only that label;
+    a review does not change the templates."""
+    t = record_templates(a233)
+    network = a233.table["network_label"].to_numpy()
+    groups = {(s, w) for s, w, split in zip(t.shape, t.timing, t.split) if split}
+    assert groups  # 233's network labels differ inside at least one template
+    for s, w in groups:
+        parts = np.flatnonzero((t.shape == s) & (t.timing == w))
+        assert parts.size >= 2 and len(set(t.split[parts])) == parts.size
+        pure = 0
+        for k in parts:
+            letters, counts = np.unique(network[t.members(k)], return_counts=True)
+            assert letters[np.argmax(counts)] == t.split[k]
+            pure += letters.size == 1
+        assert pure >= parts.size - 1  # only the part the others were split from may hold a rare label too
+    reviewed_a = reviewed(a233, Review(len(a233.table)))
+    assert np.array_equal(record_templates(reviewed_a).assignment, t.assignment)
+
+
 def test_relabel_template_changes_members_summary_and_downloads_and_undo_restores(a233):
     t = record_templates(a233)
     review = Review(len(a233.table))
