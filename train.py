@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from ecgapp.aami import AAMI_CLASSES
-from ecgapp.augment import Augmenter, irregular_rhythm, premature_beats
+from ecgapp.augment import Augmenter, early_waves, irregular_rhythm, premature_beats
 from ecgapp.beats import extract_beats
 from ecgapp.calibration import apply, expected_calibration_error, fit_logit_bias, fit_temperature
 from ecgapp.crossval import folds_of
@@ -67,6 +67,7 @@ rhythm_augment = 0.0  # chance that a stretch of only normal beats is re-timed a
 premature_augment = 0.3  # chance that a stretch of only normal beats gets 1-3 beats re-timed as premature and
 # labelled S (synthetic atrial premature beats: DS1 has 944 real ones, half in two patients)
 premature_max = 3  # at most this many synthetic premature beats in one stretch (of ``chunk`` beats)
+premature_waves = False  # redraw each synthetic premature beat's window: its P wave rides on the previous T wave
 invariance = 0.3  # subject-invariant training: a patient classifier on each beat's embedding, its gradient
 # reversed and scaled by this (ramped up over training), so the embedding learns to hide who the patient is (0 = off;
 # chosen among 0, 0.3, 1 by cross-validation: benchmarks/results/experiments.md row 13)
@@ -121,9 +122,10 @@ def load_beats(names, fs_list) -> list[dict]:
     return out
 
 
-def batch_inputs(rec: dict, lo: int, hi: int, augmenter) -> tuple[np.ndarray, np.ndarray]:
-    """Model inputs of beats lo..hi-1 of one record, as features.beat_inputs makes them (+ augmentation)."""
-    w = rec["windows"][lo:hi]
+def batch_inputs(rec: dict, lo: int, hi: int, augmenter, windows=None) -> tuple[np.ndarray, np.ndarray]:
+    """Model inputs of beats lo..hi-1 of one record, as features.beat_inputs makes them (+ augmentation);
+    ``windows``: these beats' mV windows redrawn (default: the record's)."""
+    w = rec["windows"][lo:hi] if windows is None else windows
     if augmenter is not None:
         w = augmenter(w)
     return with_template(normalise_waves(w, rec["scale"]), rec["template"]), rec["rr"][lo:hi]
@@ -260,6 +262,9 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
                     rr_new, y_all = premature_beats(rec["rr"][lo:hi, 0].cumsum(), rec["label"][lo:hi],
                                                     np.arange(a, b) - lo, local, per_stretch=(1, cfg["premature_max"]))
                     r, y_chunk = rr_inputs(rr_new), y_all[a - lo: b - lo]
+                    if cfg["premature_waves"]:
+                        w, _ = batch_inputs(rec, lo, hi, augmenter, early_waves(
+                            rec["windows"][lo:hi], rec["rr"][lo:hi, 0], r[:, 0]))
                 waves.append(w)
                 rr.append(r)
                 labels.append(y_chunk)
@@ -538,7 +543,9 @@ def main(argv=None) -> dict | None:
                 ("nstdb bw/em/ma noise from the first half of each record at 0-24 dB SNR (p=0.5), amplitude "
                  "x0.8-1.25, shift +-5 samples, residual wander +-0.1 mV", cfg["augment"]),
                 (f"synthetic atrial premature beats: in {cfg['premature_augment']:.0%} of all-normal runs, 1-3 "
-                 "beats moved 15-40% of an RR interval earlier and labelled S", cfg["premature_augment"] > 0),
+                 "beats moved 15-40% of an RR interval earlier and labelled S" + (
+                     ", each redrawn on the previous beat's T wave" if cfg["premature_waves"] else ""),
+                 cfg["premature_augment"] > 0),
                 (f"atrial-fibrillation re-timing of {cfg['rhythm_augment']:.0%} of all-normal runs",
                  cfg["rhythm_augment"] > 0)) if on) or "none",
         },

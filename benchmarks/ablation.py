@@ -39,6 +39,7 @@ VARIANTS: dict[str, list[str]] = {
     "hybrid, invariant context": ["--invariance-on", "context"],
     "hybrid, invariant both": ["--invariance-on", "both"],
     "hybrid, 10 epochs": ["--epochs", "10"],
+    "hybrid, APCs on the T wave": ["--premature-waves", "true"],
     "hybrid, up to 16 synthetic APCs": ["--premature-max", "16"],
     "hybrid, no synthetic APCs": [*NO_APC, *NO_INV],
     "cnn": ["--arch", "cnn", *NO_APC, *NO_INV],

@@ -126,3 +126,32 @@ def premature_beats(times_s: np.ndarray, labels: np.ndarray, candidates: np.ndar
             t[i] -= shift
         labels[i] = 1  # S (AAMI_CLASSES order)
     return rr_features(t), labels
+
+
+def early_waves(windows: np.ndarray, pre_rr_old_s: np.ndarray, pre_rr_new_s: np.ndarray,
+                fs: float = MODEL_FS) -> np.ndarray:
+    """Beat windows (n, L) in mV of consecutive beats, redrawn for beats whose pre RR changed (s, ``premature_beats``).
+
+    A beat that comes earlier lands on the T wave of the beat before it: its P wave (0.25 s of the window
+    precede the R peak) rides on that T wave, as in a real atrial premature beat. For every beat whose pre RR
+    changed, the part of the previous beat's window that reaches into this one at the old spacing is taken out
+    and the part that reaches in at the new spacing is added (each relative to the previous window's last sample,
+    so nothing steps). The first beat (no previous window) is left as it is.
+    """
+    w = np.array(windows, dtype=np.float32, copy=True)
+    length = w.shape[1]
+    old = np.round(np.asarray(pre_rr_old_s, dtype=np.float64) * fs).astype(int)
+    new = np.round(np.asarray(pre_rr_new_s, dtype=np.float64) * fs).astype(int)
+    for k in np.flatnonzero(old != new):
+        if k == 0:
+            continue
+        tail = windows[k - 1] - windows[k - 1, -1]  # the previous beat, 0 at its window's end
+
+        def reach(spacing: int) -> np.ndarray:
+            out = np.zeros(length, np.float32)
+            if 0 < spacing < length:
+                out[: length - spacing] = tail[spacing:]
+            return out
+
+        w[k] += reach(new[k]) - reach(old[k])
+    return w

@@ -32,3 +32,26 @@ def test_af_retiming_keeps_the_mean_rate():
     t = np.arange(200) * 0.8
     rr = irregular_rhythm(t, np.random.default_rng(0))
     assert abs(rr[1:, PRE].mean() - 0.8) < 0.05 and rr[1:, PRE].std() > 0.05
+
+
+def test_an_early_beat_is_redrawn_on_the_previous_t_wave():
+    """Record 100 (RR about 0.8 s: windows of 0.71 s do not overlap): a beat moved 35% earlier gets the
+    previous beat's T wave under its P wave (the T wave of 100 is about 0.3 mV tall); no other beat changes,
+    and a beat left at its spacing is returned as it was."""
+    from ecgapp.augment import early_waves
+    from ecgapp.beats import WINDOW_BEFORE, extract_beats
+    from ecgapp.mitdb import load_record
+
+    beats = extract_beats(load_record("100"))
+    w, pre = beats.windows[100:110], beats.rr[100:110, PRE]
+    assert np.array_equal(early_waves(w, pre, pre), w)
+    new = pre.copy()
+    new[5] *= 0.65
+    out = early_waves(w, pre, new)
+    assert np.array_equal(np.delete(out, 5, axis=0), np.delete(w, 5, axis=0))
+    spacing = int(round(new[5] * 360))
+    reach = 256 - spacing
+    tail = w[4] - w[4, -1]
+    np.testing.assert_allclose(out[5, :reach] - w[5, :reach], tail[spacing:], atol=1e-5)
+    assert np.ptp(out[5, :WINDOW_BEFORE] - w[5, :WINDOW_BEFORE]) > 0.1  # mV: the T wave is under the P wave
+    assert np.array_equal(out[5, reach:], w[5, reach:])  # the beat's own QRS and T are untouched
