@@ -113,7 +113,8 @@ def analysed(key: str, record, lead: str, source: str) -> Analysis:
 @st.cache_data(max_entries=256, show_spinner="Computing the explanation...")
 def explanation(key: str, lead: str, source: str, beat: int, method: str, target: str | None, _a: Analysis):
     return explain_beat(get_model()[0], _a.waves, _a.rr, beat, method=method, target=target,
-                        in_af=bool(_a.table["af"].iloc[beat]))
+                        in_af=bool(_a.table["af"].iloc[beat]),
+                        on_time_v=bool(_a.table["on_time_v"].iloc[beat]) if "on_time_v" in _a.table else False)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

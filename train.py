@@ -34,7 +34,7 @@ import torch
 
 from ecgapp.aami import AAMI_CLASSES
 from ecgapp.augment import Augmenter, early_waves, irregular_rhythm, premature_beats
-from ecgapp.beats import extract_beats
+from ecgapp.beats import RR_FEATURES, extract_beats
 from ecgapp.calibration import apply, expected_calibration_error, fit_logit_bias, fit_temperature
 from ecgapp.crossval import folds_of
 from ecgapp.evaluation import resample_record
@@ -43,7 +43,7 @@ from ecgapp.inference import predict_logits
 from ecgapp.metrics import aami_report
 from ecgapp.mitdb import DS1, DS2, load_record
 from ecgapp.model import BeatClassifier, ModelConfig, count_parameters, pick_device, save_model
-from ecgapp.rhythm import apply_af_gate
+from ecgapp.rhythm import apply_af_gate, apply_v_gate
 
 # ----------------------------------------------------------------------------------------------- config
 _before_config = set(globals())
@@ -75,6 +75,7 @@ invariance_on = "embedding"  # what the patient classifier reads: "embedding" (e
 # "context" (what the head reads: the beat's embedding beside the LSTM's reading of its neighbours) or "both" (two
 # patient classifiers, one on each)
 af_gate = True  # let cross-validation choose a threshold for the AF gate (no S inside atrial fibrillation)
+v_gate = True  # let cross-validation choose the on-time V gate (a beat read as V that comes on time is N)
 offsets = False  # fit per-class logit offsets on the out-of-fold logits (off: in nested cross-validation
 # they lowered macro-F1 on the held-out fold for every seed; benchmarks/results/experiments.md)
 rates = "360,128"  # sampling rates the training records are seen at (resampled through the loading path)
@@ -92,6 +93,10 @@ CONFIG_KEYS = [k for k in globals() if k not in _before_config and not k.startsw
 DEFAULTS = {k: globals()[k] for k in CONFIG_KEYS}
 EVAL_RATES = (360.0, 128.0)  # held-out patients are labelled at these rates in cross-validation
 AF_THRESHOLDS = (0.0, 0.08, 0.10, 0.12, 0.15)  # AF gate candidates (rhythm.af_irregularity; 0 = no gate)
+# on-time V gate candidates (rhythm.on_time: early, pause, fast; (0, 0, 0) = no gate): not premature (pre RR at
+# least 85-95% of the local RR), no pause after (post RR at most 105-120% of it), not fast (pre RR at least
+# 80-90% of the record's median RR: a ventricular run is never gated)
+V_GATES = ((0.0, 0.0, 0.0), *((e, p, f) for e in (0.85, 0.9, 0.95) for p in (1.05, 1.1, 1.2) for f in (0.8, 0.9)))
 
 
 def parse_flags(argv=None) -> dict:
@@ -332,7 +337,8 @@ def predict_records(model, recs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 
 # --------------------------------------------------------------------------------------- cross-validation
 # settings that change what a fold's model learns (the others: where results go, how the run is split up)
-NOT_TRAINING_KEYS = {"fold", "final", "evaluate_ds2", "device", "threads", "tag", "out", "af_gate", "offsets"}
+NOT_TRAINING_KEYS = {"fold", "final", "evaluate_ds2", "device", "threads", "tag", "out", "af_gate", "v_gate",
+                     "offsets"}
 
 
 def training_settings(cfg: dict) -> dict:
@@ -368,6 +374,7 @@ def run_fold(cfg: dict, f: int, held_out: tuple[str, ...], train_names: list[str
         arrays[f"logits_{fs:g}"], arrays[f"labels_{fs:g}"] = logits, labels
         arrays[f"records_{fs:g}"] = np.concatenate([[e["name"]] * len(e["label"]) for e in eval_recs if e["fs"] == fs])
         arrays[f"pre_rr_{fs:g}"] = np.concatenate([e["rr"][:, 0] for e in eval_recs if e["fs"] == fs])
+        arrays[f"rr_{fs:g}"] = np.concatenate([e["rr"] for e in eval_recs if e["fs"] == fs])
     cache.mkdir(parents=True, exist_ok=True)
     # the fold's network too (state dict): patient adaptation is chosen on DS1 records with the model that
     # never saw them (benchmarks.bench_adapt --ds1)
@@ -378,12 +385,20 @@ def run_fold(cfg: dict, f: int, held_out: tuple[str, ...], train_names: list[str
     return arrays | result
 
 
-def pre_rr_of(records: np.ndarray, fs: float) -> np.ndarray:
-    """Each beat's pre-RR interval in seconds, as the model reads it, for out-of-fold beats listed by record
-    (for fold caches written before they stored it)."""
-    out = np.zeros(len(records), np.float32)
+def rr_of(records: np.ndarray, fs: float) -> np.ndarray:
+    """Each beat's RR features (n, 10), as the model reads them, for out-of-fold beats listed by record (for
+    fold caches written before they stored them)."""
+    out = np.zeros((len(records), len(RR_FEATURES)), np.float32)
     for name in dict.fromkeys(records):
-        out[records == name] = rr_inputs(extract_beats(record_at(str(name), fs)).rr)[:, 0]
+        path = Path("runs") / "rr" / f"{name}_{fs:g}.npy"  # the same for every row and seed: computed once
+        if path.exists():
+            rr = np.load(path)
+        else:
+            rr = rr_inputs(extract_beats(record_at(str(name), fs)).rr)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(path.with_suffix(".tmp.npy"), rr)
+            path.with_suffix(".tmp.npy").replace(path)
+        out[records == name] = rr
     return out
 
 
@@ -403,9 +418,12 @@ def class_offsets(logits: np.ndarray, labels: np.ndarray, fit: bool) -> np.ndarr
 
 def rule_temperature(raw_logits: np.ndarray, gated_logits: np.ndarray, labels: np.ndarray, bias: np.ndarray) -> float:
     """The temperature of the served probabilities: fitted on the gated logits plus offsets, leaving out the
-    reference S beats the AF gate gave up on (their log-loss measures the rule, not the confidence, and a
+    reference S and V beats the gates gave up on (their log-loss measures the rule, not the confidence, and a
     handful of them would otherwise set the temperature)."""
-    given_up = (gated_logits[:, 1] != raw_logits[:, 1]) & (labels == AAMI_CLASSES.index("S"))
+    given_up = np.zeros(len(labels), bool)
+    for cls in ("S", "V"):
+        k = AAMI_CLASSES.index(cls)
+        given_up |= (gated_logits[:, k] != raw_logits[:, k]) & (labels == k)
     return fit_temperature(gated_logits[~given_up] + bias, labels[~given_up])
 
 
@@ -418,6 +436,23 @@ def choose_af_threshold(logits, labels, records, pre_rr, fit_offsets: bool) -> t
         pred = (z + class_offsets(z, labels, fit_offsets)).argmax(axis=1)
         scores[th] = round(float(aami_report(labels, pred).macro_f1), 4)
     return max(scores, key=lambda th: (scores[th], -th)), {f"{th:g}": v for th, v in scores.items()}
+
+
+def choose_v_gate(logits, labels, records, rr, fit_offsets: bool) -> tuple[tuple, dict]:
+    """The on-time V gate (early, pause, fast; zeros = none) with the best pooled out-of-fold macro-F1, on the
+    AF-gated logits, and the figure of every candidate."""
+    scores = {}
+    for gate in V_GATES:
+        z = gated_v(logits, records, rr, gate)
+        pred = (z + class_offsets(z, labels, fit_offsets)).argmax(axis=1)
+        scores[gate] = round(float(aami_report(labels, pred).macro_f1), 4)
+    best = max(scores, key=lambda g: (scores[g], -g[0]))
+    return best, {",".join(f"{x:g}" for x in g): v for g, v in scores.items()}
+
+
+def gated_v(logits: np.ndarray, records: np.ndarray, rr: np.ndarray, gate) -> np.ndarray:
+    """Out-of-fold logits with the on-time V gate applied (per beat: it reads only the beat's own RR features)."""
+    return apply_v_gate(logits, rr, gate)[0]
 
 
 def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
@@ -438,18 +473,23 @@ def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
         labels = np.concatenate([r[f"labels_{key}"] for r in results])
         records = np.concatenate([r[f"records_{key}"] for r in results])
         fold_of = np.concatenate([np.full(len(r[f"labels_{key}"]), f) for f, r in enumerate(results)])
-        pre_rr = (np.concatenate([r[f"pre_rr_{key}"] for r in results])
-                  if all(f"pre_rr_{key}" in r for r in results) else pre_rr_of(records, fs))
+        rr = (np.concatenate([r[f"rr_{key}"] for r in results])
+              if all(f"rr_{key}" in r for r in results) else rr_of(records, fs))
+        pre_rr = rr[:, 0]
         if fs == EVAL_RATES[0]:
             af_threshold, af_scores = (choose_af_threshold(raw_logits, labels, records, pre_rr, cfg["offsets"])
                                        if cfg["af_gate"] else (0.0, {}))
             logits = gated(raw_logits, records, pre_rr, af_threshold)
+            v_gate, v_scores = (choose_v_gate(logits, labels, records, rr, cfg["offsets"])
+                                if cfg["v_gate"] else (V_GATES[0], {}))
+            logits = gated_v(logits, records, rr, v_gate)
             bias = class_offsets(logits, labels, cfg["offsets"])
             temperature = rule_temperature(raw_logits, logits, labels, bias)
             cv["decision_rule"] = {"af_threshold": af_threshold, "af_threshold_macro_f1": af_scores,
+                                   "v_gate": list(v_gate), "v_gate_macro_f1": v_scores,
                                    "logit_bias": dict(zip(AAMI_CLASSES, map(float, bias))), "temperature": temperature}
         else:
-            logits = gated(raw_logits, records, pre_rr, af_threshold)
+            logits = gated_v(gated(raw_logits, records, pre_rr, af_threshold), records, rr, v_gate)
         raw = aami_report(labels, raw_logits.argmax(axis=1))
         ruled = aami_report(labels, (logits + bias).argmax(axis=1))
         per_fold = [aami_report(labels[fold_of == f], (logits[fold_of == f] + bias).argmax(axis=1)).macro_f1
@@ -468,16 +508,16 @@ def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
 
 
 def save_out_of_fold(cache: Path, out: str, n_folds: int) -> Path:
-    """``<out>_cv.npz``: the out-of-fold logits (before the decision rule), labels, records and fold of every
-    DS1 beat at 360 Hz, shipped beside the weights so the rule and temperature can be checked by anyone."""
+    """``<out>_cv.npz``: the out-of-fold logits (before the decision rule), labels, records, RR features
+    (``rr``; ``pre_rr`` its first column) and fold of every DS1 beat at 360 Hz, shipped beside the weights so the rule and temperature can be checked by anyone."""
     parts = [np.load(cache / f"fold{f}.npz") for f in range(n_folds)]
     path = Path(f"{out}_cv.npz")
     records = np.concatenate([p["records_360"] for p in parts])
-    pre_rr = (np.concatenate([p["pre_rr_360"] for p in parts]) if all("pre_rr_360" in p for p in parts)
-              else pre_rr_of(records, 360.0))
+    rr = (np.concatenate([p["rr_360"] for p in parts]) if all("rr_360" in p for p in parts)
+          else rr_of(records, 360.0))
     np.savez_compressed(path, logits=np.concatenate([p["logits_360"] for p in parts]).astype(np.float32),
                         labels=np.concatenate([p["labels_360"] for p in parts]),
-                        records=records, pre_rr=pre_rr,
+                        records=records, pre_rr=rr[:, 0], rr=rr,
                         fold=np.concatenate([np.full(len(p["labels_360"]), f) for f, p in enumerate(parts)]))
     return path
 
@@ -525,6 +565,7 @@ def main(argv=None) -> dict | None:
         model.logit_bias.copy_(torch.tensor([rule["logit_bias"][c] for c in AAMI_CLASSES]))
         model.temperature.fill_(rule["temperature"])
         model.af_threshold.fill_(rule["af_threshold"])
+        model.v_gate.copy_(torch.tensor(rule.get("v_gate", [0.0, 0.0, 0.0])))
     dev = next(model.parameters()).device
     card = {
         "name": Path(cfg["out"]).name,

@@ -1,12 +1,12 @@
 """Cross-validated calibration and out-of-fold errors of the shipped model, from weights/hybrid_cv.npz.
 
-Run from the project root: .venv/bin/python -m benchmarks.bench_calibration [--weights weights/hybrid]
+Run from the project root: .venv/bin/python -m benchmarks.bench_calibration [--weights weights/hybrid] [--folds runs/hybrid/seed1]
 
 The out-of-fold logits of every DS1 beat (train.py's cross-validation) with the shipped decision rule (AF gate,
-offsets): for each fold, the temperature is fitted on the other four folds and the held-out fold is scored
+on-time V gate, offsets): for each fold, the temperature is fitted on the other four folds and the held-out fold is scored
 (cross-fitted), so the figures are honest; prints pooled and per-fold expected calibration error and log-loss
-without and with the temperature. Then the rule itself cross-fitted (the AF threshold chosen on four folds, the
-fifth scored), against no gate; then per record the S and V beats real, found and predicted out of fold.
+without and with the temperature. Then the rule itself cross-fitted (the AF threshold and the on-time V gate chosen
+on four folds, the fifth scored), against no V gate and no gate at all; then per record the S and V beats real, found and predicted out of fold.
 Writes benchmarks/results/calibration.md.
 """
 
@@ -33,18 +33,35 @@ def nll(p: np.ndarray, y: np.ndarray) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", default="weights/hybrid")
+    parser.add_argument("--folds", type=Path, default=None,
+                        help="read another run's out-of-fold logits from its fold caches (e.g. runs/hybrid/seed1) "
+                             "instead of <weights>_cv.npz; the calibration uses the shipped rule, the cross-fitted "
+                             "rule is chosen afresh; writes benchmarks/results/calibration_<run>.md")
     args = parser.parse_args()
-    oof = np.load(f"{args.weights}_cv.npz")
-    z, y, fold, records, pre_rr = oof["logits"], oof["labels"], oof["fold"], oof["records"], oof["pre_rr"]
+    if args.folds:
+        parts = [np.load(f) for f in sorted(args.folds.glob("fold[0-9].npz"))]
+        records = np.concatenate([p["records_360"] for p in parts])
+        oof = {"logits": np.concatenate([p["logits_360"] for p in parts]),
+               "labels": np.concatenate([p["labels_360"] for p in parts]), "records": records,
+               "fold": np.concatenate([np.full(len(p["labels_360"]), f) for f, p in enumerate(parts)]),
+               "rr": (np.concatenate([p["rr_360"] for p in parts]) if all("rr_360" in p for p in parts)
+                      else train.rr_of(records, 360.0))}
+    else:
+        oof = np.load(f"{args.weights}_cv.npz")
+    z, y, fold, records, rr = oof["logits"], oof["labels"], oof["fold"], oof["records"], oof["rr"]
+    pre_rr = rr[:, 0]
     model, card = load_model(args.weights, device="cpu")
     bias = model.logit_bias.numpy()
-    threshold = float(model.af_threshold)
-    gated = train.gated(z, records, pre_rr, threshold)
+    threshold, v_gate = float(model.af_threshold), tuple(model.v_gate.tolist())
+    gated = train.gated_v(train.gated(z, records, pre_rr, threshold), records, rr, v_gate)
     raw, fitted = np.zeros_like(z), np.zeros_like(z)
-    lines = [f"# Out-of-fold calibration, `{args.weights}`", "", "`.venv/bin/python -m benchmarks.bench_calibration`",
-             "", f"Decision rule: AF gate threshold {threshold:g}; logit offsets N S V F Q "
+    source = f"`{args.folds}` (shipped rule from `{args.weights}`)" if args.folds else f"`{args.weights}`"
+    command = "python -m benchmarks.bench_calibration" + (f" --folds {args.folds}" if args.folds else "")
+    lines = [f"# Out-of-fold calibration, {source}", "", f"`.venv/bin/{command}`",
+             "", f"Decision rule: AF gate threshold {threshold:g}; on-time V gate (early, pause, fast) "
+             f"{', '.join(f'{g:g}' for g in v_gate)}; logit offsets N S V F Q "
              f"{' '.join(f'{b:+.2f}' for b in bias)}; temperature on all folds {train.rule_temperature(z, gated, y, bias):.3f} "
-             "(fitted on the gated logits without the reference S beats the gate gave up on)", "",
+             "(fitted on the gated logits without the reference S and V beats the gates gave up on)", "",
              "| fold | beats | temperature (other folds) | ECE raw | ECE calibrated | log-loss raw | log-loss calibrated |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for k in np.unique(fold):
@@ -57,34 +74,44 @@ def main() -> None:
     lines.append(f"| pooled | {len(y)} | | {expected_calibration_error(raw, y):.3f} | "
                  f"{expected_calibration_error(fitted, y):.3f} | {nll(raw, y):.3f} | {nll(fitted, y):.3f} |")
     fit_offsets = card["train_config"].get("offsets", True)
-    crossfit = np.zeros(len(y), int)
-    chosen = []
+    crossfit, af_only = np.zeros(len(y), int), np.zeros(len(y), int)
+    chosen, chosen_v = [], []
     for k in np.unique(fold):
         held = fold == k
         th, _ = train.choose_af_threshold(z[~held], y[~held], records[~held], pre_rr[~held], fit_offsets)
         zk = train.gated(z, records, pre_rr, th)
+        af_only[held] = (zk[held] + train.class_offsets(zk[~held], y[~held], fit_offsets)).argmax(axis=1)
+        vg, _ = train.choose_v_gate(zk[~held], y[~held], records[~held], rr[~held], fit_offsets)
+        zk = train.gated_v(zk, records, rr, vg)
         crossfit[held] = (zk[held] + train.class_offsets(zk[~held], y[~held], fit_offsets)).argmax(axis=1)
         chosen.append(f"{th:g}")
+        chosen_v.append("/".join(f"{g:g}" for g in vg))
     none = (z + train.class_offsets(z, y, fit_offsets)).argmax(axis=1)
     lines += ["", "## The rule, cross-fitted (chosen on four folds, the fifth scored)", "",
               "| rule | macro-F1 (N,S,V) | SVEB Se | SVEB +P | VEB Se | VEB +P |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for label, pred_ in ((f"AF gate, threshold chosen per fold ({', '.join(chosen)})", crossfit),
-                         ("no AF gate", none)):
+    for label, pred_ in ((f"AF gate and on-time V gate chosen per fold (AF {', '.join(chosen)}; V early/pause/fast "
+                          f"{', '.join(chosen_v)})", crossfit),
+                         (f"AF gate chosen per fold, no V gate", af_only), ("no gate", none)):
         r = aami_report(y, pred_)
         lines.append(f"| {label} | {r.macro_f1:.3f} | {r.se['S']:.3f} | {r.ppv['S']:.3f} | {r.se['V']:.3f} | "
                      f"{r.ppv['V']:.3f} |")
     pred = (gated + bias).argmax(axis=1)
     s, v = AAMI_CLASSES.index("S"), AAMI_CLASSES.index("V")
-    lines += ["", "## Per record, out of fold (with the rule)", "",
-              "| record | fold | S real | S found | S predicted | V real | V found | V predicted |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for name in sorted(set(records)):
-        m = records == name
-        lines.append(f"| {name} | {fold[m][0]} | {(y[m] == s).sum()} | {((y[m] == s) & (pred[m] == s)).sum()} | "
-                     f"{(pred[m] == s).sum()} | {(y[m] == v).sum()} | {((y[m] == v) & (pred[m] == v)).sum()} | "
-                     f"{(pred[m] == v).sum()} |")
+    no_v = (train.gated(z, records, pre_rr, threshold) + bias).argmax(axis=1)  # the same rule without the V gate
+    lines += ["", "## Per record, out of fold (with the rule; last columns: the V beats the on-time V gate took)", "",
+              "| record | fold | S real | S found | S predicted | V real | V found | V predicted | V gate: real V "
+              "lost | V gate: false V removed |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name in [*sorted(set(records)), "all"]:
+        m = records == name if name != "all" else np.ones(len(y), bool)
+        took = m & (no_v == v) & (pred != v)
+        lines.append(f"| {name} | {fold[m][0] if name != 'all' else ''} | {(y[m] == s).sum()} | "
+                     f"{((y[m] == s) & (pred[m] == s)).sum()} | {(pred[m] == s).sum()} | {(y[m] == v).sum()} | "
+                     f"{((y[m] == v) & (pred[m] == v)).sum()} | {(pred[m] == v).sum()} | {(took & (y == v)).sum()} | "
+                     f"{(took & (y != v)).sum()} |")
     text = "\n".join(lines) + "\n"
-    RESULTS.write_text(text)
+    out = RESULTS if not args.folds else RESULTS.with_name(f"calibration_{args.folds.parent.name}_{args.folds.name}.md")
+    out.write_text(text)
     print(text)
 
 

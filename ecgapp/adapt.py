@@ -8,8 +8,9 @@ its beats look like here. ``adapt_model`` fine-tunes a copy of the network on th
   (cross-entropy, classes weighted by the inverse square root of their share, as in training), 100 full-batch
   Adam steps; optionally (``keep_weight``) the beats nobody labelled are held to the shipped network's own
   probabilities by a KL term (off: on DS1, out of fold, it only held the corrections back);
-- the AF gate stays unless the reader labelled supraventricular beats where it acts (the reader's reading
-  of the rhythm wins over the rule's).
+- the AF gate stays unless the reader labelled supraventricular beats where it acts, and the on-time V gate
+  unless the reader labelled ventricular beats that come on time (the reader's reading of the rhythm wins over
+  the rule's).
 
 ``propagate_by_template`` gives the other beats of a template the label its reader-labelled beats agree on; the
 app (``review.adapt_to_review``) uses both: template labels where a template holds reader labels, the network
@@ -28,7 +29,7 @@ from torch import nn
 
 from .aami import AAMI_CLASSES
 from .inference import embed_beats
-from .rhythm import S_INDEX
+from .rhythm import S_INDEX, V_INDEX, on_time
 
 ADAPT_STEPS = 100
 ADAPT_LR = 3e-3
@@ -112,6 +113,9 @@ def adapt_model(model: nn.Module, waves: np.ndarray, rr: np.ndarray, labelled: n
         p.requires_grad_(False)
     if af is not None and np.any(np.asarray(af, bool)[labelled[labels == S_INDEX]]):
         adapted.af_threshold.zero_()  # the reader found S beats where the rule reads AF: no gate here
+    gate = adapted.v_gate.tolist() if hasattr(adapted, "v_gate") else [0.0]
+    if gate[0] > 0 and np.any(on_time(np.asarray(rr)[labelled[labels == V_INDEX]], *gate)):
+        adapted.v_gate.zero_()  # the reader found V beats that come on time (a slow ventricular rhythm): no V gate
     return adapted.eval()
 
 

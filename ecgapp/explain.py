@@ -28,7 +28,7 @@ from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_BEFORE, WINDOW_LENGTH
 from .delineation import delineate
 from .processing import MODEL_FS
-from .rhythm import AF_GATE_PENALTY, S_INDEX
+from .rhythm import AF_GATE_PENALTY, N_INDEX, S_INDEX, V_INDEX
 
 METHODS = ("Occlusion", "Integrated Gradients", "Saliency")  # the first is the default: the most faithful by
 # deletion curves on DS2 (benchmarks/bench_faithfulness.py: AUC 0.573 against 0.594 and 0.712; random order 0.742)
@@ -91,6 +91,7 @@ class BeatExplanation:
     rr: np.ndarray
     rr_attribution: np.ndarray
     in_af: bool = False
+    on_time_v: bool = False  # the network read V, the beat comes on time: the rule moved V to N (rhythm.apply_v_gate)
     regions: dict = None  # name -> (start, end) seconds from R (``beat_regions``); REGIONS_S when not given
 
     def __post_init__(self):
@@ -138,7 +139,7 @@ def _beat_function(model: torch.nn.Module, template: torch.Tensor | None, contex
 
 def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, method: str = METHODS[0],
                    target: str | int | None = None, context: tuple[np.ndarray, np.ndarray, int] | None = None,
-                   in_af: bool = False) -> BeatExplanation:
+                   in_af: bool = False, on_time_v: bool = False) -> BeatExplanation:
     """Attribute the logit of ``target`` (class letter or index; None = the predicted class) for one beat.
 
     ``wave``: (C, WINDOW_LENGTH) or (1, C, WINDOW_LENGTH) normalised beat (channel 1, when there, the
@@ -148,7 +149,10 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
     inputs and this beat's index in them, whose neighbours are held fixed (``explain_beat`` passes them).
     ``in_af``: the beat lies where the rhythm reads as atrial fibrillation (the beats table's ``af``): the AF
     gate's constant penalty on S is applied as in serving. A constant does not change any attribution; it
-    changes the probabilities and the predicted class, which then match the table.
+    changes the probabilities and the predicted class, which then match the table. ``on_time_v``: the beats
+    table's ``on_time_v`` (the network read V, the beat comes on time): V's probability moves to N as in serving
+    (``rhythm.v_to_n``), so the served N score is explained; V's attribution is the network's own (a constant
+    apart).
     """
     from captum.attr import IntegratedGradients, Occlusion, Saliency
 
@@ -176,10 +180,15 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
     network = _beat_function(model, template, ctx)
     gate = torch.zeros(len(AAMI_CLASSES), device=device)
     if in_af and float(getattr(model, "af_threshold", 0.0)) > 0:
-        gate[S_INDEX] = AF_GATE_PENALTY / float(model.temperature)  # after the temperature, as in model.forward
+        gate[S_INDEX] = AF_GATE_PENALTY  # on the raw logits, as in model.forward
+    temperature, bias = float(model.temperature), model.logit_bias.to(device)
 
     def f(*inputs):
-        return network(*inputs) - gate
+        raw = network(*inputs) * temperature - bias - gate  # the head's raw logits, then the decision rule
+        if on_time_v:
+            raw = torch.cat([torch.logaddexp(raw[:, N_INDEX], raw[:, V_INDEX])[:, None], raw[:, 1:V_INDEX],
+                             (raw[:, V_INDEX] - AF_GATE_PENALTY)[:, None], raw[:, V_INDEX + 1:]], dim=1)
+        return (raw + bias) / temperature
     w0 = torch.zeros_like(w)
     r0 = torch.as_tensor(rr_reference(r.cpu().numpy()), device=device)
     with torch.no_grad():
@@ -210,19 +219,21 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
         probabilities={c: float(p) for c, p in zip(AAMI_CLASSES, probs)},
         time_s=(np.arange(n) - WINDOW_BEFORE) / MODEL_FS, wave=w.cpu().numpy().reshape(-1),
         wave_attribution=wa, rr=r.cpu().numpy().reshape(-1), rr_attribution=ra, in_af=bool(in_af and gate.any()),
+        on_time_v=bool(on_time_v),
         regions=beat_regions(wave[0], pre_rr_s=float(np.asarray(rr).reshape(-1)[RR_FEATURES.index("pre_rr_s")])),
     )
 
 
 def explain_beat(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, index: int,
-                 method: str = METHODS[0], target: str | int | None = None, in_af: bool = False) -> BeatExplanation:
+                 method: str = METHODS[0], target: str | int | None = None, in_af: bool = False,
+                 on_time_v: bool = False) -> BeatExplanation:
     """Explain beat ``index`` of one record's model inputs (``features.beat_inputs(beats)``): the beat's own
     waveform and RR features are attributed; its template and (sequence model) neighbours are held fixed.
-    ``in_af``: the beats table's ``af`` for this beat (see explain_inputs)."""
+    ``in_af``, ``on_time_v``: the beats table's columns for this beat (see explain_inputs)."""
     if not 0 <= index < len(waves):
         raise IndexError(f"beat {index} out of range: the record has {len(waves)} beats")
     return explain_inputs(model, waves[index], rr[index], method=method, target=target,
-                          context=(waves, rr, index), in_af=in_af)
+                          context=(waves, rr, index), in_af=in_af, on_time_v=on_time_v)
 
 
 def summarise_regions(expl: BeatExplanation) -> dict[str, dict[str, float]]:
@@ -275,6 +286,12 @@ def reading(expl: BeatExplanation) -> list[str]:
         lines.append("The RR intervals around this beat are irregularly irregular (atrial fibrillation is likely): "
                      "S is not called here, since in atrial fibrillation an early beat is not ectopic. The "
                      "attribution is that of the network's score, which the rule does not change.")
+    if expl.on_time_v:
+        lines.append("The network read this beat's shape as ventricular (V), but the beat comes on time, with no pause "
+                     "after it and at this patient's usual rate, so the decision rule labels it N: a premature "
+                     "ventricular beat comes early, or before a pause, or in a fast run (wide conducted beats, "
+                     "pre-excitation and noise fooled the network across patients). Late-cycle PVCs come on time "
+                     "too: if this patient has them, relabel. Explain class V to see what the network read.")
     return lines
 
 

@@ -19,7 +19,8 @@ the per-beat architectures ignore the order. The logits end with the decision ru
 in cross-validation: S lowered inside atrial fibrillation (``rhythm.apply_af_gate`` at ``af_threshold``,
 read from the record's RR intervals; needs the whole record, so it is applied by ``forward`` and
 ``inference.predict_logits``, not by ``classify``), ``logit_bias`` added, then divided by ``temperature``
-(0, 0 and 1 until fitted: no gate, no offsets).
+(0, 0 and 1 until fitted: no gate, no offsets); and V moved to N for a beat read as V that comes on time
+(``rhythm.apply_v_gate`` at ``v_gate``; zeros: off).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from torch import nn
 from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_LENGTH
 from .errors import InputError
-from .rhythm import AF_GATE_PENALTY, S_INDEX, af_gate_mask
+from .rhythm import AF_GATE_PENALTY, N_INDEX, S_INDEX, V_INDEX, af_gate_mask, v_gate_mask
 
 ARCHITECTURES = ("hybrid", "cnn", "intrabeat", "lstm")
 SEQUENCE_ARCHITECTURES = ("hybrid",)
@@ -116,6 +117,7 @@ class BeatClassifier(nn.Module):
         self.register_buffer("logit_bias", torch.zeros(len(c.classes)))
         self.register_buffer("temperature", torch.ones(()))
         self.register_buffer("af_threshold", torch.zeros(()))
+        self.register_buffer("v_gate", torch.zeros(3))  # on-time V gate (early, pause, fast); 0 = off
 
     @property
     def is_sequence(self) -> bool:
@@ -183,17 +185,28 @@ class BeatClassifier(nn.Module):
     def calibrate(self, raw: torch.Tensor) -> torch.Tensor:
         return (raw + self.logit_bias) / self.temperature
 
-    def gate(self, raw: torch.Tensor, pre_rr_s: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
-        """(``raw`` logits of one whole record with S lowered inside atrial fibrillation, the AF mask)."""
-        af = af_gate_mask(raw.detach().float().cpu().numpy(), pre_rr_s, float(self.af_threshold))
+    def gate(self, raw: torch.Tensor, rr: np.ndarray) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+        """(``raw`` logits of one whole record with S lowered inside atrial fibrillation and V moved to N where a
+        beat read as V comes on time, the AF mask, the on-time V mask); ``rr`` (n, 10): the model's RR input."""
+        rr = np.asarray(rr)
+        z = raw.detach().float().cpu().numpy()
+        af = af_gate_mask(z, rr[:, 0], float(self.af_threshold))
         penalty = torch.zeros_like(raw)
         penalty[torch.from_numpy(af).to(raw.device), S_INDEX] = AF_GATE_PENALTY
-        return raw - penalty, af
+        gated = raw - penalty
+        on_time_v = v_gate_mask(z - penalty.float().cpu().numpy(), rr, self.v_gate.tolist())
+        if on_time_v.any():  # as rhythm.v_to_n: V's probability moves to N
+            mask = torch.from_numpy(on_time_v).to(raw.device)
+            moved = gated[mask]
+            moved[:, N_INDEX] = torch.logaddexp(moved[:, N_INDEX], moved[:, V_INDEX])
+            moved[:, V_INDEX] -= AF_GATE_PENALTY
+            gated[mask] = moved
+        return gated, af, on_time_v
 
     def forward(self, waves: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
         """Final logits (n, 5) of one record's beats in time order (decision rule and AF gate included)."""
         raw = self.classify_raw(self.encode(waves, rr))
-        return self.calibrate(self.gate(raw, rr[:, 0].detach().cpu().numpy())[0])
+        return self.calibrate(self.gate(raw, rr.detach().cpu().numpy())[0])
 
 
 def pick_device(prefer: str | None = None) -> torch.device:
@@ -228,5 +241,6 @@ def load_model(path: str | Path, device: torch.device | str | None = None) -> tu
     model = BeatClassifier(ModelConfig.from_dict(card["config"]))
     state = torch.load(path.with_suffix(".pt"), map_location="cpu", weights_only=True)
     state.setdefault("af_threshold", torch.zeros(()))  # weights from before the AF gate: no gate
+    state.setdefault("v_gate", torch.zeros(3))  # weights from before the on-time V gate: no gate
     model.load_state_dict(state)
     return model.to(pick_device(device) if not isinstance(device, torch.device) else device).eval(), card

@@ -80,12 +80,14 @@ LOW_CONFIDENCE_SHARE = 0.10  # ... and more than this share of them makes the re
 V_LIKE_DOMINANT_R = 0.9  # median correlation of the V beats with the record's dominant beat above this: suspicious
 HIGH_S_BURDEN_PCT = 20.0  # no training patient has more than about 13% S beats (209)
 LOW_AGREEMENT = 0.9
+ON_TIME_V_NOTE = 20  # at least this many beats the network read as V but the on-time V gate labelled N: say so
 
 
 def trust_notes(table: pd.DataFrame, report: AamiReport | None = None) -> list[str]:
     """Plain-language warnings when a record's labels deserve less trust than usual (empty when none apply):
     many low-confidence beats (the ECG looks unlike the training data), ventricular labels on beats shaped like
-    the record's dominant beat, a supraventricular burden beyond anything met in training, and low agreement
+    the record's dominant beat, a supraventricular burden beyond anything met in training, many beats the
+    network read as V that the on-time V gate labelled N (``rhythm.apply_v_gate``), and low agreement
     with the reference (``report``: ``agreement``). Thresholds above; read from the beats table only."""
     notes = []
     n = len(table)
@@ -104,6 +106,14 @@ def trust_notes(table: pd.DataFrame, report: AamiReport | None = None) -> list[s
     if s_pct >= HIGH_S_BURDEN_PCT:
         notes.append(f"{s_pct:.0f}% of beats labelled S: more than in any patient the model was trained on (at most "
                      f"about 13%); supraventricular labels here are less reliable.")
+    if "on_time_v" in table:
+        gated = table["on_time_v"].to_numpy(bool) & (table["label"] == "N").to_numpy()
+        if gated.sum() >= ON_TIME_V_NOTE:
+            notes.append(f"{int(gated.sum()):,} beats the network read as ventricular came on time (not early, no pause "
+                         f"after them, at this patient's usual rate), so the decision rule labelled them N: across "
+                         f"patients such beats were mostly wide conducted beats or noise, but late-cycle PVCs also come "
+                         f"on time (DS2's 213 lost 141 of its 220). If this patient has them, check these beats (column "
+                         f"on_time_v of the beats table) or relabel their template.")
     if report is not None and report.accuracy < LOW_AGREEMENT:
         notes.append(f"The labels agree with the reference annotations on only {100 * report.accuracy:.0f}% of beats "
                      f"(see the agreement table).")

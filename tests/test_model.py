@@ -162,3 +162,35 @@ def test_save_and_safe_load(tmp_path):
     (tmp_path / "bad.json").write_text((tmp_path / "m.json").read_text())
     with pytest.raises(Exception, match="(?i)weights_only|unsupported"):
         load_model(tmp_path / "bad", device="cpu")
+
+
+def test_on_time_v_gate_is_part_of_every_path():
+    """With the on-time V gate set, a beat read as V that comes on time is N in forward, predict_logits and the
+    explanation alike; a premature beat read as V stays V."""
+    from ecgapp.explain import explain_beat
+    from ecgapp.inference import predict_logits
+
+    torch.manual_seed(0)
+    model = BeatClassifier(ModelConfig(arch="hybrid", context=2)).eval()
+    with torch.no_grad():
+        model.head[-1].bias[2] = 20.0  # every beat reads as V
+    rng = np.random.default_rng(0)
+    n = 40
+    waves = rng.normal(size=(n, 2, WINDOW_LENGTH)).astype(np.float32)
+    rr = np.ones((n, len(RR_FEATURES)), np.float32)
+    rr[::2, RR_FEATURES.index("pre_rr_local")] = 0.7  # every second beat premature
+    assert (predict_logits(model, waves, rr).argmax(axis=1) == 2).all()
+    model.v_gate.copy_(torch.tensor([0.9, 1.1, 0.8]))
+    model.temperature.fill_(2.0)
+    logits, af, on_time_v = predict_logits(model, waves, rr, return_rule=True)
+    assert on_time_v.tolist() == [False, True] * (n // 2) and not af.any()
+    assert (logits.argmax(axis=1) == np.where(on_time_v, 0, 2)).all()
+    with torch.no_grad():
+        np.testing.assert_allclose(model(torch.from_numpy(waves), torch.from_numpy(rr)).numpy(), logits,
+                                   rtol=1e-5, atol=1e-5)
+    expl = explain_beat(model, waves, rr, 1, method="Saliency", on_time_v=True)
+    assert expl.predicted == "N" and expl.on_time_v
+    from ecgapp.explain import reading
+    assert any("the decision rule labels it N" in line for line in reading(expl))
+    probs = np.exp(logits[1]) / np.exp(logits[1]).sum()
+    assert [expl.probabilities[c] for c in "NSVFQ"] == pytest.approx(probs.tolist(), abs=1e-4)

@@ -97,3 +97,30 @@ def test_ventricular_mask_ignores_s():
     logits = np.array([[0, 5, 3, 0, 0], [0, 5, -1, 0, 0], [0, 0, 3, 0, 0]], np.float32)
     assert ventricular_mask(logits).tolist() == [True, False, True]
     assert ventricular_mask(np.zeros((0, 5))).shape == (0,)
+
+
+def test_on_time_v_gate_moves_v_to_n_only_for_beats_that_come_on_time():
+    """Five beats read as V: premature, followed by a pause, in a fast run, late (an escape beat) and on time.
+    Only the on-time one is moved, and its V probability goes to N (the others' probabilities unchanged)."""
+    from ecgapp.beats import RR_FEATURES
+    from ecgapp.rhythm import apply_v_gate, on_time
+
+    col = {c: RR_FEATURES.index(c) for c in ("pre_rr_norm", "pre_rr_local", "post_rr_local")}
+    rr = np.ones((6, len(RR_FEATURES)), np.float32)
+    rr[0, col["pre_rr_local"]] = 0.7  # premature
+    rr[1, col["post_rr_local"]] = 1.4  # a compensatory pause after it
+    rr[2, col["pre_rr_norm"]] = 0.6  # in a run faster than the patient's usual rate
+    rr[3, col["pre_rr_local"]] = 1.5  # late: an escape beat
+    logits = np.tile(np.array([1.0, 0.5, 3.0, 0.2, -1.0], np.float32), (6, 1))
+    logits[5] = [3.0, 0.5, 1.0, 0.2, -1.0]  # on time, but read as N: nothing to do
+    gate = (0.9, 1.1, 0.8)
+    assert on_time(rr, *gate).tolist() == [False, False, False, False, True, True]
+    out, moved = apply_v_gate(logits, rr, gate)
+    assert moved.tolist() == [False, False, False, False, True, False]
+    np.testing.assert_array_equal(out[~moved], logits[~moved])
+    p = lambda z: np.exp(z) / np.exp(z).sum()
+    np.testing.assert_allclose(p(out[4])[0], p(logits[4])[0] + p(logits[4])[2], rtol=1e-4)
+    np.testing.assert_allclose(p(out[4])[[1, 3, 4]], p(logits[4])[[1, 3, 4]], rtol=1e-4)
+    assert out[4].argmax() == 0
+    off, none = apply_v_gate(logits, rr, (0.0, 0.0, 0.0))
+    assert not none.any() and np.array_equal(off, logits)

@@ -77,6 +77,9 @@ def test_trust_notes_fire_on_doubtful_tables_only():
     assert any("dominant beat shape" in t for t in trust_notes(v_like))
     s_heavy = calm.assign(label=np.where(np.arange(n) < 60, "S", "N"))
     assert any("30% of beats labelled S" in t for t in trust_notes(s_heavy))
+    gated = calm.assign(on_time_v=np.arange(n) < 25)  # the network read V, the on-time V gate labelled them N
+    assert any("25 beats the network read as ventricular came on time" in t for t in trust_notes(gated))
+    assert trust_notes(calm.assign(on_time_v=np.arange(n) < 5)) == []
 
 
 def test_record_roles():

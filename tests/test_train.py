@@ -71,6 +71,9 @@ def test_cross_validation_and_final_fit_write_weights_and_card(tmp_path, monkeyp
     assert model.config.arch == "hybrid"
     assert model.temperature.item() == pytest.approx(cv["decision_rule"]["temperature"])
     assert model.af_threshold.item() == pytest.approx(cv["decision_rule"]["af_threshold"])
+    assert tuple(cv["decision_rule"]["v_gate"]) in train.V_GATES and len(cv["decision_rule"]["v_gate_macro_f1"]) == len(train.V_GATES)
+    assert model.v_gate.tolist() == pytest.approx(cv["decision_rule"]["v_gate"])
+    assert oof["rr"].shape == (len(oof["labels"]), 10) and np.array_equal(oof["rr"][:, 0], oof["pre_rr"])
     # folds are cached: a second run reuses them and gives the same cross-validated figures
     again = train.main(args[:-2] + ["--seed", "3", "--final", "false"])
     assert again["at_360Hz"] == cv["at_360Hz"]

@@ -67,6 +67,7 @@ def test_weights_load_safely_and_card_is_complete(shipped):
     assert model.temperature.item() == pytest.approx(cv["decision_rule"]["temperature"])
     assert model.logit_bias.tolist() == pytest.approx([cv["decision_rule"]["logit_bias"][c] for c in AAMI_CLASSES])
     assert model.af_threshold.item() == pytest.approx(cv["decision_rule"]["af_threshold"])
+    assert model.v_gate.tolist() == pytest.approx(cv["decision_rule"]["v_gate"]) and model.v_gate[0] > 0
     assert set(card["ds2"]) == {"360Hz", "128Hz", "250Hz"}
     assert card["ds2"]["360Hz"]["report"]["support"]["S"] == 1837
 
@@ -95,19 +96,23 @@ def test_labels_do_not_depend_on_batching_or_other_records(shipped):
 def test_temperature_calibrates_held_out_folds(shipped):
     """The shipped out-of-fold logits (DS1 cross-validation), gated and offset as served: with the temperature
     of each fold fitted on the other four, the pooled calibration error and log-loss of the held-out beats
-    fall, and the log-loss falls in most folds; the card's rule (AF gate threshold, offsets) and temperature
+    fall, and the log-loss falls in most folds; the card's rule (AF gate threshold, on-time V gate, offsets) and temperature
     are the ones these logits give."""
     import train
     from ecgapp.calibration import apply
 
     model, card = shipped
     oof = np.load(WEIGHTS.parent / "hybrid_cv.npz")
-    z, y, fold, records, pre_rr = oof["logits"], oof["labels"], oof["fold"], oof["records"], oof["pre_rr"]
+    z, y, fold, records, rr = oof["logits"], oof["labels"], oof["fold"], oof["records"], oof["rr"]
+    pre_rr = rr[:, 0]
     assert sorted(set(records)) == sorted(DS1) and len(y) == 51021  # every DS1 beat, once
     fit_offsets = card["train_config"]["offsets"]
     threshold, _ = train.choose_af_threshold(z, y, records, pre_rr, fit_offsets)
     assert threshold == pytest.approx(model.af_threshold.item())
     gated = train.gated(z, records, pre_rr, threshold)
+    v_gate, _ = train.choose_v_gate(gated, y, records, rr, fit_offsets)
+    assert list(v_gate) == pytest.approx(model.v_gate.tolist())
+    gated = train.gated_v(gated, records, rr, v_gate)
     bias = train.class_offsets(gated, y, fit_offsets)
     assert bias.tolist() == pytest.approx(model.logit_bias.tolist())
     assert train.rule_temperature(z, gated, y, bias) == pytest.approx(model.temperature.item(), rel=1e-3)
@@ -130,3 +135,20 @@ def test_card_ds2_figures_are_reproduced(shipped):
     want = np.array(card["ds2"]["360Hz"]["report"]["confusion_matrix"]["counts"])
     assert np.abs(report.matrix - want).sum() <= 5  # thread-count rounding may flip a borderline beat
     assert report.macro_f1 == pytest.approx(card["ds2"]["360Hz"]["report"]["macro_F1_NSV"], abs=0.002)
+
+
+def test_on_time_v_gate_acts_on_213_and_says_so(shipped):
+    """213 (DS2): late-cycle PVCs, which come on time. The on-time V gate labels beats the network read as V N
+    there, and the record's trust notes say so (the gate's known cost: see README); 233's PVCs, which come
+    early, keep their V (the sanity check above) and 100 gets no such note."""
+    from ecgapp.analysis import analyse
+    from ecgapp.summary import trust_notes
+
+    model, _ = shipped
+    a = analyse(model, load_record("213"), source="reference")
+    gated = a.table["on_time_v"].to_numpy(bool)
+    assert gated.sum() >= 50 and (a.table.loc[gated, "label"] == "N").all()
+    assert (a.table.loc[gated, "reference"].isin(["V", "F"])).mean() > 0.5  # here the gate mostly costs real PVCs
+    assert any("came on time" in note for note in trust_notes(a.table))
+    a100 = analyse(model, load_record("100"), source="reference")
+    assert not any("came on time" in note for note in trust_notes(a100.table))
