@@ -34,6 +34,7 @@ ANALYSES_KEPT = 12  # analyses kept for every session to share (most recently us
 ANALYSES_MAX_BYTES = 1_500_000_000  # ... and at most this much of them (a 24-hour lead's analysis: ~0.6 GB)
 EVENT_LEAD_IN = {"ventricular bigeminy": 1, "ventricular trigeminy": 2, "supraventricular bigeminy": 1}  # normal
 # beats before an episode's first ectopic beat: a click on the episode selects that ectopic beat
+ON_TIME_V_FIRST = "on-time V first"  # beats table sort: the beats the on-time V gate labelled N, first
 GALLERY = 8  # templates drawn in the review gallery (the rest are reached through the template picker)
 REVIEWS_KEPT = 12  # records whose review a session keeps (reader labels, undo, adapted model)
 SOURCES = {"reference": "reference annotations", "detected": "detected (QRS detector)"}
@@ -557,7 +558,12 @@ def render(choice: dict) -> None:
         st.markdown("#### Beats")
         classes = st.multiselect("classes", AAMI_CLASSES, default=list(AAMI_CLASSES), key="table_classes")
         f1, f2 = st.columns([1, 1.3])
-        order = f1.selectbox("sort", ["time", "least certain first"], key="table_sort", label_visibility="collapsed")
+        sorts = ["time", "least certain first"] + ([ON_TIME_V_FIRST] if a.table["on_time_v"].any() else [])
+        if st.session_state.get("table_sort") not in sorts:
+            st.session_state.table_sort = "time"
+        order = f1.selectbox("sort", sorts, key="table_sort", label_visibility="collapsed",
+                             help="on-time V first: beats the network read as V that the rule labelled N because "
+                                  "they came on time (check them when this patient has late-cycle PVCs)")
         only_diff = f2.checkbox("only where the reference differs", key="only_diff",
                                 disabled=a.agreement is None)
         table = a.table.assign(beat=np.arange(1, n_beats + 1))
@@ -566,6 +572,8 @@ def render(choice: dict) -> None:
             shown = shown[(shown["reference"] != "") & (shown["reference"] != shown["label"])]
         if order == "least certain first":
             shown = shown.sort_values("confidence", kind="stable")
+        elif order == ON_TIME_V_FIRST:
+            shown = shown.sort_values("on_time_v", ascending=False, kind="stable")
         pages = max(1, -(-len(shown) // TABLE_PAGE_ROWS))  # a 24-hour record: only one page goes to the browser
         if selected is not None and st.session_state.get("table_page_beat") != selected:
             where = np.flatnonzero(shown["beat"].to_numpy() == selected)  # a newly selected beat: turn to its page

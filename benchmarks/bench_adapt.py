@@ -72,7 +72,9 @@ def fold_models(folds: Path, weights: str) -> dict[str, torch.nn.Module]:
     out = {}
     for pt in sorted(folds.glob("fold*.pt")):
         model = BeatClassifier(ModelConfig.from_dict(card["config"]))
-        model.load_state_dict(torch.load(pt, map_location="cpu", weights_only=True))
+        state = torch.load(pt, map_location="cpu", weights_only=True)
+        state.setdefault("v_gate", torch.zeros(3))  # folds trained before the on-time V gate: set just below
+        model.load_state_dict(state)
         model.af_threshold.copy_(shipped.af_threshold)
         model.v_gate.copy_(shipped.v_gate)
         model.temperature.copy_(shipped.temperature)

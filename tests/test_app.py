@@ -301,6 +301,25 @@ def test_beat_table_filters_by_class_and_puts_the_least_certain_first():
     assert (shown["reference"] != shown["label"]).all() and len(shown) > 0
 
 
+def test_beats_the_on_time_v_gate_labelled_n_are_named_and_can_be_listed_first():
+    """213 (DS2, late-cycle PVCs): the trust notes say that beats the network read as V came on time and were
+    labelled N, the beats table sorts them first, and the explanation of one says why it is N; 119 (PVCs that
+    come early) offers no such sort."""
+    at = open_record("213")
+    assert any("came on time" in w.value for w in at.warning)
+    at.selectbox(key="table_sort").select("on-time V first")
+    ok(at)
+    shown = next(d.value for d in at.dataframe if "beat" in d.value)
+    first = int(shown["beat"].iloc[0])
+    assert (shown["label"].iloc[:20] == "N").all()
+    at.number_input(key="beat").set_value(first)
+    ok(at)
+    assert "the decision rule labels it N" in texts(at)
+    at.selectbox(key="mitdb_name").select("119")
+    ok(at)
+    assert "on-time V first" not in at.selectbox(key="table_sort").options
+
+
 def test_beat_table_turns_to_the_page_of_the_selected_beat():
     at = open_record("119")  # 1,987 beats: two pages
     table = lambda: next(d.value for d in at.dataframe if "beat" in d.value)
