@@ -82,9 +82,14 @@ def run_all(variants, seeds, workers: int, ds2: bool, folds: int = 5) -> None:
 
 
 def load_row(variant: str, seed: int) -> dict:
+    """One row and seed: its cross-validation (``cv.json``, rewritten by ``--refit`` with the current rule; else
+    the DS2 run's card) and its DS2 figures (the card of ``--ds2``, with the rule of the day it was trained)."""
     out = RUNS / "ablation" / f"{tag_of(variant)}_s{seed}.json"
     card = json.loads(out.read_text()) if out.exists() else None
-    cv = card["cross_validation"] if card else json.loads((RUNS / tag_of(variant) / f"seed{seed}" / "cv.json").read_text())
+    cv_path = RUNS / tag_of(variant) / f"seed{seed}" / "cv.json"
+    if not cv_path.exists() and card is None:
+        raise FileNotFoundError(cv_path)
+    cv = json.loads(cv_path.read_text()) if cv_path.exists() else card["cross_validation"]
     return {"cv": cv, "ds2": card["ds2"] if card else None}
 
 
