@@ -673,6 +673,17 @@ def render(choice: dict) -> None:
                        f"classifier behind a reversed gradient pushes the network to drop what identifies the "
                        f"training patient; it is not part of the shipped network."
                        if card.get("train_config", {}).get("invariance") else ""))
+        rule = (card.get("cross_validation") or {}).get("decision_rule") or {}
+        if rule:
+            early, pause, fast = rule.get("v_gate") or (0.0, 0.0, 0.0)
+            st.markdown("Decision rule, chosen in cross-validation: "
+                        + (f"no S where the RR intervals read as atrial fibrillation (irregularity above "
+                           f"{rule['af_threshold']:g}); " if rule.get("af_threshold") else "")
+                        + (f"a beat the network reads as V that comes on time (at least {early:.0%} of the local RR, "
+                           f"no pause after it: at most {pause:.0%}, and at least {fast:.0%} of the record's usual RR) "
+                           f"is labelled N, since premature ventricular beats come early, before a pause or in a "
+                           f"fast run (late-cycle PVCs are the exception: check them); " if early > 0 else "")
+                        + f"probabilities divided by a temperature of {rule.get('temperature', 1.0):.2f}.")
         cv = (card.get("cross_validation") or {}).get("at_360Hz")
         if cv:
             st.markdown(f"Cross-validation inside DS1 (each of 22 patients held out once): macro-F1 (N, S, V) "

@@ -430,6 +430,8 @@ def test_model_card_says_how_the_shipped_model_was_trained():
     text = next(m.value for m in at.markdown if "CNN+LSTM" in m.value)
     assert card["command"] in text and "synthetic atrial premature beats" in text
     assert ("Subject-invariant training" in text) == bool(card["train_config"].get("invariance"))
+    rule = next(m.value for m in at.markdown if m.value.startswith("Decision rule"))
+    assert "atrial fibrillation" in rule and "comes on time" in rule and "90% of the local RR" in rule
 
 
 def test_review_relabel_a_template_undo_and_adapt(served_files):
