@@ -686,13 +686,14 @@ def render(choice: dict) -> None:
                        if card.get("train_config", {}).get("invariance") else ""))
         rule = (card.get("cross_validation") or {}).get("decision_rule") or {}
         if rule:
-            early, pause, fast = rule.get("v_gate") or (0.0, 0.0, 0.0)
+            early, pause, fast, sure = (*(rule.get("v_gate") or (0.0, 0.0, 0.0)), 1.0)[:4]
             st.markdown("Decision rule, chosen in cross-validation: "
                         + (f"no S where the RR intervals read as atrial fibrillation (irregularity above "
                            f"{rule['af_threshold']:g}); " if rule.get("af_threshold") else "")
                         + (f"a beat the network reads as V that comes on time (at least {early:.0%} of the local RR, "
                            f"no pause after it: at most {pause:.0%}, and at least {fast:.0%} of the record's usual RR) "
-                           f"is labelled N, since premature ventricular beats come early, before a pause or in a "
+                           + (f"and of which it is less than {sure:.0%} sure " if sure < 1 else "")
+                           + f"is labelled N, since premature ventricular beats come early, before a pause or in a "
                            f"fast run (late-cycle PVCs are the exception: check them); " if early > 0 else "")
                         + f"probabilities divided by a temperature of {rule.get('temperature', 1.0):.2f}.")
         cv = (card.get("cross_validation") or {}).get("at_360Hz")

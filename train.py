@@ -93,10 +93,12 @@ CONFIG_KEYS = [k for k in globals() if k not in _before_config and not k.startsw
 DEFAULTS = {k: globals()[k] for k in CONFIG_KEYS}
 EVAL_RATES = (360.0, 128.0)  # held-out patients are labelled at these rates in cross-validation
 AF_THRESHOLDS = (0.0, 0.08, 0.10, 0.12, 0.15)  # AF gate candidates (rhythm.af_irregularity; 0 = no gate)
-# on-time V gate candidates (rhythm.on_time: early, pause, fast; (0, 0, 0) = no gate): not premature (pre RR at
-# least 85-95% of the local RR), no pause after (post RR at most 105-120% of it), not fast (pre RR at least
-# 80-90% of the record's median RR: a ventricular run is never gated)
-V_GATES = ((0.0, 0.0, 0.0), *((e, p, f) for e in (0.85, 0.9, 0.95) for p in (1.05, 1.1, 1.2) for f in (0.8, 0.9)))
+# on-time V gate candidates (rhythm.v_gate_mask: early, pause, fast, sure; zeros = no gate): not premature (pre RR
+# at least 85-95% of the local RR), no pause after (post RR at most 105-120% of it), not fast (pre RR at least
+# 80-90% of the record's median RR: a ventricular run is never gated), and the network's p(V) under 0.95 or 0.99
+# (1 = whatever it is)
+V_GATES = ((0.0, 0.0, 0.0, 0.0), *((e, p, f, s) for e in (0.85, 0.9, 0.95) for p in (1.05, 1.1, 1.2) for f in (0.8, 0.9)
+                                   for s in (1.0, 0.99, 0.95)))
 
 
 def parse_flags(argv=None) -> dict:
@@ -439,7 +441,7 @@ def choose_af_threshold(logits, labels, records, pre_rr, fit_offsets: bool) -> t
 
 
 def choose_v_gate(logits, labels, records, rr, fit_offsets: bool) -> tuple[tuple, dict]:
-    """The on-time V gate (early, pause, fast; zeros = none) with the best pooled out-of-fold macro-F1, on the
+    """The on-time V gate (early, pause, fast, sure; zeros = none) with the best pooled out-of-fold macro-F1, on the
     AF-gated logits, and the figure of every candidate."""
     scores = {}
     for gate in V_GATES:
@@ -565,7 +567,7 @@ def main(argv=None) -> dict | None:
         model.logit_bias.copy_(torch.tensor([rule["logit_bias"][c] for c in AAMI_CLASSES]))
         model.temperature.fill_(rule["temperature"])
         model.af_threshold.fill_(rule["af_threshold"])
-        model.v_gate.copy_(torch.tensor(rule.get("v_gate", [0.0, 0.0, 0.0])))
+        model.v_gate.copy_(torch.tensor(rule.get("v_gate", [0.0, 0.0, 0.0, 0.0])))
     dev = next(model.parameters()).device
     card = {
         "name": Path(cfg["out"]).name,

@@ -73,7 +73,7 @@ def fold_models(folds: Path, weights: str) -> dict[str, torch.nn.Module]:
     for pt in sorted(folds.glob("fold*.pt")):
         model = BeatClassifier(ModelConfig.from_dict(card["config"]))
         state = torch.load(pt, map_location="cpu", weights_only=True)
-        state.setdefault("v_gate", torch.zeros(3))  # folds trained before the on-time V gate: set just below
+        state.setdefault("v_gate", torch.zeros(4))  # folds trained before the on-time V gate: set just below
         model.load_state_dict(state)
         model.af_threshold.copy_(shipped.af_threshold)
         model.v_gate.copy_(shipped.v_gate)

@@ -114,7 +114,7 @@ def adapt_model(model: nn.Module, waves: np.ndarray, rr: np.ndarray, labelled: n
     if af is not None and np.any(np.asarray(af, bool)[labelled[labels == S_INDEX]]):
         adapted.af_threshold.zero_()  # the reader found S beats where the rule reads AF: no gate here
     gate = adapted.v_gate.tolist() if hasattr(adapted, "v_gate") else [0.0]
-    if gate[0] > 0 and np.any(on_time(np.asarray(rr)[labelled[labels == V_INDEX]], *gate)):
+    if gate[0] > 0 and np.any(on_time(np.asarray(rr)[labelled[labels == V_INDEX]], *gate[:3])):
         adapted.v_gate.zero_()  # the reader found V beats that come on time (a slow ventricular rhythm): no V gate
     return adapted.eval()
 

@@ -117,7 +117,7 @@ class BeatClassifier(nn.Module):
         self.register_buffer("logit_bias", torch.zeros(len(c.classes)))
         self.register_buffer("temperature", torch.ones(()))
         self.register_buffer("af_threshold", torch.zeros(()))
-        self.register_buffer("v_gate", torch.zeros(3))  # on-time V gate (early, pause, fast); 0 = off
+        self.register_buffer("v_gate", torch.zeros(4))  # on-time V gate (early, pause, fast, sure); 0 = off
 
     @property
     def is_sequence(self) -> bool:
@@ -241,6 +241,8 @@ def load_model(path: str | Path, device: torch.device | str | None = None) -> tu
     model = BeatClassifier(ModelConfig.from_dict(card["config"]))
     state = torch.load(path.with_suffix(".pt"), map_location="cpu", weights_only=True)
     state.setdefault("af_threshold", torch.zeros(()))  # weights from before the AF gate: no gate
-    state.setdefault("v_gate", torch.zeros(3))  # weights from before the on-time V gate: no gate
+    state.setdefault("v_gate", torch.zeros(4))  # weights from before the on-time V gate: no gate
+    if state["v_gate"].numel() == 3:  # a gate without the "unless sure of V" limit: gate any V
+        state["v_gate"] = torch.cat([state["v_gate"], torch.ones(1)])
     model.load_state_dict(state)
     return model.to(pick_device(device) if not isinstance(device, torch.device) else device).eval(), card

@@ -24,8 +24,9 @@ the patient's usual rate. A beat the network reads as V that does none of these 
 rhythm, no pause after it, not fast) is, across DS1's patients, nearly always a normal beat whose shape the
 network has not seen: the wide conducted beats of 230 (pre-excitation) and the large-P, noisy beats of 108 gave
 1,300 of 2,500 false V beats per cross-validation run. ``apply_v_gate`` moves such a beat's V probability to N
-(chosen by cross-validation in ``train.py``: DS1 macro-F1 0.750 -> 0.780 cross-fitted, every seed higher). Late
-beats (pre RR at least ON_TIME_LATE of the local RR: escape beats, which AAMI counts as V) are never gated.
+(chosen by cross-validation in ``train.py``: DS1 macro-F1 0.750 -> 0.780 cross-fitted, every seed higher), unless
+the network is sure of V (a late-cycle PVC of clear ventricular shape also comes on time). Late beats (pre RR at
+least ON_TIME_LATE of the local RR: escape beats, which AAMI counts as V) are never gated.
 """
 
 from __future__ import annotations
@@ -122,11 +123,17 @@ def on_time(rr: np.ndarray, early: float, pause: float, fast: float) -> np.ndarr
 
 def v_gate_mask(logits: np.ndarray, rr: np.ndarray, gate) -> np.ndarray:
     """bool (n,): beats whose best class is V but which come on time (``on_time`` at ``gate`` = (early, pause,
-    fast)); ``gate`` with early <= 0 turns the gate off (all False)."""
-    early, pause, fast = (float(g) for g in gate)
+    fast, sure)) and whose V probability (softmax of ``logits``, the raw ones) is under ``sure`` (1 or more: any;
+    a beat the network is that sure of stays V even on time); early <= 0 turns the gate off (all False)."""
+    early, pause, fast, sure = (*(float(g) for g in gate), 1.0)[:4]
     if early <= 0 or len(logits) == 0:
         return np.zeros(len(logits), bool)
-    return (np.asarray(logits).argmax(axis=1) == V_INDEX) & on_time(rr, early, pause, fast)
+    z = np.asarray(logits, dtype=np.float64)
+    mask = (z.argmax(axis=1) == V_INDEX) & on_time(rr, early, pause, fast)
+    if sure < 1.0:
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        mask &= p[:, V_INDEX] / p.sum(axis=1) < sure
+    return mask
 
 
 def v_to_n(logits: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -180,7 +180,7 @@ def test_on_time_v_gate_is_part_of_every_path():
     rr = np.ones((n, len(RR_FEATURES)), np.float32)
     rr[::2, RR_FEATURES.index("pre_rr_local")] = 0.7  # every second beat premature
     assert (predict_logits(model, waves, rr).argmax(axis=1) == 2).all()
-    model.v_gate.copy_(torch.tensor([0.9, 1.1, 0.8]))
+    model.v_gate.copy_(torch.tensor([0.9, 1.1, 0.8, 1.0]))
     model.temperature.fill_(2.0)
     logits, af, on_time_v = predict_logits(model, waves, rr, return_rule=True)
     assert on_time_v.tolist() == [False, True] * (n // 2) and not af.any()

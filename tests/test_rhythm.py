@@ -124,3 +124,10 @@ def test_on_time_v_gate_moves_v_to_n_only_for_beats_that_come_on_time():
     assert out[4].argmax() == 0
     off, none = apply_v_gate(logits, rr, (0.0, 0.0, 0.0))
     assert not none.any() and np.array_equal(off, logits)
+    # "unless sure of V": beat 4's p(V) is 0.77; a beat the network is 99.9% sure of stays V even on time
+    sure = logits.copy()
+    sure[4, 2] = 12.0
+    _, moved = apply_v_gate(sure, rr, (0.9, 1.1, 0.8, 0.99))
+    assert not moved.any()
+    assert apply_v_gate(logits, rr, (0.9, 1.1, 0.8, 0.99))[1].tolist() == [False] * 4 + [True, False]
+    assert apply_v_gate(sure, rr, (0.9, 1.1, 0.8, 1.0))[1][4]  # 1: whatever the network's certainty
