@@ -58,7 +58,7 @@ def main() -> None:
     source = f"`{args.folds}` (shipped rule from `{args.weights}`)" if args.folds else f"`{args.weights}`"
     command = "python -m benchmarks.bench_calibration" + (f" --folds {args.folds}" if args.folds else "")
     lines = [f"# Out-of-fold calibration, {source}", "", f"`.venv/bin/{command}`",
-             "", f"Decision rule: AF gate threshold {threshold:g}; on-time V gate (early, pause, fast) "
+             "", f"Decision rule: AF gate threshold {threshold:g}; on-time V gate (early, pause, fast, sure) "
              f"{', '.join(f'{g:g}' for g in v_gate)}; logit offsets N S V F Q "
              f"{' '.join(f'{b:+.2f}' for b in bias)}; temperature on all folds {train.rule_temperature(z, gated, y, bias):.3f} "
              "(fitted on the gated logits without the reference S and V beats the gates gave up on)", "",
@@ -89,7 +89,7 @@ def main() -> None:
     none = (z + train.class_offsets(z, y, fit_offsets)).argmax(axis=1)
     lines += ["", "## The rule, cross-fitted (chosen on four folds, the fifth scored)", "",
               "| rule | macro-F1 (N,S,V) | SVEB Se | SVEB +P | VEB Se | VEB +P |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for label, pred_ in ((f"AF gate and on-time V gate chosen per fold (AF {', '.join(chosen)}; V early/pause/fast "
+    for label, pred_ in ((f"AF gate and on-time V gate chosen per fold (AF {', '.join(chosen)}; V early/pause/fast/sure "
                           f"{', '.join(chosen_v)})", crossfit),
                          (f"AF gate chosen per fold, no V gate", af_only), ("no gate", none)):
         r = aami_report(y, pred_)

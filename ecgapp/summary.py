@@ -112,7 +112,7 @@ def trust_notes(table: pd.DataFrame, report: AamiReport | None = None) -> list[s
             notes.append(f"{int(gated.sum()):,} beats the network read as ventricular came on time (not early, no pause "
                          f"after them, at this patient's usual rate), so the decision rule labelled them N: across "
                          f"patients such beats were mostly wide conducted beats or noise, but late-cycle PVCs also come "
-                         f"on time (DS2's 213 lost 141 of its 220). If this patient has them, check these beats (the beats "
+                         f"on time (on DS2, 213's ventricular beats found fell from 214 to 78 of 220). If this patient has them, check these beats (the beats "
                          f"table sorted \"on-time V first\", or its on_time_v column) or relabel their template.")
     if report is not None and report.accuracy < LOW_AGREEMENT:
         notes.append(f"The labels agree with the reference annotations on only {100 * report.accuracy:.0f}% of beats "
