@@ -118,6 +118,9 @@ def strip_time(geometry: dict, x: float, y: float) -> float:
     return float(x + row * geometry["row_s"])
 
 
+ON_TIME_V_NAME = "read as V, on time: N by rule"  # the strip's mark on beats the on-time V gate labelled N
+
+
 def ecg_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, start_s: float, end_s: float,
                raw: np.ndarray | None = None, selected: int | None = None, title: str = "",
                gain_mm_mv: float = 10.0, range_mv: tuple[float, float] | None = None,
@@ -129,7 +132,8 @@ def ecg_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, start_s: floa
     amplitude range ``range_mv`` is fixed per lead (``strip_range_mv``; from the window when not given); a
     window wider than ROW_S seconds is drawn as rows of ROW_S seconds under each other (like a rhythm strip),
     each with a 1 mV calibration pulse before it. Beat letters sit in an annotation row above the trace, with
-    the reference letter beside them, ringed in orange, where the two differ; each beat also has a dot on its R
+    the reference letter beside them, ringed in orange, where the two differ; a red disc behind an N the on-time
+    V gate gave (the network read V, the beat came on time: ``on_time_v``); each beat also has a dot on its R
     peak. ``signal``: filtered lead (mV) at ``fs`` Hz; ``raw``: the unfiltered lead (overlay, optional);
     ``table``: beats (``time_s``, ``label``, ``confidence``, ``reference`` [, ``label_by``]; index = beat
     number - 1); ``selected``: a beat index to highlight; ``unreadable``: [(start_s, end_s)] stretches the
@@ -223,6 +227,14 @@ def ecg_figure(signal: np.ndarray, fs: float, table: pd.DataFrame, start_s: floa
         marker=dict(symbol="circle-open", size=22, color=DISAGREE_COLOUR, line=dict(width=2.5)),
         customdata=custom[wrong], hovertemplate=hover, showlegend=bool(wrong.any()),
     ))
+    moved = ((beats["on_time_v"].to_numpy(bool) & (labels == "N")) if "on_time_v" in beats
+             else np.zeros(len(beats), bool))  # the network read V, the beat came on time: the rule said N
+    if moved.any():
+        fig.add_trace(go.Scatter(  # a V-coloured disc behind the N (the class discs are faint; this one is not)
+            x=bx[moved], y=letter_y[moved], mode="markers", name=ON_TIME_V_NAME, customdata=custom[moved],
+            marker=dict(symbol="circle", size=24, color=CLASS_COLOURS["V"], opacity=0.35),
+            hovertemplate=hover.replace("<extra>", "<br>the network read V; on time, so the rule says N<extra>"),
+        ))
     if selected is not None and selected in table.index:
         ts = float(table.loc[selected, "time_s"])
         k = float(row_of([ts])[0])

@@ -71,6 +71,22 @@ def test_every_beat_in_the_window_is_marked_at_its_r_peak_with_its_class(rec119)
     assert {row[4] for row in flagged.customdata} == {"model"}  # who gave the label: no review here
 
 
+def test_beats_the_on_time_v_gate_labelled_n_are_marked_on_the_strip(rec119):
+    """A red disc behind the N of a beat the network read as V that came on time; none without such beats."""
+    from ecgapp.figures import ON_TIME_V_NAME
+
+    signal, table = rec119
+    assert ON_TIME_V_NAME not in [t.name for t in ecg_figure(signal, MODEL_FS, table, 0.0, 10.0).data]
+    marked = table.assign(on_time_v=False)
+    n_beats = marked.index[(marked["label"] == "N") & (marked["time_s"] < 10.0)][:2]
+    marked.loc[n_beats, "on_time_v"] = True
+    marked.loc[marked.index[(marked["label"] == "V")][:1], "on_time_v"] = True  # a V (a reader's?) gets no mark
+    fig = ecg_figure(signal, MODEL_FS, marked, 0.0, 10.0)
+    t = trace(fig, ON_TIME_V_NAME)
+    assert sorted(t.x) == sorted(marked.loc[n_beats, "time_s"])
+    assert t.marker.color == CLASS_COLOURS["V"] and "the network read V" in t.hovertemplate
+
+
 def test_raw_overlay_and_selected_beat(rec119):
     signal, table = rec119
     raw = signal + 1.0
