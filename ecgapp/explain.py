@@ -27,8 +27,9 @@ import torch
 from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_BEFORE, WINDOW_LENGTH
 from .delineation import delineate
+from .model import v_to_n
 from .processing import MODEL_FS
-from .rhythm import AF_GATE_PENALTY, N_INDEX, S_INDEX, V_INDEX
+from .rhythm import AF_GATE_PENALTY, S_INDEX
 
 METHODS = ("Occlusion", "Integrated Gradients", "Saliency")  # the first is the default: the most faithful by
 # deletion curves on DS2 (benchmarks/bench_faithfulness.py: AUC 0.573 against 0.594 and 0.712; random order 0.742)
@@ -186,8 +187,7 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
     def f(*inputs):
         raw = network(*inputs) * temperature - bias - gate  # the head's raw logits, then the decision rule
         if on_time_v:
-            raw = torch.cat([torch.logaddexp(raw[:, N_INDEX], raw[:, V_INDEX])[:, None], raw[:, 1:V_INDEX],
-                             (raw[:, V_INDEX] - AF_GATE_PENALTY)[:, None], raw[:, V_INDEX + 1:]], dim=1)
+            raw = v_to_n(raw)
         return (raw + bias) / temperature
     w0 = torch.zeros_like(w)
     r0 = torch.as_tensor(rr_reference(r.cpu().numpy()), device=device)

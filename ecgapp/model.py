@@ -195,18 +195,23 @@ class BeatClassifier(nn.Module):
         penalty[torch.from_numpy(af).to(raw.device), S_INDEX] = AF_GATE_PENALTY
         gated = raw - penalty
         on_time_v = v_gate_mask(z - penalty.float().cpu().numpy(), rr, self.v_gate.tolist())
-        if on_time_v.any():  # as rhythm.v_to_n: V's probability moves to N
+        if on_time_v.any():
             mask = torch.from_numpy(on_time_v).to(raw.device)
-            moved = gated[mask]
-            moved[:, N_INDEX] = torch.logaddexp(moved[:, N_INDEX], moved[:, V_INDEX])
-            moved[:, V_INDEX] -= AF_GATE_PENALTY
-            gated[mask] = moved
+            gated[mask] = v_to_n(gated[mask])
         return gated, af, on_time_v
 
     def forward(self, waves: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
         """Final logits (n, 5) of one record's beats in time order (decision rule and AF gate included)."""
         raw = self.classify_raw(self.encode(waves, rr))
         return self.calibrate(self.gate(raw, rr.detach().cpu().numpy())[0])
+
+
+def v_to_n(logits: torch.Tensor) -> torch.Tensor:
+    """``rhythm.v_to_n`` for tensors (differentiable, a new tensor): the N logit becomes log(exp N + exp V), V loses
+    AF_GATE_PENALTY; the other classes' probabilities are unchanged."""
+    n = torch.logaddexp(logits[:, N_INDEX], logits[:, V_INDEX])[:, None]
+    v = (logits[:, V_INDEX] - AF_GATE_PENALTY)[:, None]
+    return torch.cat([n, logits[:, N_INDEX + 1:V_INDEX], v, logits[:, V_INDEX + 1:]], dim=1)
 
 
 def pick_device(prefer: str | None = None) -> torch.device:
