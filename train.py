@@ -440,21 +440,16 @@ def choose_af_threshold(logits, labels, records, pre_rr, fit_offsets: bool) -> t
     return max(scores, key=lambda th: (scores[th], -th)), {f"{th:g}": v for th, v in scores.items()}
 
 
-def choose_v_gate(logits, labels, records, rr, fit_offsets: bool) -> tuple[tuple, dict]:
+def choose_v_gate(logits, labels, rr, fit_offsets: bool) -> tuple[tuple, dict]:
     """The on-time V gate (early, pause, fast, sure; zeros = none) with the best pooled out-of-fold macro-F1, on the
     AF-gated logits, and the figure of every candidate."""
     scores = {}
     for gate in V_GATES:
-        z = gated_v(logits, records, rr, gate)
+        z = apply_v_gate(logits, rr, gate)[0]  # per beat: it reads only the beat's own RR features
         pred = (z + class_offsets(z, labels, fit_offsets)).argmax(axis=1)
         scores[gate] = round(float(aami_report(labels, pred).macro_f1), 4)
     best = max(scores, key=lambda g: (scores[g], -g[0]))
     return best, {",".join(f"{x:g}" for x in g): v for g, v in scores.items()}
-
-
-def gated_v(logits: np.ndarray, records: np.ndarray, rr: np.ndarray, gate) -> np.ndarray:
-    """Out-of-fold logits with the on-time V gate applied (per beat: it reads only the beat's own RR features)."""
-    return apply_v_gate(logits, rr, gate)[0]
 
 
 def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
@@ -482,16 +477,16 @@ def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
             af_threshold, af_scores = (choose_af_threshold(raw_logits, labels, records, pre_rr, cfg["offsets"])
                                        if cfg["af_gate"] else (0.0, {}))
             logits = gated(raw_logits, records, pre_rr, af_threshold)
-            v_gate, v_scores = (choose_v_gate(logits, labels, records, rr, cfg["offsets"])
+            v_gate, v_scores = (choose_v_gate(logits, labels, rr, cfg["offsets"])
                                 if cfg["v_gate"] else (V_GATES[0], {}))
-            logits = gated_v(logits, records, rr, v_gate)
+            logits = apply_v_gate(logits, rr, v_gate)[0]
             bias = class_offsets(logits, labels, cfg["offsets"])
             temperature = rule_temperature(raw_logits, logits, labels, bias)
             cv["decision_rule"] = {"af_threshold": af_threshold, "af_threshold_macro_f1": af_scores,
                                    "v_gate": list(v_gate), "v_gate_macro_f1": v_scores,
                                    "logit_bias": dict(zip(AAMI_CLASSES, map(float, bias))), "temperature": temperature}
         else:
-            logits = gated_v(gated(raw_logits, records, pre_rr, af_threshold), records, rr, v_gate)
+            logits = apply_v_gate(gated(raw_logits, records, pre_rr, af_threshold), rr, v_gate)[0]
         raw = aami_report(labels, raw_logits.argmax(axis=1))
         ruled = aami_report(labels, (logits + bias).argmax(axis=1))
         per_fold = [aami_report(labels[fold_of == f], (logits[fold_of == f] + bias).argmax(axis=1)).macro_f1

@@ -22,6 +22,7 @@ from ecgapp.aami import AAMI_CLASSES
 from ecgapp.calibration import apply, expected_calibration_error
 from ecgapp.metrics import aami_report
 from ecgapp.model import load_model
+from ecgapp.rhythm import apply_v_gate
 
 RESULTS = Path("benchmarks/results/calibration.md")
 
@@ -53,7 +54,7 @@ def main() -> None:
     model, card = load_model(args.weights, device="cpu")
     bias = model.logit_bias.numpy()
     threshold, v_gate = float(model.af_threshold), tuple(model.v_gate.tolist())
-    gated = train.gated_v(train.gated(z, records, pre_rr, threshold), records, rr, v_gate)
+    gated = apply_v_gate(train.gated(z, records, pre_rr, threshold), rr, v_gate)[0]
     raw, fitted = np.zeros_like(z), np.zeros_like(z)
     source = f"`{args.folds}` (shipped rule from `{args.weights}`)" if args.folds else f"`{args.weights}`"
     command = "python -m benchmarks.bench_calibration" + (f" --folds {args.folds}" if args.folds else "")
@@ -81,8 +82,8 @@ def main() -> None:
         th, _ = train.choose_af_threshold(z[~held], y[~held], records[~held], pre_rr[~held], fit_offsets)
         zk = train.gated(z, records, pre_rr, th)
         af_only[held] = (zk[held] + train.class_offsets(zk[~held], y[~held], fit_offsets)).argmax(axis=1)
-        vg, _ = train.choose_v_gate(zk[~held], y[~held], records[~held], rr[~held], fit_offsets)
-        zk = train.gated_v(zk, records, rr, vg)
+        vg, _ = train.choose_v_gate(zk[~held], y[~held], rr[~held], fit_offsets)
+        zk = apply_v_gate(zk, rr, vg)[0]
         crossfit[held] = (zk[held] + train.class_offsets(zk[~held], y[~held], fit_offsets)).argmax(axis=1)
         chosen.append(f"{th:g}")
         chosen_v.append("/".join(f"{g:g}" for g in vg))

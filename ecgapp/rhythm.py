@@ -23,8 +23,9 @@ A premature ventricular contraction comes early, or is followed by a pause, or b
 the patient's usual rate. A beat the network reads as V that does none of these (on time against the local
 rhythm, no pause after it, not fast) is, across DS1's patients, nearly always a normal beat whose shape the
 network has not seen: the wide conducted beats of 230 (pre-excitation) and the large-P, noisy beats of 108 gave
-1,300 of 2,500 false V beats per cross-validation run. ``apply_v_gate`` moves such a beat's V probability to N
-(chosen by cross-validation in ``train.py``: DS1 macro-F1 0.750 -> 0.780 cross-fitted, every seed higher), unless
+about 1,300 of 2,000 false V beats per cross-validation run. ``apply_v_gate`` moves such a beat's V probability
+to N (chosen by cross-validation in ``train.py``: DS1 macro-F1 0.749 -> 0.784 cross-fitted over 3 seeds,
+``python -m benchmarks.bench_calibration [--folds runs/hybrid/seed<S>]``), unless
 the network is sure of V (a late-cycle PVC of clear ventricular shape also comes on time). Late beats (pre RR at
 least ON_TIME_LATE of the local RR: escape beats, which AAMI counts as V) are never gated.
 """

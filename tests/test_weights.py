@@ -23,6 +23,7 @@ from ecgapp.inference import predict_logits
 from ecgapp.metrics import aami_report
 from ecgapp.mitdb import DS1, DS2, load_record
 from ecgapp.model import BeatClassifier, ModelConfig, load_model
+from ecgapp.rhythm import apply_v_gate
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "hybrid"
 
@@ -110,9 +111,9 @@ def test_temperature_calibrates_held_out_folds(shipped):
     threshold, _ = train.choose_af_threshold(z, y, records, pre_rr, fit_offsets)
     assert threshold == pytest.approx(model.af_threshold.item())
     gated = train.gated(z, records, pre_rr, threshold)
-    v_gate, _ = train.choose_v_gate(gated, y, records, rr, fit_offsets)
+    v_gate, _ = train.choose_v_gate(gated, y, rr, fit_offsets)
     assert list(v_gate) == pytest.approx(model.v_gate.tolist())
-    gated = train.gated_v(gated, records, rr, v_gate)
+    gated = apply_v_gate(gated, rr, v_gate)[0]
     bias = train.class_offsets(gated, y, fit_offsets)
     assert bias.tolist() == pytest.approx(model.logit_bias.tolist())
     assert train.rule_temperature(z, gated, y, bias) == pytest.approx(model.temperature.item(), rel=1e-3)
