@@ -85,6 +85,9 @@ final = True  # after cross-validation, train the shipped model on all of DS1
 max_records = 0  # > 0: only the first N records of each split (quick checks and tests)
 evaluate_ds2 = True
 device = ""  # "" = CUDA if available, else CPU
+amp = False  # on CUDA: mixed precision (float16 autocast, scaled gradients). Off: with it the final fit of seed 0
+# diverged in its last two epochs on an H200 (loss 3.07 -> 4.48; that model called 1,278 DS2 beats F for 388 real)
+# and it was no faster (1.83 s per epoch against 1.65 s in float32: the batches are small). CPU: always float32
 threads = 0  # CPU threads for torch (0 = torch's default)
 tag = ""  # name of this configuration's cached fold results (runs/<tag>/); "" = derived from out
 out = "weights/hybrid"
@@ -199,7 +202,7 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
     dev = pick_device(cfg["device"] or None)
     if world > 1 and dev.type == "cuda":
         dev = torch.device("cuda", torch.cuda.current_device())
-    use_amp = dev.type == "cuda"
+    use_amp = dev.type == "cuda" and cfg["amp"]
     model = BeatClassifier(ModelConfig(arch=cfg["arch"], template=cfg["template"], context=cfg["context"],
                                     dropout=cfg["dropout"], rr_features=cfg["rr_features"])).to(dev)
     averaged = (torch.optim.swa_utils.AveragedModel(
@@ -244,7 +247,7 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
             for a in range(start, n, cfg["chunk"]):
                 chunks.append((name, max(a, 0), min(a + cfg["chunk"], n)))
         order = rng.permutation(len(chunks))
-        total, n_seen = 0.0, 0
+        total, n_seen, class_total = 0.0, 0, 0.0
         per = cfg["chunks_per_batch"]
         # under torchrun each batch of `per` chunks is split between the processes (the same global batch and
         # number of steps as one process); a last batch too small to give every process a chunk is dropped
@@ -288,7 +291,7 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
             scale = float(cfg["invariance"] * (2.0 / (1.0 + np.exp(-10.0 * progress)) - 1.0))
             with torch.autocast(dev.type, dtype=torch.float16, enabled=use_amp):
                 logits, patient_logits = step(x, r, idx, scale)
-                loss = loss_fn(logits, y)
+                loss = class_loss = loss_fn(logits, y)
                 if patient_logits:
                     who = torch.from_numpy(np.concatenate(patients)).to(dev)
                     for who_logits, rows in patient_logits:
@@ -300,11 +303,15 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
             if averaged is not None:
                 averaged.update_parameters(model)
             total += loss.item() * y.numel()
+            class_total += class_loss.item() * y.numel()
             n_seen += y.numel()
         sched.step()
         train_s = time.perf_counter() - t_epoch
         kept = averaged.module if averaged is not None else model
-        row = {"epoch": epoch, "loss": round(total / n_seen, 4), "train_s": round(train_s, 2)}
+        # loss = the weighted class loss + (subject-invariant training) the patient classifiers' loss, whose
+        # gradient the network receives reversed: it rises as the embedding learns to hide the patient
+        row = {"epoch": epoch, "loss": round(total / n_seen, 4), "class_loss": round(class_total / n_seen, 4),
+               "train_s": round(train_s, 2)}
         if eval_recs and rank == 0:
             logits, labels = predict_records(kept, [e for e in eval_recs if e["fs"] == 360.0])
             rep = aami_report(labels, logits.argmax(axis=1))
@@ -519,6 +526,26 @@ def save_out_of_fold(cache: Path, out: str, n_folds: int) -> Path:
     return path
 
 
+OTHER_DEVICE_CARDS = Path("benchmarks/results")  # train_<device>.json: cards of this recipe run on another device
+
+
+def other_devices(device_type: str) -> dict:
+    """Epoch times of the same recipe measured on other kinds of device: the cards ``benchmarks/train_cuda.sh``
+    wrote on a GPU, kept as ``benchmarks/results/train_cuda.json``. {device type: {epoch_s, hardware, command,
+    cross-validated macro-F1, source}}; this run's own device is left out (it is measured here)."""
+    out = {}
+    for path in sorted(OTHER_DEVICE_CARDS.glob("train_*.json")):
+        card = json.loads(path.read_text())
+        for kind, seconds in card["training"]["epoch_time_s"].items():
+            if kind != device_type:
+                cv = card.get("cross_validation") or {}
+                out[kind] = {"epoch_s": seconds, "final_fit_s": card["training"]["final_fit_s"],
+                             "hardware": card["training"]["hardware"], "command": card["command"],
+                             "cv_macro_f1_with_rule": cv.get("at_360Hz", {}).get("with_rule", {}).get("macro_F1_NSV"),
+                             "source": str(path)}
+    return out
+
+
 def summary_line(rep: dict) -> str:
     se, ppv = rep["Se"], rep["+P"]
     return (f"macro-F1 {rep['macro_F1_NSV']}  S Se {se['S']} +P {ppv['S']}  V Se {se['V']} +P {ppv['V']}  "
@@ -590,7 +617,9 @@ def main(argv=None) -> dict | None:
         "cross_validation": cv,
         "training": {
             "epochs": len(history),
-            "epoch_time_s": {dev.type: round(float(np.median([h["train_s"] for h in history])), 2)},
+            "epoch_time_s": {dev.type: round(float(np.median([h["train_s"] for h in history])), 2),
+                             **{kind: v["epoch_s"] for kind, v in other_devices(dev.type).items()}},
+            "other_devices": other_devices(dev.type),  # where the other epoch times were measured, and how
             "final_fit_s": round(time.perf_counter() - t_final, 1),
             "total_time_s": round(time.perf_counter() - t0, 1),
             "hardware": {"device": str(dev), "gpu": torch.cuda.get_device_name(0) if dev.type == "cuda" else None,

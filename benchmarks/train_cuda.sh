@@ -8,8 +8,8 @@
 # OUT_DIR/hybrid_cuda_cv.npz, OUT_DIR/bench_cuda.txt and OUT_DIR/folds.tgz (the fold caches of runs/hybrid-cuda/ and
 # a log per training process).
 # DS2 is not evaluated here (its records need not be on the GPU machine): `python -m benchmarks.bench_ds2
-# --weights OUT_DIR/hybrid_cuda` does it on any machine. Training on CUDA uses mixed precision and is not bit-for-bit
-# reproducible; the CPU path is (README "Training").
+# --weights OUT_DIR/hybrid_cuda` does it on any machine. Training on CUDA (float32; train.py --amp explains why) is
+# not bit-for-bit reproducible; the CPU path is (README "Training").
 set -u
 out=${1:?usage: bash benchmarks/train_cuda.sh OUT_DIR [train.py flags]}
 shift

@@ -208,10 +208,14 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
         elif method == "Saliency":
             attr = Saliency(f).attribute((w.clone().requires_grad_(), r.clone().requires_grad_()), target=k,
                                          abs=True)
-        else:
-            attr = Occlusion(f).attribute((w, r), sliding_window_shapes=((1, OCCLUSION_WINDOW), (1,)),
-                                          strides=((1, OCCLUSION_WINDOW // 2), (1,)), baselines=(w0, r0),
-                                          target=k, perturbations_per_eval=64)
+        else:  # one input at a time, the other at its value (what one joint run computes): captum 0.9 makes
+            # the masks of a batch that spans both inputs on the CPU, which fails for a model on CUDA
+            attr = (Occlusion(lambda wb: f(wb, r.expand(wb.shape[0], -1))).attribute(
+                        w, sliding_window_shapes=(1, OCCLUSION_WINDOW), strides=(1, OCCLUSION_WINDOW // 2),
+                        baselines=w0, target=k, perturbations_per_eval=64),
+                    Occlusion(lambda rb: f(w.expand(rb.shape[0], -1, -1), rb)).attribute(
+                        r, sliding_window_shapes=(1,), strides=(1,), baselines=r0, target=k,
+                        perturbations_per_eval=64))
     wa, ra = (a.detach().float().cpu().numpy().reshape(-1) for a in attr)
     n = w.shape[-1]
     return BeatExplanation(
