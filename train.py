@@ -60,7 +60,8 @@ chunks_per_batch = 8
 lr = 2e-3
 weight_decay = 1e-4
 ema = 0.99  # evaluate and keep an exponential moving average of the weights (0 = off)
-class_weighting = "sqrt"  # loss weights: "sqrt" = sqrt(inverse class frequency), capped; "none"
+class_weighting = "sqrt"  # loss weights: "sqrt" = sqrt(inverse class frequency), capped; "inverse" = inverse class
+# frequency, capped; "none"
 weight_cap = 10.0
 augment = True  # nstdb noise (training half), amplitude scaling, time shift, residual baseline wander
 rhythm_augment = 0.0  # chance that a stretch of only normal beats is re-timed as atrial fibrillation
@@ -230,10 +231,14 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
     augmenter = Augmenter(local) if cfg["augment"] else None
     k = model.config.context if model.is_sequence else 0
     counts = np.bincount(np.concatenate([v[0]["label"] for v in by_name.values()]), minlength=len(AAMI_CLASSES))
-    if cfg["class_weighting"] == "sqrt":
-        weights = np.where(counts > 0, np.minimum(np.sqrt(counts.max() / np.maximum(counts, 1)), cfg["weight_cap"]), 0)
-    else:
+    ratio = counts.max() / np.maximum(counts, 1)
+    if cfg["class_weighting"] == "none":
         weights = np.ones(len(AAMI_CLASSES))
+    elif cfg["class_weighting"] in ("sqrt", "inverse"):
+        weights = np.where(counts > 0, np.minimum(np.sqrt(ratio) if cfg["class_weighting"] == "sqrt" else ratio,
+                                                  cfg["weight_cap"]), 0)
+    else:
+        raise ValueError(f"--class-weighting must be sqrt, inverse or none, not {cfg['class_weighting']!r}")
     loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32, device=dev))
 
     history = []

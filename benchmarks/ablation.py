@@ -47,6 +47,8 @@ VARIANTS: dict[str, list[str]] = {
     "hybrid, 8 RR features": ["--rr-features", "8", *NO_APC, *NO_INV],
     "hybrid, 360 Hz only": ["--rates", "360"],  # on the shipped settings: does training at 128 Hz too earn its place?
     "hybrid, dropout 0.5": ["--dropout", "0.5"],
+    "hybrid, unweighted loss": ["--class-weighting", "none"],  # the loss: never chosen by cross-validation before
+    "hybrid, inverse-frequency loss": ["--class-weighting", "inverse"],
     "hybrid, AF re-timing 0.3": ["--rhythm-augment", "0.3", *NO_APC, *NO_INV],
     "hybrid, 8 beats each side": ["--context", "8"],
     "intrabeat": ["--arch", "intrabeat", "--template", "false", *NO_APC, *NO_INV],
