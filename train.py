@@ -63,6 +63,7 @@ ema = 0.99  # evaluate and keep an exponential moving average of the weights (0 
 class_weighting = "sqrt"  # loss weights: "sqrt" = sqrt(inverse class frequency), capped; "inverse" = inverse class
 # frequency, capped; "none"
 weight_cap = 10.0
+label_smoothing = 0.0  # of the class loss's targets (0 = none)
 augment = True  # nstdb noise (training half), amplitude scaling, time shift, residual baseline wander
 rhythm_augment = 0.0  # chance that a stretch of only normal beats is re-timed as atrial fibrillation
 premature_augment = 0.3  # chance that a stretch of only normal beats gets 1-3 beats re-timed as premature and
@@ -239,7 +240,8 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
                                                   cfg["weight_cap"]), 0)
     else:
         raise ValueError(f"--class-weighting must be sqrt, inverse or none, not {cfg['class_weighting']!r}")
-    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32, device=dev))
+    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32, device=dev),
+                                        label_smoothing=cfg["label_smoothing"])
 
     history = []
     for epoch in range(1, cfg["epochs"] + 1):
