@@ -598,6 +598,7 @@ def main(argv=None) -> dict | None:
         model.af_threshold.fill_(rule["af_threshold"])
         model.v_gate.copy_(torch.tensor(rule.get("v_gate", [0.0, 0.0, 0.0, 0.0])))
     dev = next(model.parameters()).device
+    others = other_devices(dev.type)
     card = {
         "name": Path(cfg["out"]).name,
         "architecture": cfg["arch"],
@@ -625,8 +626,8 @@ def main(argv=None) -> dict | None:
         "training": {
             "epochs": len(history),
             "epoch_time_s": {dev.type: round(float(np.median([h["train_s"] for h in history])), 2),
-                             **{kind: v["epoch_s"] for kind, v in other_devices(dev.type).items()}},
-            "other_devices": other_devices(dev.type),  # where the other epoch times were measured, and how
+                             **{kind: v["epoch_s"] for kind, v in others.items()}},
+            "other_devices": others,  # where the other epoch times were measured, and how
             "final_fit_s": round(time.perf_counter() - t_final, 1),
             "total_time_s": round(time.perf_counter() - t0, 1),
             "hardware": {"device": str(dev), "gpu": torch.cuda.get_device_name(0) if dev.type == "cuda" else None,
