@@ -533,24 +533,21 @@ def save_out_of_fold(cache: Path, out: str, n_folds: int) -> Path:
     return path
 
 
-OTHER_DEVICE_CARDS = Path("benchmarks/results")  # train_<device>.json: cards of this recipe run on another device
+CUDA_CARD = "benchmarks/results/train_cuda.json"  # (from the project root) the card benchmarks/train_cuda.sh wrote on a GPU
 
 
 def other_devices(device_type: str) -> dict:
-    """Epoch times of the same recipe measured on other kinds of device: the cards ``benchmarks/train_cuda.sh``
-    wrote on a GPU, kept as ``benchmarks/results/train_cuda.json``. {device type: {epoch_s, hardware, command,
-    cross-validated macro-F1, source}}; this run's own device is left out (it is measured here)."""
-    out = {}
-    for path in sorted(OTHER_DEVICE_CARDS.glob("train_*.json")):
-        card = json.loads(path.read_text())
-        for kind, seconds in card["training"]["epoch_time_s"].items():
-            if kind != device_type:
-                cv = card.get("cross_validation") or {}
-                out[kind] = {"epoch_s": seconds, "final_fit_s": card["training"]["final_fit_s"],
-                             "hardware": card["training"]["hardware"], "command": card["command"],
-                             "cv_macro_f1_with_rule": cv.get("at_360Hz", {}).get("with_rule", {}).get("macro_F1_NSV"),
-                             "source": str(path)}
-    return out
+    """The same recipe's epoch time on CUDA, from ``CUDA_CARD`` (when this run is not itself on CUDA and the card is
+    there): {"cuda": {epoch_s, final_fit_s, hardware, command, cross-validated macro-F1, source}}, else {}."""
+    path = Path(__file__).resolve().parent / CUDA_CARD
+    if device_type == "cuda" or not path.exists():
+        return {}
+    card = json.loads(path.read_text())
+    cv = card.get("cross_validation") or {}
+    return {"cuda": {"epoch_s": card["training"]["epoch_time_s"]["cuda"], "final_fit_s": card["training"]["final_fit_s"],
+                     "hardware": card["training"]["hardware"], "command": card["command"],
+                     "cv_macro_f1_with_rule": cv.get("at_360Hz", {}).get("with_rule", {}).get("macro_F1_NSV"),
+                     "source": CUDA_CARD}}
 
 
 def summary_line(rep: dict) -> str:

@@ -27,9 +27,8 @@ import torch
 from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_BEFORE, WINDOW_LENGTH
 from .delineation import delineate
-from .model import v_to_n
 from .processing import MODEL_FS
-from .rhythm import AF_GATE_PENALTY, S_INDEX
+from .rhythm import AF_GATE_PENALTY, S_INDEX, v_to_n
 
 METHODS = ("Occlusion", "Integrated Gradients", "Saliency")  # the first is the default: the most faithful by
 # deletion curves on DS2 (benchmarks/bench_faithfulness.py: AUC 0.573 against 0.594 and 0.712; random order 0.742)

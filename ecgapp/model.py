@@ -36,7 +36,7 @@ from torch import nn
 from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_LENGTH
 from .errors import InputError
-from .rhythm import AF_GATE_PENALTY, N_INDEX, S_INDEX, V_INDEX, af_gate_mask, v_gate_mask
+from .rhythm import AF_GATE_PENALTY, S_INDEX, af_gate_mask, v_gate_mask, v_to_n
 
 ARCHITECTURES = ("hybrid", "cnn", "intrabeat", "lstm")
 SEQUENCE_ARCHITECTURES = ("hybrid",)
@@ -196,22 +196,13 @@ class BeatClassifier(nn.Module):
         gated = raw - penalty
         on_time_v = v_gate_mask(z - penalty.float().cpu().numpy(), rr, self.v_gate.tolist())
         if on_time_v.any():
-            mask = torch.from_numpy(on_time_v).to(raw.device)
-            gated[mask] = v_to_n(gated[mask])
+            gated = v_to_n(gated, on_time_v)
         return gated, af, on_time_v
 
     def forward(self, waves: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
         """Final logits (n, 5) of one record's beats in time order (decision rule and AF gate included)."""
         raw = self.classify_raw(self.encode(waves, rr))
         return self.calibrate(self.gate(raw, rr.detach().cpu().numpy())[0])
-
-
-def v_to_n(logits: torch.Tensor) -> torch.Tensor:
-    """``rhythm.v_to_n`` for tensors (differentiable, a new tensor): the N logit becomes log(exp N + exp V), V loses
-    AF_GATE_PENALTY; the other classes' probabilities are unchanged."""
-    n = torch.logaddexp(logits[:, N_INDEX], logits[:, V_INDEX])[:, None]
-    v = (logits[:, V_INDEX] - AF_GATE_PENALTY)[:, None]
-    return torch.cat([n, logits[:, N_INDEX + 1:V_INDEX], v, logits[:, V_INDEX + 1:]], dim=1)
 
 
 def pick_device(prefer: str | None = None) -> torch.device:

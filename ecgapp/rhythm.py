@@ -137,12 +137,23 @@ def v_gate_mask(logits: np.ndarray, rr: np.ndarray, gate) -> np.ndarray:
     return mask
 
 
-def v_to_n(logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """A copy of ``logits`` in which the beats of ``mask`` have their V probability moved to N: the N logit
-    becomes log(exp N + exp V), V loses AF_GATE_PENALTY (the other classes' probabilities are unchanged)."""
-    out = np.array(logits, dtype=np.float32, copy=True)
-    out[mask, N_INDEX] = np.logaddexp(out[mask, N_INDEX], out[mask, V_INDEX])
-    out[mask, V_INDEX] -= AF_GATE_PENALTY
+def v_to_n(logits, mask: np.ndarray | None = None):
+    """``logits`` with the V probability of the beats of ``mask`` (None: every beat) moved to N: the N logit becomes
+    log(exp N + exp V), V loses AF_GATE_PENALTY (the other classes' probabilities are unchanged). One rule for
+    cross-validation (numpy in, a float32 copy out) and serving and explanations (a torch tensor in, a new tensor
+    out, differentiable)."""
+    import torch
+
+    if not isinstance(logits, torch.Tensor):
+        return v_to_n(torch.as_tensor(np.asarray(logits, dtype=np.float32)), mask).numpy()
+    rows = logits if mask is None else logits[torch.as_tensor(mask, device=logits.device)]
+    n = torch.logaddexp(rows[:, N_INDEX], rows[:, V_INDEX])[:, None]
+    v = (rows[:, V_INDEX] - AF_GATE_PENALTY)[:, None]
+    moved = torch.cat([n, rows[:, N_INDEX + 1:V_INDEX], v, rows[:, V_INDEX + 1:]], dim=1)
+    if mask is None:
+        return moved
+    out = logits.clone()
+    out[torch.as_tensor(mask, device=logits.device)] = moved
     return out
 
 

