@@ -126,7 +126,9 @@ def analysed(key: str, record, lead: str, source: str) -> Analysis:
 def explanation(key: str, lead: str, source: str, beat: int, method: str, target: str | None, _a: Analysis):
     return explain_beat(get_model()[0], _a.waves, _a.rr, beat, method=method, target=target,
                         in_af=bool(_a.table["af"].iloc[beat]),
-                        on_time_v=bool(_a.table["on_time_v"].iloc[beat]) if "on_time_v" in _a.table else False)
+                        on_time_v=bool(_a.table["on_time_v"].iloc[beat]) if "on_time_v" in _a.table else False,
+                        served=_a.table[[f"p_{c}" for c in AAMI_CLASSES]].iloc[beat].to_numpy(float),
+                        by_template=bool(_a.table["by_template"].iloc[beat]) if "by_template" in _a.table else False)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

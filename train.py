@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.optimize import minimize_scalar
 
 from ecgapp.aami import AAMI_CLASSES
 from ecgapp.augment import Augmenter, early_waves, irregular_rhythm, premature_beats
@@ -38,12 +39,13 @@ from ecgapp.beats import RR_FEATURES, extract_beats
 from ecgapp.calibration import apply, expected_calibration_error, fit_logit_bias, fit_temperature
 from ecgapp.crossval import folds_of
 from ecgapp.evaluation import resample_record
-from ecgapp.features import normalise_waves, record_scale, record_template, rr_inputs, with_template
+from ecgapp.features import beat_inputs, normalise_waves, record_scale, record_template, rr_inputs, with_template
 from ecgapp.inference import predict_logits
 from ecgapp.metrics import aami_report
 from ecgapp.mitdb import DS1, DS2, load_record
 from ecgapp.model import BeatClassifier, ModelConfig, count_parameters, pick_device, save_model
 from ecgapp.rhythm import apply_af_gate, apply_v_gate
+from ecgapp.templates import beat_templates, template_consensus
 
 # ----------------------------------------------------------------------------------------------- config
 _before_config = set(globals())
@@ -78,6 +80,8 @@ invariance_on = "embedding"  # what the patient classifier reads: "embedding" (e
 # patient classifiers, one on each)
 af_gate = True  # let cross-validation choose a threshold for the AF gate (no S inside atrial fibrillation)
 v_gate = True  # let cross-validation choose the on-time V gate (a beat read as V that comes on time is N)
+template_mix = True  # let cross-validation choose how far each beat's N/V/F/Q probabilities are pulled towards its
+# morphology template's (templates.template_consensus; 0 among the candidates = off)
 offsets = False  # fit per-class logit offsets on the out-of-fold logits (off: in nested cross-validation
 # they lowered macro-F1 on the held-out fold for every seed; benchmarks/results/experiments.md)
 rates = "360,128"  # sampling rates the training records are seen at (resampled through the loading path)
@@ -90,6 +94,8 @@ device = ""  # "" = CUDA if available, else CPU
 amp = False  # on CUDA: mixed precision (float16 autocast, scaled gradients). Off: with it the final fit of seed 0
 # diverged in its last two epochs on an H200 (loss 3.07 -> 4.48; that model called 1,278 DS2 beats F for 388 real)
 # and it was no faster (1.83 s per epoch against 1.65 s in float32: the batches are small). CPU: always float32
+tf32 = True  # on CUDA: let cuDNN use TensorFloat-32 in convolutions and the LSTM (torch's default; False = full
+# float32 everywhere, matmuls included). CPU: no effect
 threads = 0  # CPU threads for torch (0 = torch's default)
 tag = ""  # name of this configuration's cached fold results (runs/<tag>/); "" = derived from out
 out = "weights/hybrid"
@@ -97,6 +103,7 @@ out = "weights/hybrid"
 CONFIG_KEYS = [k for k in globals() if k not in _before_config and not k.startswith("_")]
 DEFAULTS = {k: globals()[k] for k in CONFIG_KEYS}
 EVAL_RATES = (360.0, 128.0)  # held-out patients are labelled at these rates in cross-validation
+TEMPLATE_MIXES = (0.0, 0.25, 0.5, 0.75, 1.0)  # template consensus candidates (templates.template_consensus)
 AF_THRESHOLDS = (0.0, 0.08, 0.10, 0.12, 0.15)  # AF gate candidates (rhythm.af_irregularity; 0 = no gate)
 # on-time V gate candidates (rhythm.v_gate_mask: early, pause, fast, sure; zeros = no gate): not premature (pre RR
 # at least 85-95% of the local RR), no pause after (post RR at most 105-120% of it), not fast (pre RR at least
@@ -205,6 +212,8 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
     if world > 1 and dev.type == "cuda":
         dev = torch.device("cuda", torch.cuda.current_device())
     use_amp = dev.type == "cuda" and cfg["amp"]
+    if dev.type == "cuda" and not cfg["tf32"]:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     model = BeatClassifier(ModelConfig(arch=cfg["arch"], template=cfg["template"], context=cfg["context"],
                                     dropout=cfg["dropout"], rr_features=cfg["rr_features"])).to(dev)
     averaged = (torch.optim.swa_utils.AveragedModel(
@@ -354,7 +363,7 @@ def predict_records(model, recs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------------------- cross-validation
 # settings that change what a fold's model learns (the others: where results go, how the run is split up)
 NOT_TRAINING_KEYS = {"fold", "final", "evaluate_ds2", "device", "threads", "tag", "out", "af_gate", "v_gate",
-                     "offsets"}
+                     "template_mix", "offsets"}
 
 
 def training_settings(cfg: dict) -> dict:
@@ -418,6 +427,44 @@ def rr_of(records: np.ndarray, fs: float) -> np.ndarray:
     return out
 
 
+def templates_of(records: np.ndarray, fs: float) -> np.ndarray:
+    """Each beat's morphology template (templates.beat_templates of the record's model inputs, as serving makes
+    them), for out-of-fold beats listed by record, numbered apart across records: (n,) int. Cached in
+    runs/templates/ under a digest of templates.py, so a change to the grouping recomputes them."""
+    import hashlib
+
+    from ecgapp import templates as templates_module
+    digest = hashlib.sha1(Path(templates_module.__file__).read_bytes()).hexdigest()[:10]
+    out = np.zeros(len(records), np.int64)
+    offset = 0
+    for name in dict.fromkeys(records):
+        path = Path("runs") / "templates" / digest / f"{name}_{fs:g}.npy"
+        if path.exists():
+            assignment = np.load(path)
+        else:
+            assignment = beat_templates(*beat_inputs(extract_beats(record_at(str(name), fs)))).assignment
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(path.with_suffix(".tmp.npy"), assignment)
+            path.with_suffix(".tmp.npy").replace(path)
+        out[records == name] = assignment + offset
+        offset += int(assignment.max()) + 1 if assignment.size else 0
+    return out
+
+
+def served(logits: np.ndarray, bias: np.ndarray, temperature: float, groups: np.ndarray, mix: float) -> np.ndarray:
+    """The served probabilities of (gated) out-of-fold logits: offsets, temperature, then template consensus (as
+    inference.predict_logits does record by record: ``groups`` from templates_of never span two records)."""
+    return template_consensus(apply(logits, bias, temperature), groups, mix)
+
+
+def choose_template_mix(logits, labels, bias, temperature, groups) -> tuple[float, dict]:
+    """The template consensus weight (0 = none) with the best pooled out-of-fold macro-F1, on the gated logits,
+    and the figure of every candidate."""
+    scores = {m: round(float(aami_report(labels, served(logits, bias, temperature, groups, m).argmax(axis=1))
+                             .macro_f1), 4) for m in TEMPLATE_MIXES}
+    return max(scores, key=lambda m: (scores[m], -m)), {f"{m:g}": v for m, v in scores.items()}
+
+
 def gated(logits: np.ndarray, records: np.ndarray, pre_rr: np.ndarray, threshold: float) -> np.ndarray:
     """Out-of-fold logits with the AF gate applied record by record (as inference.predict_logits does)."""
     out = logits.copy()
@@ -432,15 +479,25 @@ def class_offsets(logits: np.ndarray, labels: np.ndarray, fit: bool) -> np.ndarr
     return fit_logit_bias(logits, labels) if fit else np.zeros(len(AAMI_CLASSES), np.float32)
 
 
-def rule_temperature(raw_logits: np.ndarray, gated_logits: np.ndarray, labels: np.ndarray, bias: np.ndarray) -> float:
+def rule_temperature(raw_logits: np.ndarray, gated_logits: np.ndarray, labels: np.ndarray, bias: np.ndarray,
+                     groups: np.ndarray | None = None, mix: float = 0.0) -> float:
     """The temperature of the served probabilities: fitted on the gated logits plus offsets, leaving out the
     reference S and V beats the gates gave up on (their log-loss measures the rule, not the confidence, and a
-    handful of them would otherwise set the temperature)."""
+    handful of them would otherwise set the temperature). With template consensus (``mix`` > 0 over ``groups``)
+    the temperature minimises the log-loss of the served probabilities, consensus included (over every beat,
+    scored on the same ones)."""
     given_up = np.zeros(len(labels), bool)
     for cls in ("S", "V"):
         k = AAMI_CLASSES.index(cls)
         given_up |= (gated_logits[:, k] != raw_logits[:, k]) & (labels == k)
-    return fit_temperature(gated_logits[~given_up] + bias, labels[~given_up])
+    if mix <= 0:
+        return fit_temperature(gated_logits[~given_up] + bias, labels[~given_up])
+    keep = ~given_up & (labels >= 0)
+
+    def nll(log_t: float) -> float:
+        p = served(gated_logits, bias, float(np.exp(log_t)), groups, mix)[keep, labels[keep]]
+        return float(-np.log(np.maximum(p, 1e-12)).mean())
+    return float(np.exp(minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded").x))
 
 
 def choose_af_threshold(logits, labels, records, pre_rr, fit_offsets: bool) -> tuple[float, dict]:
@@ -496,23 +553,31 @@ def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
             logits = apply_v_gate(logits, rr, v_gate)[0]
             bias = class_offsets(logits, labels, cfg["offsets"])
             temperature = rule_temperature(raw_logits, logits, labels, bias)
+            groups = templates_of(records, fs)
+            mix, mix_scores = (choose_template_mix(logits, labels, bias, temperature, groups)
+                               if cfg["template_mix"] else (0.0, {}))
+            if mix > 0:  # the temperature of what is served: the consensus changes how sure the beats are
+                temperature = rule_temperature(raw_logits, logits, labels, bias, groups, mix)
             cv["decision_rule"] = {"af_threshold": af_threshold, "af_threshold_macro_f1": af_scores,
                                    "v_gate": list(v_gate), "v_gate_macro_f1": v_scores,
-                                   "logit_bias": dict(zip(AAMI_CLASSES, map(float, bias))), "temperature": temperature}
+                                   "logit_bias": dict(zip(AAMI_CLASSES, map(float, bias))), "temperature": temperature,
+                                   "template_mix": mix, "template_mix_macro_f1": mix_scores}
         else:
             logits = apply_v_gate(gated(raw_logits, records, pre_rr, af_threshold), rr, v_gate)[0]
+            groups = templates_of(records, fs)
+        probs = served(logits, bias, temperature, groups, mix)
+        pred = probs.argmax(axis=1)
         raw = aami_report(labels, raw_logits.argmax(axis=1))
-        ruled = aami_report(labels, (logits + bias).argmax(axis=1))
-        per_fold = [aami_report(labels[fold_of == f], (logits[fold_of == f] + bias).argmax(axis=1)).macro_f1
-                    for f in range(len(results))]
+        ruled = aami_report(labels, pred)
+        per_fold = [aami_report(labels[fold_of == f], pred[fold_of == f]).macro_f1 for f in range(len(results))]
         cv[f"at_{key}Hz"] = {
             "raw": raw.to_dict(), "with_rule": ruled.to_dict(),
             "fold_macro_f1": [round(float(m), 4) for m in per_fold],
             "fold_macro_f1_mean": round(float(np.nanmean(per_fold)), 4),
             "fold_macro_f1_sd": round(float(np.nanstd(per_fold)), 4),
-            "ece_raw": round(expected_calibration_error(apply(logits, bias, 1.0), labels), 4),
-            "ece_calibrated": round(expected_calibration_error(apply(logits, bias, temperature), labels), 4),
-            "F_predicted": int(((logits + bias).argmax(axis=1) == AAMI_CLASSES.index("F")).sum()),
+            "ece_raw": round(expected_calibration_error(served(logits, bias, 1.0, groups, mix), labels), 4),
+            "ece_calibrated": round(expected_calibration_error(probs, labels), 4),
+            "F_predicted": int((pred == AAMI_CLASSES.index("F")).sum()),
             "F_real": int((labels == AAMI_CLASSES.index("F")).sum()),
         }
     return cv
@@ -594,6 +659,7 @@ def main(argv=None) -> dict | None:
         model.temperature.fill_(rule["temperature"])
         model.af_threshold.fill_(rule["af_threshold"])
         model.v_gate.copy_(torch.tensor(rule.get("v_gate", [0.0, 0.0, 0.0, 0.0])))
+        model.template_mix.fill_(rule.get("template_mix", 0.0))
     dev = next(model.parameters()).device
     others = other_devices(dev.type)
     card = {

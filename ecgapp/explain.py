@@ -92,6 +92,9 @@ class BeatExplanation:
     rr_attribution: np.ndarray
     in_af: bool = False
     on_time_v: bool = False  # the network read V, the beat comes on time: the rule moved V to N (rhythm.apply_v_gate)
+    by_template: bool = False  # the network alone read another class; the beat's template gave its label
+    network_probabilities: dict | None = None  # the network's own (gates, temperature) when ``probabilities`` are
+    # the served ones (template consensus included: templates.template_consensus); None: the same
     regions: dict = None  # name -> (start, end) seconds from R (``beat_regions``); REGIONS_S when not given
 
     def __post_init__(self):
@@ -139,7 +142,8 @@ def _beat_function(model: torch.nn.Module, template: torch.Tensor | None, contex
 
 def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, method: str = METHODS[0],
                    target: str | int | None = None, context: tuple[np.ndarray, np.ndarray, int] | None = None,
-                   in_af: bool = False, on_time_v: bool = False) -> BeatExplanation:
+                   in_af: bool = False, on_time_v: bool = False, served=None,
+                   by_template: bool = False) -> BeatExplanation:
     """Attribute the logit of ``target`` (class letter or index; None = the predicted class) for one beat.
 
     ``wave``: (C, WINDOW_LENGTH) or (1, C, WINDOW_LENGTH) normalised beat (channel 1, when there, the
@@ -152,7 +156,10 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
     changes the probabilities and the predicted class, which then match the table. ``on_time_v``: the beats
     table's ``on_time_v`` (the network read V, the beat comes on time): V's probability moves to N as in serving
     (``rhythm.v_to_n``), so the served N score is explained; V's attribution is the network's own (a constant
-    apart).
+    apart). ``served``: the beat's served probabilities (the beats table's p_N..p_Q), when serving pulled them
+    towards the beat's template (``templates.template_consensus``, which reads the whole record): they are the
+    ones shown and the predicted class is theirs; the attribution stays the network's own score for the target
+    (the template's other beats are not inputs of this beat). ``by_template``: the table's ``by_template``.
     """
     from captum.attr import IntegratedGradients, Occlusion, Saliency
 
@@ -192,6 +199,12 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
     r0 = torch.as_tensor(rr_reference(r.cpu().numpy()), device=device)
     with torch.no_grad():
         probs = torch.softmax(f(w, r).float(), dim=1)[0].cpu().numpy()
+    network_probs = None
+    if served is not None:
+        network_probs = {c: float(p) for c, p in zip(AAMI_CLASSES, probs)}
+        probs = np.asarray(served, dtype=np.float64).reshape(-1)
+        if probs.size != len(AAMI_CLASSES):
+            raise ValueError(f"served: one probability per class ({len(AAMI_CLASSES)}), got {probs.size}")
     if target is None:
         k = int(probs.argmax())
     elif isinstance(target, str):
@@ -222,21 +235,23 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
         probabilities={c: float(p) for c, p in zip(AAMI_CLASSES, probs)},
         time_s=(np.arange(n) - WINDOW_BEFORE) / MODEL_FS, wave=w.cpu().numpy().reshape(-1),
         wave_attribution=wa, rr=r.cpu().numpy().reshape(-1), rr_attribution=ra, in_af=bool(in_af and gate.any()),
-        on_time_v=bool(on_time_v),
+        on_time_v=bool(on_time_v), by_template=bool(by_template), network_probabilities=network_probs,
         regions=beat_regions(wave[0], pre_rr_s=float(np.asarray(rr).reshape(-1)[RR_FEATURES.index("pre_rr_s")])),
     )
 
 
 def explain_beat(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, index: int,
                  method: str = METHODS[0], target: str | int | None = None, in_af: bool = False,
-                 on_time_v: bool = False) -> BeatExplanation:
+                 on_time_v: bool = False, served=None, by_template: bool = False) -> BeatExplanation:
     """Explain beat ``index`` of one record's model inputs (``features.beat_inputs(beats)``): the beat's own
     waveform and RR features are attributed; its template and (sequence model) neighbours are held fixed.
-    ``in_af``, ``on_time_v``: the beats table's columns for this beat (see explain_inputs)."""
+    ``in_af``, ``on_time_v``, ``by_template``, ``served`` (p_N..p_Q): the beats table's columns for this beat
+    (see explain_inputs)."""
     if not 0 <= index < len(waves):
         raise IndexError(f"beat {index} out of range: the record has {len(waves)} beats")
     return explain_inputs(model, waves[index], rr[index], method=method, target=target,
-                          context=(waves, rr, index), in_af=in_af, on_time_v=on_time_v)
+                          context=(waves, rr, index), in_af=in_af, on_time_v=on_time_v, served=served,
+                          by_template=by_template)
 
 
 def summarise_regions(expl: BeatExplanation) -> dict[str, dict[str, float]]:
@@ -289,6 +304,13 @@ def reading(expl: BeatExplanation) -> list[str]:
         lines.append("The RR intervals around this beat are irregularly irregular (atrial fibrillation is likely): "
                      "S is not called here, since in atrial fibrillation an early beat is not ectopic. The "
                      "attribution is that of the network's score, which the rule does not change.")
+    if expl.by_template and expl.network_probabilities:
+        own = max(expl.network_probabilities, key=expl.network_probabilities.get)
+        lines.append(f"The network alone read this beat as {own} ({100 * expl.network_probabilities[own]:.0f}%), but "
+                     f"the beats of its template (this record's beats of its shape and timing) read as {pred} on "
+                     f"average, and serving labels a shape as a whole, as Holter software does (supraventricular "
+                     f"labels stay the beat's own). If this beat differs from its template, relabel it. The "
+                     f"attribution is of the network's own score for {expl.target}.")
     if expl.on_time_v:
         lines.append("The network read this beat's shape as ventricular (V), but the beat comes on time, with no pause "
                      "after it and at this patient's usual rate, so the decision rule labels it N: a premature "

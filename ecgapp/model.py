@@ -20,7 +20,9 @@ in cross-validation: S lowered inside atrial fibrillation (``rhythm.apply_af_gat
 read from the record's RR intervals; needs the whole record, so it is applied by ``forward`` and
 ``inference.predict_logits``, not by ``classify``), ``logit_bias`` added, then divided by ``temperature``
 (0, 0 and 1 until fitted: no gate, no offsets); and V moved to N for a beat read as V that comes on time
-(``rhythm.apply_v_gate`` at ``v_gate``; zeros: off).
+(``rhythm.apply_v_gate`` at ``v_gate``; zeros: off). Last, serving (``inference.predict_logits``, which has the
+whole record) pulls each beat's N, V, F and Q probabilities towards those of its morphology template
+(``templates.template_consensus`` at ``template_mix``; 0: off), as Holter software labels templates.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_LENGTH
 from .errors import InputError
 from .rhythm import AF_GATE_PENALTY, S_INDEX, af_gate_mask, v_gate_mask, v_to_n
+from .templates import beat_templates, template_consensus
 
 ARCHITECTURES = ("hybrid", "cnn", "intrabeat", "lstm")
 SEQUENCE_ARCHITECTURES = ("hybrid",)
@@ -118,6 +121,7 @@ class BeatClassifier(nn.Module):
         self.register_buffer("temperature", torch.ones(()))
         self.register_buffer("af_threshold", torch.zeros(()))
         self.register_buffer("v_gate", torch.zeros(4))  # on-time V gate (early, pause, fast, sure); 0 = off
+        self.register_buffer("template_mix", torch.zeros(()))  # templates.template_consensus weight; 0 = off
 
     @property
     def is_sequence(self) -> bool:
@@ -199,10 +203,31 @@ class BeatClassifier(nn.Module):
             gated = v_to_n(gated, on_time_v)
         return gated, af, on_time_v
 
+    def consensus(self, logits: np.ndarray, waves: np.ndarray, rr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(served logits, template mask) of one whole record: with ``template_mix`` > 0 each beat's N, V, F and Q
+        probabilities (softmax of ``logits``, the calibrated ones) pulled towards its template's
+        (``templates.template_consensus`` over ``templates.beat_templates(waves, rr)``), returned as
+        log-probabilities, and the bool (n,) mask of beats whose label that changed; else (``logits``, all False)."""
+        mix = float(self.template_mix)
+        logits = np.asarray(logits, dtype=np.float32)
+        if mix <= 0 or len(logits) == 0:
+            return logits, np.zeros(len(logits), bool)
+        z = logits.astype(np.float64)
+        own = np.exp(z - z.max(axis=1, keepdims=True))
+        own /= own.sum(axis=1, keepdims=True)
+        served = template_consensus(own, beat_templates(np.asarray(waves), np.asarray(rr)).assignment, mix)
+        return (np.log(np.maximum(served, 1e-30)).astype(np.float32),
+                served.argmax(axis=1) != own.argmax(axis=1))
+
     def forward(self, waves: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
-        """Final logits (n, 5) of one record's beats in time order (decision rule and AF gate included)."""
-        raw = self.classify_raw(self.encode(waves, rr))
-        return self.calibrate(self.gate(raw, rr.detach().cpu().numpy())[0])
+        """Final logits (n, 5) of one record's beats in time order (decision rule, AF gate and template consensus
+        included; with consensus they are log-probabilities and carry no gradient)."""
+        rr_np = rr.detach().cpu().numpy()
+        logits = self.calibrate(self.gate(self.classify_raw(self.encode(waves, rr)), rr_np)[0])
+        if float(self.template_mix) <= 0:
+            return logits
+        served = self.consensus(logits.detach().float().cpu().numpy(), waves.detach().cpu().numpy(), rr_np)[0]
+        return torch.from_numpy(served).to(logits.device)
 
 
 def pick_device(prefer: str | None = None) -> torch.device:
@@ -238,6 +263,7 @@ def load_model(path: str | Path, device: torch.device | str | None = None) -> tu
     state = torch.load(path.with_suffix(".pt"), map_location="cpu", weights_only=True)
     state.setdefault("af_threshold", torch.zeros(()))  # weights from before the AF gate: no gate
     state.setdefault("v_gate", torch.zeros(4))  # weights from before the on-time V gate: no gate
+    state.setdefault("template_mix", torch.zeros(()))  # weights from before template consensus: none
     if state["v_gate"].numel() == 3:  # a gate without the "unless sure of V" limit: gate any V
         state["v_gate"] = torch.cat([state["v_gate"], torch.ones(1)])
     model.load_state_dict(state)

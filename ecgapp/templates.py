@@ -39,6 +39,7 @@ SPLIT_SHARE = 0.1  # with the network's labels: a label other than a template's 
 SPLIT_BEATS = 5  # template when it holds at least this share of the template's beats and this many beats
 _PRE_RR_LOCAL = RR_FEATURES.index("pre_rr_local")
 _PRE_RR_NORM = RR_FEATURES.index("pre_rr_norm")
+_S_INDEX = AAMI_CLASSES.index("S")
 TIMINGS = ("on time", "early", "fast", "early, fast")  # a template's timing, by its code (early + 2 * fast)
 
 
@@ -236,3 +237,32 @@ def describe(templates: Templates, template: int, labels) -> str:
 def counted(n: int, noun: str) -> str:
     """``1 beat``, ``412 beats``, ``1,203 beats``: a count and its noun, plural when not 1."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def template_consensus(probs: np.ndarray, assignment: np.ndarray, weight: float) -> np.ndarray:
+    """Each beat's class probabilities (n, 5) pulled towards its template's, as Holter software labels a template
+    rather than each beat: the N, V, F and Q probabilities become ``(1 - weight) * own + weight * the template's
+    mean``, rescaled so that they add up, with S, the beat's own probability, to 1.
+
+    S stays the beat's own: a supraventricular beat differs from its neighbours of the same shape by its timing
+    and P wave, which the network reads beat by beat (the templates keep early beats apart only when they are
+    early against the local rhythm). The template's mean is over all its members, the beat included.
+    ``assignment`` (n,) int: each beat's template (``beat_templates(...).assignment``, without labels);
+    ``weight`` 0 returns ``probs`` (as float64), 1 gives every member its template's N/V/F/Q mix.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    if weight <= 0 or len(p) == 0:
+        return p.copy()
+    assignment = np.asarray(assignment)
+    _, group = np.unique(assignment, return_inverse=True)
+    sums = np.zeros((group.max() + 1, p.shape[1]))
+    np.add.at(sums, group, p)
+    mixed = (1.0 - weight) * p + weight * (sums / np.bincount(group)[:, None])[group]
+    own = _S_INDEX
+    rest = np.ones(p.shape[1], bool)
+    rest[own] = False
+    scale = (1.0 - p[:, own]) / np.maximum(mixed[:, rest].sum(axis=1), 1e-12)
+    out = np.empty_like(p)
+    out[:, rest] = mixed[:, rest] * scale[:, None]
+    out[:, own] = p[:, own]
+    return out

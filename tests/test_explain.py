@@ -30,14 +30,20 @@ def inputs119():
 
 
 def logit(model, waves, rr, i, k, beat=None, beat_rr=None):
-    """Logit k of beat i of a record, with beat i's waveform (channel 0) and/or RR features replaced."""
+    """Logit k of beat i of a record, with beat i's waveform (channel 0) and/or RR features replaced: the network's
+    own score with the rule's gates and temperature, before template consensus (what the attributions explain)."""
     waves, rr = waves.copy(), rr.copy()
     if beat is not None:
         waves[i, 0] = beat
     if beat_rr is not None:
         rr[i] = beat_rr
     lo, hi = max(i - 10, 0), i + 11  # the sequence model reads 4 beats each side: 10 is plenty
-    return float(predict_logits(model, waves[lo:hi], rr[lo:hi])[i - lo, k])
+    mix = model.template_mix.clone()
+    model.template_mix.zero_()
+    try:
+        return float(predict_logits(model, waves[lo:hi], rr[lo:hi])[i - lo, k])
+    finally:
+        model.template_mix.copy_(mix)
 
 
 def test_integrated_gradients_add_up_to_the_logit_change(model, inputs119):
@@ -134,25 +140,38 @@ def test_explanation_matches_what_the_app_classified(model):
 
 
 def test_sequence_model_explains_a_beat_in_its_context(model, inputs119):
-    """The explanation's probabilities are the ones the record's classification gave that beat (same
-    neighbours), and the sequence model refuses a beat without its context."""
+    """The explanation's probabilities are the network's own for that beat in the record's classification (same
+    neighbours; before template consensus), or the served ones when given (the app passes the table's), with the
+    network's beside them; the sequence model refuses a beat without its context."""
     beats, waves, rr = inputs119
     probs = torch.softmax(torch.from_numpy(predict_logits(model, waves, rr)), 1).numpy()
+    mix = model.template_mix.clone()
+    model.template_mix.zero_()
+    try:
+        own = torch.softmax(torch.from_numpy(predict_logits(model, waves, rr)), 1).numpy()
+    finally:
+        model.template_mix.copy_(mix)
     for i in (0, 5, len(waves) - 1):
         e = explain_beat(model, waves, rr, i)
-        assert [e.probabilities[c] for c in "NSVFQ"] == pytest.approx(probs[i].tolist(), abs=1e-4)
+        assert [e.probabilities[c] for c in "NSVFQ"] == pytest.approx(own[i].tolist(), abs=1e-4)
+        e = explain_beat(model, waves, rr, i, served=probs[i])
+        assert [e.probabilities[c] for c in "NSVFQ"] == pytest.approx(probs[i].tolist(), abs=1e-6)
+        assert [e.network_probabilities[c] for c in "NSVFQ"] == pytest.approx(own[i].tolist(), abs=1e-4)
     with pytest.raises(ValueError, match="neighbours"):
         explain_inputs(model, waves[3], rr[3])
 
 
 def test_inside_atrial_fibrillation_the_explanation_gives_the_served_probabilities(model):
     """203 (atrial fibrillation/flutter): where the AF gate acted, the explanation's probabilities and label are the
-    table's (S lowered), the reading says why, and the attribution is the network's (a constant does not move it)."""
+    table's (S lowered; the app passes them, template consensus included), the reading says why, and the attribution
+    is the network's (a constant does not move it)."""
     a = analyse(model, load_record("203"))
     af_rows = np.flatnonzero(a.table["af"].to_numpy())
     assert af_rows.size > 1000
     raw = [explain_beat(model, a.waves, a.rr, int(i)) for i in af_rows[:200:20]]
-    gated = [explain_beat(model, a.waves, a.rr, int(i), in_af=True) for i in af_rows[:200:20]]
+    gated = [explain_beat(model, a.waves, a.rr, int(i), in_af=True,
+                          served=a.table[[f"p_{c}" for c in "NSVFQ"]].iloc[int(i)].to_numpy(float))
+             for i in af_rows[:200:20]]
     for i, e_raw, e in zip(af_rows[:200:20], raw, gated):
         row = a.table.iloc[i]
         assert e.in_af and e.predicted == row["network_label"]

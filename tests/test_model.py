@@ -182,7 +182,7 @@ def test_on_time_v_gate_is_part_of_every_path():
     assert (predict_logits(model, waves, rr).argmax(axis=1) == 2).all()
     model.v_gate.copy_(torch.tensor([0.9, 1.1, 0.8, 1.0]))
     model.temperature.fill_(2.0)
-    logits, af, on_time_v = predict_logits(model, waves, rr, return_rule=True)
+    logits, af, on_time_v, _ = predict_logits(model, waves, rr, return_rule=True)
     assert on_time_v.tolist() == [False, True] * (n // 2) and not af.any()
     assert (logits.argmax(axis=1) == np.where(on_time_v, 0, 2)).all()
     with torch.no_grad():
@@ -194,3 +194,55 @@ def test_on_time_v_gate_is_part_of_every_path():
     assert any("the decision rule labels it N" in line for line in reading(expl))
     probs = np.exp(logits[1]) / np.exp(logits[1]).sum()
     assert [expl.probabilities[c] for c in "NSVFQ"] == pytest.approx(probs.tolist(), abs=1e-4)
+
+
+def test_template_consensus_is_part_of_every_path():
+    """With ``template_mix`` set, a record of two shapes (40 beats of one, 20 of another): every beat of a shape
+    gets the same N : V : F : Q proportions in forward and predict_logits alike; the beats whose label that
+    changed are the template mask; each keeps its own S; the explanation shows the served probabilities and says
+    that the template gave the label, its attribution the network's own."""
+    from ecgapp.explain import explain_beat, reading
+    from ecgapp.inference import predict_logits
+    from ecgapp.templates import beat_templates
+
+    torch.manual_seed(0)
+    model = BeatClassifier(ModelConfig(arch="hybrid", context=2)).eval()
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 1, WINDOW_LENGTH, dtype=np.float32)
+    shapes = (np.exp(-((t - 0.35) / 0.02) ** 2), -1.5 * np.exp(-((t - 0.36) / 0.06) ** 2))
+    kind = np.array([0] * 40 + [1] * 20)
+    rng.shuffle(kind)
+    waves = np.stack([np.stack([shapes[k] + 0.05 * rng.standard_normal(WINDOW_LENGTH).astype(np.float32),
+                                shapes[0]]) for k in kind]).astype(np.float32)
+    rr = np.ones((len(kind), len(RR_FEATURES)), np.float32)
+    with torch.no_grad():  # N and V lead
+        model.head[-1].bias[[0, 2]] += 5.0
+    own = predict_logits(model, waves, rr)
+    with torch.no_grad():  # N and V tied at the median of the first shape, so its beats split between them
+        model.head[-1].bias[2] += float(np.median(own[kind == 0, 0] - own[kind == 0, 2]))
+    own = predict_logits(model, waves, rr)
+    assert len(np.unique(own[kind == 0].argmax(axis=1))) == 2
+    model.template_mix.fill_(1.0)
+    logits, af, on_time_v, by_template = predict_logits(model, waves, rr, return_rule=True)
+    with torch.no_grad():
+        np.testing.assert_allclose(model(torch.from_numpy(waves), torch.from_numpy(rr)).numpy(), logits,
+                                   rtol=1e-5, atol=1e-5)
+    p_own = np.exp(own) / np.exp(own).sum(axis=1, keepdims=True)
+    p = np.exp(logits)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(p[:, 1], p_own[:, 1], rtol=1e-4)  # S: the beat's own
+    assignment = beat_templates(waves, rr).assignment
+    assert len(np.unique(assignment)) == 2 and all(len(np.unique(assignment[kind == k])) == 1 for k in (0, 1))
+    rest = np.delete(p, 1, axis=1)
+    ratios = rest / rest.sum(axis=1, keepdims=True)
+    for k in (0, 1):
+        np.testing.assert_allclose(ratios[kind == k], np.broadcast_to(ratios[kind == k].mean(axis=0), (
+            (kind == k).sum(), 4)), atol=1e-5)
+    assert np.array_equal(by_template, logits.argmax(axis=1) != own.argmax(axis=1)) and by_template.any()
+    assert all(len(np.unique(logits[kind == k].argmax(axis=1))) == 1 for k in (0, 1))  # one label per shape
+    i = int(np.flatnonzero(by_template)[0])
+    expl = explain_beat(model, waves, rr, i, method="Saliency", served=p[i], by_template=bool(by_template[i]))
+    assert expl.predicted == "NSVFQ"[logits[i].argmax()]
+    assert [expl.probabilities[c] for c in "NSVFQ"] == pytest.approx(p[i].tolist(), abs=1e-6)
+    assert [expl.network_probabilities[c] for c in "NSVFQ"] == pytest.approx(p_own[i].tolist(), abs=1e-4)
+    assert expl.by_template and any("its template" in line for line in reading(expl))

@@ -79,6 +79,41 @@ def test_early_beats_of_one_shape_are_their_own_template():
     assert t.shape[0] == t.shape[1]  # one shape, two timings
 
 
+def test_template_consensus_labels_a_shape_as_a_whole_but_leaves_s_to_each_beat():
+    """templates.template_consensus: weight 0 changes nothing; weight 1 gives every member of a template the same
+    N : V : F : Q proportions (its template's mean), so a lone beat read as V inside a template of N beats
+    becomes N, and a lone N beat in a V template becomes V; each beat keeps its own S probability; rows add up
+    to 1; other templates are not touched."""
+    from ecgapp.templates import template_consensus
+
+    rng = np.random.default_rng(0)
+    probs = np.zeros((30, 5))
+    probs[:20] = [0.9, 0.02, 0.06, 0.01, 0.01]  # template 0: N beats ...
+    probs[5] = [0.1, 0.05, 0.8, 0.04, 0.01]  # ... one read as V
+    probs[20:] = [0.05, 0.02, 0.9, 0.02, 0.01]  # template 1: V beats ...
+    probs[25] = [0.6, 0.1, 0.3, 0.0, 0.0]  # ... one read as N
+    probs[7] = [0.2, 0.75, 0.03, 0.01, 0.01]  # an S beat of the N shape (premature, P wave): stays S
+    probs += rng.uniform(0, 0.01, probs.shape)
+    probs /= probs.sum(axis=1, keepdims=True)
+    assignment = np.array([0] * 20 + [1] * 10)
+    np.testing.assert_allclose(template_consensus(probs, assignment, 0.0), probs)
+    out = template_consensus(probs, assignment, 1.0)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+    np.testing.assert_allclose(out[:, 1], probs[:, 1])  # S: each beat's own
+    rest = np.delete(out, 1, axis=1)
+    ratios = rest / rest.sum(axis=1, keepdims=True)
+    for t in (0, 1):
+        np.testing.assert_allclose(ratios[assignment == t], np.broadcast_to(ratios[assignment == t][0], (
+            (assignment == t).sum(), 4)), atol=1e-12)
+    labels = out.argmax(axis=1)
+    assert labels[5] == INDEX["N"] and labels[25] == INDEX["V"] and labels[7] == INDEX["S"]
+    assert (labels[:20][np.arange(20) != 7] == INDEX["N"]).all() and (labels[20:] == INDEX["V"]).all()
+    half = template_consensus(probs, assignment, 0.5)
+    assert probs[5, 2] > half[5, 2] > out[5, 2]  # halfway: pulled part of the way
+    single = template_consensus(probs[:1], np.array([3]), 1.0)  # a template of one beat is its own consensus
+    np.testing.assert_allclose(single, probs[:1])
+
+
 def test_a_template_the_network_labels_two_ways_is_split_so_the_reader_sees_both():
     """One shape, on time: the network calls 80 beats N and 20 S (a share and count above SPLIT_SHARE and
     SPLIT_BEATS) and 3 beats V (too few to split off). The S beats become their own template, named by the
