@@ -67,16 +67,19 @@ def split_key(split: tuple[float, int] | None) -> str:
 
 def fold_models(folds: Path, weights: str) -> dict[str, torch.nn.Module]:
     """DS1 record -> the cross-validation fold's network that never saw it (``<folds>/fold<f>.pt``, written by
-    train.py), with the shipped model's config, decision rule (AF gate threshold, on-time V gate) and temperature."""
+    train.py), with the shipped model's config, decision rule (AF gate threshold, on-time V gate, template consensus)
+    and temperature."""
     shipped, card = load_model(weights, "cpu")
     out = {}
     for pt in sorted(folds.glob("fold*.pt")):
         model = BeatClassifier(ModelConfig.from_dict(card["config"]))
         state = torch.load(pt, map_location="cpu", weights_only=True)
         state.setdefault("v_gate", torch.zeros(4))  # folds trained before the on-time V gate: set just below
+        state.setdefault("template_mix", torch.zeros(()))  # and before template consensus
         model.load_state_dict(state)
         model.af_threshold.copy_(shipped.af_threshold)
         model.v_gate.copy_(shipped.v_gate)
+        model.template_mix.copy_(shipped.template_mix)
         model.temperature.copy_(shipped.temperature)
         meta = json.loads(str(np.load(pt.with_suffix(".npz"))["meta"]))
         out |= {name: model.eval() for name in meta["held_out"]}

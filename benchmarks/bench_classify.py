@@ -2,7 +2,8 @@
 
 Run from the project root: .venv/bin/python -m benchmarks.bench_classify [--weights weights/hybrid]
 Prints the median over 5 repeats of each stage for three records and the model load time (once); "of which
-AF gate" is the atrial-fibrillation detector and gate alone (``rhythm.af_gate_mask``), part of "model".
+AF gate" is the atrial-fibrillation detector and gate alone (``rhythm.af_gate_mask``) and "of which template
+consensus" the record's templates and the consensus (``model.consensus``), both part of "model".
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def main() -> None:
     print(f"model {card['name']} ({card['architecture']}, {card['parameters']:,} parameters) loaded in "
           f"{time.perf_counter() - t0:.2f} s; {os.cpu_count()} cores, {torch.get_num_threads()} torch threads")
     for name in args.records:
-        times = {"load": [], "filter+cut": [], "model": [], "total": [], "of which AF gate": []}
+        times = {"load": [], "filter+cut": [], "model": [], "total": [], "of which AF gate": [],
+                 "of which template consensus": []}
         for _ in range(args.repeats):
             a = time.perf_counter()
             rec = load_record(name)
@@ -47,7 +49,9 @@ def main() -> None:
             e = time.perf_counter()
             af_gate_mask(logits, rr[:, 0], float(model.af_threshold))
             f = time.perf_counter()
-            for k, v in zip(times, (b - a, c - b, d - c, d - a, f - e)):
+            model.consensus(logits, waves, rr)
+            g = time.perf_counter()
+            for k, v in zip(times, (b - a, c - b, d - c, d - a, f - e, g - f)):
                 times[k].append(v)
         med = {k: statistics.median(v) for k, v in times.items()}
         print(f"record {name}: {len(beats)} beats, {rec.duration_s / 60:.0f} min: "
