@@ -36,6 +36,7 @@ ANALYSES_MAX_BYTES = 1_500_000_000  # ... and at most this much of them (a 24-ho
 EVENT_LEAD_IN = {"ventricular bigeminy": 1, "ventricular trigeminy": 2, "supraventricular bigeminy": 1}  # normal
 # beats before an episode's first ectopic beat: a click on the episode selects that ectopic beat
 ON_TIME_V_FIRST = "on-time V first"  # beats table sort: the beats the on-time V gate labelled N, first
+BY_TEMPLATE_FIRST = "template's label first"  # beats table sort: beats template consensus relabelled, first
 GALLERY = 8  # templates drawn in the review gallery (the rest are reached through the template picker)
 REVIEWS_KEPT = 12  # records whose review a session keeps (reader labels, undo, adapted model)
 SOURCES = {"reference": "reference annotations", "detected": "detected (QRS detector)"}
@@ -571,12 +572,14 @@ def render(choice: dict) -> None:
         st.markdown("#### Beats")
         classes = st.multiselect("classes", AAMI_CLASSES, default=list(AAMI_CLASSES), key="table_classes")
         f1, f2 = st.columns([1, 1.3])
-        sorts = ["time", "least certain first"] + ([ON_TIME_V_FIRST] if a.table["on_time_v"].any() else [])
+        sorts = (["time", "least certain first"] + ([ON_TIME_V_FIRST] if a.table["on_time_v"].any() else [])
+                 + ([BY_TEMPLATE_FIRST] if "by_template" in a.table and a.table["by_template"].any() else []))
         if st.session_state.get("table_sort") not in sorts:
             st.session_state.table_sort = "time"
         order = f1.selectbox("sort", sorts, key="table_sort", label_visibility="collapsed",
                              help="on-time V first: beats the network read as V that the rule labelled N because "
-                                  "they came on time (check them when this patient has late-cycle PVCs)")
+                                  "they came on time (check them when this patient has late-cycle PVCs); template's "
+                                  "label first: beats whose label their template gave, not the network's own reading")
         only_diff = f2.checkbox("only where the reference differs", key="only_diff",
                                 disabled=a.agreement is None)
         table = a.table.assign(beat=np.arange(1, n_beats + 1))
@@ -587,6 +590,8 @@ def render(choice: dict) -> None:
             shown = shown.sort_values("confidence", kind="stable")
         elif order == ON_TIME_V_FIRST:
             shown = shown.sort_values("on_time_v", ascending=False, kind="stable")
+        elif order == BY_TEMPLATE_FIRST:
+            shown = shown.sort_values("by_template", ascending=False, kind="stable")
         pages = max(1, -(-len(shown) // TABLE_PAGE_ROWS))  # a 24-hour record: only one page goes to the browser
         if selected is not None and st.session_state.get("table_page_beat") != selected:
             where = np.flatnonzero(shown["beat"].to_numpy() == selected)  # a newly selected beat: turn to its page

@@ -320,6 +320,32 @@ def test_beats_the_on_time_v_gate_labelled_n_are_named_and_can_be_listed_first()
     assert "on-time V first" not in at.selectbox(key="table_sort").options
 
 
+def test_a_beat_labelled_by_its_template_is_explained_with_the_served_probabilities():
+    """233 (DS2): template consensus changed some beats' labels from the network's own (the beats table's
+    by_template); the explanation of such a beat shows the label and probabilities of the table, not the network's,
+    and says that the template gave the label; the beats table lists those beats first when asked."""
+    from ecgapp.analysis import analyse
+    from ecgapp.model import load_model
+
+    model = load_model(Path(__file__).resolve().parent.parent / "weights" / "hybrid", device="cpu")[0]
+    table = analyse(model, load_record("233"), source="reference").table
+    changed = np.flatnonzero(table["by_template"].to_numpy(bool))
+    assert changed.size >= 5
+    i = int(changed[0])
+    at = open_record("233")
+    at.number_input(key="beat").set_value(i + 1)
+    ok(at)
+    shown = texts(at)
+    assert "Serving pulls a beat's N, V, F and Q probabilities towards the average of its template" in shown
+    assert f"The model labels this beat **{table['label'].iloc[i]}**" in shown
+    assert f"with {100 * table['confidence'].iloc[i]:.0f}% probability" in shown
+    at.selectbox(key="table_sort").select("template's label first")  # and they can be listed first
+    ok(at)
+    listed = next(d.value for d in at.dataframe if "beat" in d.value)
+    k = min(changed.size, len(listed))
+    assert listed["beat"].iloc[:k].tolist() == (changed[:k] + 1).tolist()
+
+
 def test_beat_table_turns_to_the_page_of_the_selected_beat():
     at = open_record("119")  # 1,987 beats: two pages
     table = lambda: next(d.value for d in at.dataframe if "beat" in d.value)
