@@ -36,7 +36,7 @@ ANALYSES_MAX_BYTES = 1_500_000_000  # ... and at most this much of them (a 24-ho
 EVENT_LEAD_IN = {"ventricular bigeminy": 1, "ventricular trigeminy": 2, "supraventricular bigeminy": 1}  # normal
 # beats before an episode's first ectopic beat: a click on the episode selects that ectopic beat
 ON_TIME_V_FIRST = "on-time V first"  # beats table sort: the beats the on-time V gate labelled N, first
-BY_TEMPLATE_FIRST = "template's label first"  # beats table sort: beats template consensus relabelled, first
+BY_TEMPLATE_FIRST = "by template first"  # beats table sort: beats whose label template consensus gave, first
 GALLERY = 8  # templates drawn in the review gallery (the rest are reached through the template picker)
 REVIEWS_KEPT = 12  # records whose review a session keeps (reader labels, undo, adapted model)
 SOURCES = {"reference": "reference annotations", "detected": "detected (QRS detector)"}
@@ -578,8 +578,9 @@ def render(choice: dict) -> None:
             st.session_state.table_sort = "time"
         order = f1.selectbox("sort", sorts, key="table_sort", label_visibility="collapsed",
                              help="on-time V first: beats the network read as V that the rule labelled N because "
-                                  "they came on time (check them when this patient has late-cycle PVCs); template's "
-                                  "label first: beats whose label their template gave, not the network's own reading")
+                                  "they came on time (check them when this patient has late-cycle PVCs); by template "
+                                  "first: beats whose label their template gave, not the network's own reading "
+                                  "(label_by: template)")
         only_diff = f2.checkbox("only where the reference differs", key="only_diff",
                                 disabled=a.agreement is None)
         table = a.table.assign(beat=np.arange(1, n_beats + 1))
@@ -604,7 +605,10 @@ def render(choice: dict) -> None:
         cols_shown = ["beat", "time_s", "label", "confidence", "reference", "label_by"]
         small = {c: st.column_config.Column(width="small") for c in ("beat", "label", "reference", "label_by")}
         st.session_state.table_rows = part["beat"].tolist()
-        st.dataframe(part[cols_shown], hide_index=True, height=320, key="beat_table", on_select=on_table_select,
+        view = part[cols_shown].copy()
+        if "by_template" in part:  # the model's label, given by the beat's template: say so in the table
+            view.loc[part["by_template"].to_numpy(bool) & (part["label_by"] == "model").to_numpy(), "label_by"] = "template"
+        st.dataframe(view, hide_index=True, height=320, key="beat_table", on_select=on_table_select,
                      selection_mode="single-row",
                      column_config={**small, "confidence": st.column_config.NumberColumn(format="%.2f", width="small"),
                                     "time_s": st.column_config.NumberColumn("time (s)", format="%.2f", width="small")})

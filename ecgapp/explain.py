@@ -307,11 +307,11 @@ def reading(expl: BeatExplanation) -> list[str]:
     if expl.by_template and expl.network_probabilities:
         own = max(expl.network_probabilities, key=expl.network_probabilities.get)
         why = (f"its template reads as {pred} on average" if pred != "S" else
-               "that moved the other classes enough for S, the beat's own reading, to lead")
+               "with N, V, F and Q spread as in its template, S now leads")
         lines.append(f"The network alone read this beat as {own} ({100 * expl.network_probabilities[own]:.0f}%). "
                      f"Serving pulls a beat's N, V, F and Q probabilities towards the average of its template (this "
                      f"record's beats of its shape and timing), as Holter software labels a shape as a whole, and "
-                     f"{why}; S stays each beat's own. If this beat differs from its template, relabel it. The "
+                     f"{why} (S is not averaged over the template: its probability is this beat's). If this beat differs from its template, relabel it. The "
                      f"attribution is of the network's own score for {expl.target}.")
     if expl.on_time_v:
         lines.append("The network read this beat's shape as ventricular (V), but the beat comes on time, with no pause "

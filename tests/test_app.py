@@ -339,11 +339,12 @@ def test_a_beat_labelled_by_its_template_is_explained_with_the_served_probabilit
     assert "Serving pulls a beat's N, V, F and Q probabilities towards the average of its template" in shown
     assert f"The model labels this beat **{table['label'].iloc[i]}**" in shown
     assert f"with {100 * table['confidence'].iloc[i]:.0f}% probability" in shown
-    at.selectbox(key="table_sort").select("template's label first")  # and they can be listed first
+    at.selectbox(key="table_sort").select("by template first")  # and they can be listed first, marked
     ok(at)
     listed = next(d.value for d in at.dataframe if "beat" in d.value)
     k = min(changed.size, len(listed))
     assert listed["beat"].iloc[:k].tolist() == (changed[:k] + 1).tolist()
+    assert (listed["label_by"].iloc[:k] == "template").all() and (listed["label_by"].iloc[k:] == "model").all()
 
 
 def test_beat_table_turns_to_the_page_of_the_selected_beat():
