@@ -36,7 +36,7 @@ from scipy.optimize import minimize_scalar
 from ecgapp.aami import AAMI_CLASSES
 from ecgapp.augment import Augmenter, early_waves, irregular_rhythm, premature_beats
 from ecgapp.beats import RR_FEATURES, extract_beats
-from ecgapp.calibration import apply, expected_calibration_error, fit_logit_bias, fit_temperature
+from ecgapp.calibration import expected_calibration_error, fit_logit_bias, fit_temperature
 from ecgapp.crossval import folds_of
 from ecgapp.evaluation import resample_record
 from ecgapp.features import beat_inputs, normalise_waves, record_scale, record_template, rr_inputs, with_template
@@ -45,7 +45,7 @@ from ecgapp.metrics import aami_report
 from ecgapp.mitdb import DS1, DS2, load_record
 from ecgapp.model import BeatClassifier, ModelConfig, count_parameters, pick_device, save_model
 from ecgapp.rhythm import apply_af_gate, apply_v_gate
-from ecgapp.templates import beat_templates, template_consensus
+from ecgapp.templates import beat_templates, consensus_probabilities
 
 # ----------------------------------------------------------------------------------------------- config
 _before_config = set(globals())
@@ -454,7 +454,7 @@ def templates_of(records: np.ndarray, fs: float) -> np.ndarray:
 def served(logits: np.ndarray, bias: np.ndarray, temperature: float, groups: np.ndarray, mix: float) -> np.ndarray:
     """The served probabilities of (gated) out-of-fold logits: offsets, temperature, then template consensus (as
     inference.predict_logits does record by record: ``groups`` from templates_of never span two records)."""
-    return template_consensus(apply(logits, bias, temperature), groups, mix)
+    return consensus_probabilities((np.asarray(logits, np.float64) + bias) / temperature, groups, mix)
 
 
 def choose_template_mix(logits, labels, bias, temperature, groups) -> tuple[float, dict]:

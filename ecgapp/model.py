@@ -39,7 +39,7 @@ from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_LENGTH
 from .errors import InputError
 from .rhythm import AF_GATE_PENALTY, S_INDEX, af_gate_mask, v_gate_mask, v_to_n
-from .templates import beat_templates, template_consensus
+from .templates import beat_templates, consensus_probabilities
 
 ARCHITECTURES = ("hybrid", "cnn", "intrabeat", "lstm")
 SEQUENCE_ARCHITECTURES = ("hybrid",)
@@ -212,12 +212,8 @@ class BeatClassifier(nn.Module):
         logits = np.asarray(logits, dtype=np.float32)
         if mix <= 0 or len(logits) == 0:
             return logits, np.zeros(len(logits), bool)
-        z = logits.astype(np.float64)
-        own = np.exp(z - z.max(axis=1, keepdims=True))
-        own /= own.sum(axis=1, keepdims=True)
-        served = template_consensus(own, beat_templates(np.asarray(waves), np.asarray(rr)).assignment, mix)
-        return (np.log(np.maximum(served, 1e-30)).astype(np.float32),
-                served.argmax(axis=1) != own.argmax(axis=1))
+        served = consensus_probabilities(logits, beat_templates(np.asarray(waves), np.asarray(rr)).assignment, mix)
+        return np.log(np.maximum(served, 1e-30)).astype(np.float32), served.argmax(axis=1) != logits.argmax(axis=1)
 
     def forward(self, waves: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
         """Final logits (n, 5) of one record's beats in time order (decision rule, AF gate and template consensus

@@ -266,3 +266,14 @@ def template_consensus(probs: np.ndarray, assignment: np.ndarray, weight: float)
     out[:, rest] = mixed[:, rest] * scale[:, None]
     out[:, own] = p[:, own]
     return out
+
+
+def consensus_probabilities(logits: np.ndarray, assignment: np.ndarray, weight: float) -> np.ndarray:
+    """Served probabilities (n, 5) float64 from one record's calibrated logits: their softmax, then
+    ``template_consensus`` over ``assignment`` at ``weight`` (the one path of serving, ``model.consensus``, and of
+    cross-validation, ``train.served``)."""
+    z = np.asarray(logits, dtype=np.float64)
+    if len(z) == 0:
+        return z.copy()
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    return template_consensus(p / p.sum(axis=1, keepdims=True), assignment, weight)
