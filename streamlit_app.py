@@ -706,7 +706,11 @@ def render(choice: dict) -> None:
                            + (f"and of which it is less than {sure:.0%} sure " if sure < 1 else "")
                            + f"is labelled N, since premature ventricular beats come early, before a pause or in a "
                            f"fast run (late-cycle PVCs are the exception: check them); " if early > 0 else "")
-                        + f"probabilities divided by a temperature of {rule.get('temperature', 1.0):.2f}.")
+                        + f"probabilities divided by a temperature of {rule.get('temperature', 1.0):.2f}"
+                        + (f"; then each beat's N, V, F and Q probabilities pulled {rule['template_mix']:.0%} of the "
+                           f"way towards the average of its template (this record's beats of its shape and timing), "
+                           f"as Holter software labels a shape as a whole; S stays each beat's own."
+                           if rule.get("template_mix") else "."))
         cv = (card.get("cross_validation") or {}).get("at_360Hz")
         if cv:
             st.markdown(f"Cross-validation inside DS1 (each of 22 patients held out once): macro-F1 (N, S, V) "

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import json
 import os
 import platform
@@ -31,12 +32,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.optimize import minimize_scalar
 
 from ecgapp.aami import AAMI_CLASSES
 from ecgapp.augment import Augmenter, early_waves, irregular_rhythm, premature_beats
 from ecgapp.beats import RR_FEATURES, extract_beats
-from ecgapp.calibration import expected_calibration_error, fit_logit_bias, fit_temperature
+from ecgapp.calibration import best_temperature, expected_calibration_error, fit_logit_bias, fit_temperature
 from ecgapp.crossval import folds_of
 from ecgapp.evaluation import resample_record
 from ecgapp.features import beat_inputs, normalise_waves, record_scale, record_template, rr_inputs, with_template
@@ -45,6 +45,7 @@ from ecgapp.metrics import aami_report
 from ecgapp.mitdb import DS1, DS2, load_record
 from ecgapp.model import BeatClassifier, ModelConfig, count_parameters, pick_device, save_model
 from ecgapp.rhythm import apply_af_gate, apply_v_gate
+from ecgapp import templates as templates_module
 from ecgapp.templates import beat_templates, consensus_probabilities
 
 # ----------------------------------------------------------------------------------------------- config
@@ -410,20 +411,25 @@ def run_fold(cfg: dict, f: int, held_out: tuple[str, ...], train_names: list[str
     return arrays | result
 
 
+def per_record(path: Path, compute):
+    """``compute()``'s array, cached at ``path`` (written atomically): the out-of-fold figures read each DS1 record's
+    RR features and templates many times, for every row and seed."""
+    if path.exists():
+        return np.load(path)
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path.with_suffix(".tmp.npy"), value)
+    path.with_suffix(".tmp.npy").replace(path)
+    return value
+
+
 def rr_of(records: np.ndarray, fs: float) -> np.ndarray:
     """Each beat's RR features (n, 10), as the model reads them, for out-of-fold beats listed by record (for
     fold caches written before they stored them)."""
     out = np.zeros((len(records), len(RR_FEATURES)), np.float32)
-    for name in dict.fromkeys(records):
-        path = Path("runs") / "rr" / f"{name}_{fs:g}.npy"  # the same for every row and seed: computed once
-        if path.exists():
-            rr = np.load(path)
-        else:
-            rr = rr_inputs(extract_beats(record_at(str(name), fs)).rr)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(path.with_suffix(".tmp.npy"), rr)
-            path.with_suffix(".tmp.npy").replace(path)
-        out[records == name] = rr
+    for name in dict.fromkeys(records):  # the same for every row and seed: computed once
+        out[records == name] = per_record(Path("runs") / "rr" / f"{name}_{fs:g}.npy",
+                                          lambda: rr_inputs(extract_beats(record_at(str(name), fs)).rr))
     return out
 
 
@@ -431,21 +437,12 @@ def templates_of(records: np.ndarray, fs: float) -> np.ndarray:
     """Each beat's morphology template (templates.beat_templates of the record's model inputs, as serving makes
     them), for out-of-fold beats listed by record, numbered apart across records: (n,) int. Cached in
     runs/templates/ under a digest of templates.py, so a change to the grouping recomputes them."""
-    import hashlib
-
-    from ecgapp import templates as templates_module
     digest = hashlib.sha1(Path(templates_module.__file__).read_bytes()).hexdigest()[:10]
     out = np.zeros(len(records), np.int64)
     offset = 0
     for name in dict.fromkeys(records):
-        path = Path("runs") / "templates" / digest / f"{name}_{fs:g}.npy"
-        if path.exists():
-            assignment = np.load(path)
-        else:
-            assignment = beat_templates(*beat_inputs(extract_beats(record_at(str(name), fs)))).assignment
-            path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(path.with_suffix(".tmp.npy"), assignment)
-            path.with_suffix(".tmp.npy").replace(path)
+        assignment = per_record(Path("runs") / "templates" / digest / f"{name}_{fs:g}.npy",
+                                lambda: beat_templates(*beat_inputs(extract_beats(record_at(str(name), fs)))).assignment)
         out[records == name] = assignment + offset
         offset += int(assignment.max()) + 1 if assignment.size else 0
     return out
@@ -494,10 +491,10 @@ def rule_temperature(raw_logits: np.ndarray, gated_logits: np.ndarray, labels: n
         return fit_temperature(gated_logits[~given_up] + bias, labels[~given_up])
     keep = ~given_up & (labels >= 0)
 
-    def nll(log_t: float) -> float:
-        p = served(gated_logits, bias, float(np.exp(log_t)), groups, mix)[keep, labels[keep]]
+    def nll(t: float) -> float:
+        p = served(gated_logits, bias, t, groups, mix)[keep, labels[keep]]
         return float(-np.log(np.maximum(p, 1e-12)).mean())
-    return float(np.exp(minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded").x))
+    return best_temperature(nll)
 
 
 def choose_af_threshold(logits, labels, records, pre_rr, fit_offsets: bool) -> tuple[float, dict]:

@@ -90,11 +90,18 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     keep = labels >= 0
     logits, labels = logits[keep], labels[keep]
 
-    def nll(log_t):
-        lp = log_softmax(logits / np.exp(log_t), axis=1)
+    def nll(t):
+        lp = log_softmax(logits / t, axis=1)
         return -lp[np.arange(len(labels)), labels].mean()
+    return best_temperature(nll)
 
-    res = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+
+def best_temperature(nll) -> float:
+    """The temperature T in [0.05, 20] minimising ``nll(T)`` (searched on log T): what ``fit_temperature`` does
+    for softmax(logits / T), for any probabilities that depend on T (``train.rule_temperature`` with template
+    consensus)."""
+    res = minimize_scalar(lambda log_t: nll(float(np.exp(log_t))), bounds=(np.log(0.05), np.log(20.0)),
+                          method="bounded")
     return float(np.exp(res.x))
 
 

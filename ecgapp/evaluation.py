@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-import torch
 from scipy.special import softmax
 
 from .aami import AAMI_CLASSES
@@ -96,19 +95,25 @@ EVAL_RATES_HZ = (360.0, 128.0, 250.0)
 
 def evaluate_at_rates(model, names, rates=EVAL_RATES_HZ) -> dict[str, dict]:
     """AAMI report, per-record table and expected calibration error (with the model's temperature and
-    without it) of ``model`` on ``names``, at each sampling rate (records resampled through make_record)."""
+    without it: the whole rule run again at temperature 1) of ``model`` on ``names``, at each sampling rate
+    (records resampled through make_record)."""
+    import copy
+
     from .calibration import expected_calibration_error
 
-    temperature = float(getattr(model, "temperature", torch.ones(())).item())
+    untempered = copy.deepcopy(model)  # the same rule without the temperature (template consensus comes after it,
+    untempered.temperature.fill_(1.0)  # so the served probabilities are recomputed, not rescaled)
     out = {}
     for fs in rates:
-        per = record_logits(model, names, transform=None if fs == 360.0 else (lambda r, fs=fs: resample_record(r, fs)))
+        transform = None if fs == 360.0 else (lambda r, fs=fs: resample_record(r, fs))
+        per = record_logits(model, names, transform=transform)
         z = np.concatenate([v[0] for v in per.values()])
         y = np.concatenate([v[1] for v in per.values()])
+        z1 = np.concatenate([v[0] for v in record_logits(untempered, names, transform=transform).values()])
         out[f"{fs:g}Hz"] = {
             "report": aami_report(y, z.argmax(axis=1)).to_dict(),
             "ece": round(expected_calibration_error(softmax(z, axis=1), y), 4),
-            "ece_uncalibrated": round(expected_calibration_error(softmax(z * temperature, axis=1), y), 4),
+            "ece_uncalibrated": round(expected_calibration_error(softmax(z1, axis=1), y), 4),
             "per_record": per_record_table(per),
         }
     return out

@@ -461,6 +461,8 @@ def test_model_card_says_how_the_shipped_model_was_trained():
     assert any(f"found {se['V']:.0%} of ventricular beats but only {se['S']:.0%}" in w.value for w in at.warning)
     rule = next(m.value for m in at.markdown if m.value.startswith("Decision rule"))
     assert "atrial fibrillation" in rule and "comes on time" in rule and "90% of the local RR" in rule
+    mix = card["cross_validation"]["decision_rule"]["template_mix"]
+    assert f"pulled {mix:.0%} of the way towards the average of its template" in rule and "S stays" in rule
 
 
 def test_review_relabel_a_template_undo_and_adapt(served_files):
