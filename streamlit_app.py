@@ -37,6 +37,7 @@ EVENT_LEAD_IN = {"ventricular bigeminy": 1, "ventricular trigeminy": 2, "suprave
 # beats before an episode's first ectopic beat: a click on the episode selects that ectopic beat
 ON_TIME_V_FIRST = "on-time V first"  # beats table sort: the beats the on-time V gate labelled N, first
 BY_TEMPLATE_FIRST = "by template first"  # beats table sort: beats whose label template consensus gave, first
+SV_RUN_FIRST = "SV run first"  # beats table sort: beats the supraventricular run rule labelled S, first
 GALLERY = 8  # templates drawn in the review gallery (the rest are reached through the template picker)
 REVIEWS_KEPT = 12  # records whose review a session keeps (reader labels, undo, adapted model)
 SOURCES = {"reference": "reference annotations", "detected": "detected (QRS detector)"}
@@ -129,7 +130,8 @@ def explanation(key: str, lead: str, source: str, beat: int, method: str, target
                         in_af=bool(_a.table["af"].iloc[beat]),
                         on_time_v=bool(_a.table["on_time_v"].iloc[beat]) if "on_time_v" in _a.table else False,
                         served=_a.table[[f"p_{c}" for c in AAMI_CLASSES]].iloc[beat].to_numpy(float),
-                        by_template=bool(_a.table["by_template"].iloc[beat]) if "by_template" in _a.table else False)
+                        by_template=bool(_a.table["by_template"].iloc[beat]) if "by_template" in _a.table else False,
+                        sv_run=bool(_a.table["sv_run"].iloc[beat]) if "sv_run" in _a.table else False)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -573,14 +575,16 @@ def render(choice: dict) -> None:
         classes = st.multiselect("classes", AAMI_CLASSES, default=list(AAMI_CLASSES), key="table_classes")
         f1, f2 = st.columns([1, 1.3])
         sorts = (["time", "least certain first"] + ([ON_TIME_V_FIRST] if a.table["on_time_v"].any() else [])
-                 + ([BY_TEMPLATE_FIRST] if "by_template" in a.table and a.table["by_template"].any() else []))
+                 + ([BY_TEMPLATE_FIRST] if "by_template" in a.table and a.table["by_template"].any() else [])
+                 + ([SV_RUN_FIRST] if "sv_run" in a.table and a.table["sv_run"].any() else []))
         if st.session_state.get("table_sort") not in sorts:
             st.session_state.table_sort = "time"
         order = f1.selectbox("sort", sorts, key="table_sort", label_visibility="collapsed",
                              help="on-time V first: beats the network read as V that the rule labelled N because "
                                   "they came on time (check them when this patient has late-cycle PVCs); by template "
                                   "first: beats whose label their template gave, not the network's own reading "
-                                  "(label_by: template)")
+                                  "(label_by: template); SV run first: beats the network read as N inside a fast run "
+                                  "it reads as supraventricular, labelled S by the rule (label_by: SV run)")
         only_diff = f2.checkbox("only where the reference differs", key="only_diff",
                                 disabled=a.agreement is None)
         table = a.table.assign(beat=np.arange(1, n_beats + 1))
@@ -593,6 +597,8 @@ def render(choice: dict) -> None:
             shown = shown.sort_values("on_time_v", ascending=False, kind="stable")
         elif order == BY_TEMPLATE_FIRST:
             shown = shown.sort_values("by_template", ascending=False, kind="stable")
+        elif order == SV_RUN_FIRST:
+            shown = shown.sort_values("sv_run", ascending=False, kind="stable")
         pages = max(1, -(-len(shown) // TABLE_PAGE_ROWS))  # a 24-hour record: only one page goes to the browser
         if selected is not None and st.session_state.get("table_page_beat") != selected:
             where = np.flatnonzero(shown["beat"].to_numpy() == selected)  # a newly selected beat: turn to its page
@@ -608,6 +614,8 @@ def render(choice: dict) -> None:
         view = part[cols_shown].copy()
         if "by_template" in part:  # the model's label, given by the beat's template: say so in the table
             view.loc[part["by_template"].to_numpy(bool) & (part["label_by"] == "model").to_numpy(), "label_by"] = "template"
+        if "sv_run" in part:  # the model's label, given by the supraventricular run rule
+            view.loc[part["sv_run"].to_numpy(bool) & (part["label_by"] == "model").to_numpy(), "label_by"] = "SV run"
         st.dataframe(view, hide_index=True, height=320, key="beat_table", on_select=on_table_select,
                      selection_mode="single-row",
                      column_config={**small, "confidence": st.column_config.NumberColumn(format="%.2f", width="small"),
@@ -698,6 +706,7 @@ def render(choice: dict) -> None:
         rule = (card.get("cross_validation") or {}).get("decision_rule") or {}
         if rule:
             early, pause, fast, sure = (*(rule.get("v_gate") or (0.0, 0.0, 0.0)), 1.0)[:4]
+            run = rule.get("sv_run") or (0.0, 0.0, 0.0)
             st.markdown("Decision rule, chosen in cross-validation: "
                         + (f"no S where the RR intervals read as atrial fibrillation (irregularity above "
                            f"{rule['af_threshold']:g}); " if rule.get("af_threshold") else "")
@@ -709,8 +718,14 @@ def render(choice: dict) -> None:
                         + f"probabilities divided by a temperature of {rule.get('temperature', 1.0):.2f}"
                         + (f"; then each beat's N, V, F and Q probabilities pulled {rule['template_mix']:.0%} of the "
                            f"way towards the average of its template (this record's beats of its shape and timing), "
-                           f"as Holter software labels a shape as a whole; S stays each beat's own."
-                           if rule.get("template_mix") else "."))
+                           f"as Holter software labels a shape as a whole; S stays each beat's own"
+                           if rule.get("template_mix") else "")
+                        + (f"; last, a beat read as N inside a run of at least 3 beats that starts abruptly (under "
+                           f"{run[2]:.0%} of the interval before it) and goes on fast (under {run[0]:.0%} of the "
+                           f"record's usual RR) and steady (each interval within {run[1]:.0%} of the one before), "
+                           f"outside atrial fibrillation, is labelled S when the network reads a beat of the run as S "
+                           f"and none as V: the beats of a supraventricular tachycardia are S."
+                           if run[0] > 0 else "."))
         cv = (card.get("cross_validation") or {}).get("at_360Hz")
         if cv:
             st.markdown(f"Cross-validation inside DS1 (each of 22 patients held out once): macro-F1 (N, S, V) "

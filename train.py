@@ -44,7 +44,7 @@ from ecgapp.inference import predict_logits
 from ecgapp.metrics import aami_report
 from ecgapp.mitdb import DS1, DS2, load_record
 from ecgapp.model import BeatClassifier, ModelConfig, count_parameters, pick_device, save_model
-from ecgapp.rhythm import apply_af_gate, apply_v_gate
+from ecgapp.rhythm import apply_af_gate, apply_sv_runs, apply_v_gate
 from ecgapp import templates as templates_module
 from ecgapp.templates import beat_templates, consensus_probabilities
 
@@ -83,6 +83,10 @@ af_gate = True  # let cross-validation choose a threshold for the AF gate (no S 
 v_gate = True  # let cross-validation choose the on-time V gate (a beat read as V that comes on time is N)
 template_mix = True  # let cross-validation choose how far each beat's N/V/F/Q probabilities are pulled towards its
 # morphology template's (templates.template_consensus; 0 among the candidates = off)
+sv_run = False  # let cross-validation choose the supraventricular run rule (rhythm.sv_run_mask: the N beats of a fast,
+# steady run that starts abruptly and holds a beat read as S become S; off among the candidates). Off: its gain in
+# cross-validation comes from one DS1 patient (209) and, cross-fitted, it is not higher on every seed
+# (benchmarks/results/experiments.md row 30)
 offsets = False  # fit per-class logit offsets on the out-of-fold logits (off: in nested cross-validation
 # they lowered macro-F1 on the held-out fold for every seed; benchmarks/results/experiments.md)
 rates = "360,128"  # sampling rates the training records are seen at (resampled through the loading path)
@@ -112,6 +116,10 @@ AF_THRESHOLDS = (0.0, 0.08, 0.10, 0.12, 0.15)  # AF gate candidates (rhythm.af_i
 # (1 = whatever it is)
 V_GATES = ((0.0, 0.0, 0.0, 0.0), *((e, p, f, s) for e in (0.85, 0.9, 0.95) for p in (1.05, 1.1, 1.2) for f in (0.8, 0.9)
                                    for s in (1.0, 0.99, 0.95)))
+# supraventricular run rule candidates (rhythm.sv_run_mask: fast, steady, onset; zeros = off): every beat's pre RR under
+# 70 or 80% of the record's median, each within 15 or 20% of the one before, the first under 80 or 90% of the interval
+# before it
+SV_RUNS = ((0.0, 0.0, 0.0), *((f, s, o) for f in (0.7, 0.8) for s in (0.15, 0.2) for o in (0.8, 0.9)))
 
 
 def parse_flags(argv=None) -> dict:
@@ -364,7 +372,7 @@ def predict_records(model, recs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------------------- cross-validation
 # settings that change what a fold's model learns (the others: where results go, how the run is split up)
 NOT_TRAINING_KEYS = {"fold", "final", "evaluate_ds2", "device", "threads", "tag", "out", "af_gate", "v_gate",
-                     "template_mix", "offsets"}
+                     "template_mix", "sv_run", "offsets"}
 
 
 def training_settings(cfg: dict) -> dict:
@@ -462,13 +470,36 @@ def choose_template_mix(logits, labels, bias, temperature, groups) -> tuple[floa
     return max(scores, key=lambda m: (scores[m], -m)), {f"{m:g}": v for m, v in scores.items()}
 
 
-def gated(logits: np.ndarray, records: np.ndarray, pre_rr: np.ndarray, threshold: float) -> np.ndarray:
-    """Out-of-fold logits with the AF gate applied record by record (as inference.predict_logits does)."""
-    out = logits.copy()
+def gated(logits: np.ndarray, records: np.ndarray, pre_rr: np.ndarray, threshold: float, return_af: bool = False):
+    """Out-of-fold logits with the AF gate applied record by record (as inference.predict_logits does); with
+    ``return_af`` also the AF mask."""
+    out, af = logits.copy(), np.zeros(len(logits), bool)
     for name in dict.fromkeys(records):
         m = records == name
-        out[m] = apply_af_gate(logits[m], pre_rr[m], threshold)[0]
-    return out
+        out[m], af[m] = apply_af_gate(logits[m], pre_rr[m], threshold)
+    return (out, af) if return_af else out
+
+
+def in_runs(probs: np.ndarray, rr: np.ndarray, records: np.ndarray, af: np.ndarray, gate) -> np.ndarray:
+    """Served out-of-fold probabilities with the supraventricular run rule applied record by record (as
+    inference.predict_logits does, last in the rule)."""
+    if float(gate[0]) <= 0:
+        return probs
+    out = np.log(np.maximum(np.asarray(probs, np.float64), 1e-30))
+    for name in dict.fromkeys(records):
+        m = records == name
+        out[m] = apply_sv_runs(out[m], rr[m], gate, af[m])[0]
+    out = np.exp(out - out.max(axis=1, keepdims=True))
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def choose_sv_run(probs, labels, rr, records, af) -> tuple[tuple, dict]:
+    """The supraventricular run rule (zeros = none) with the best pooled out-of-fold macro-F1, on the served
+    probabilities, and the figure of every candidate (ties go to the earlier candidate: off first)."""
+    scores = {gate: round(float(aami_report(labels, in_runs(probs, rr, records, af, gate).argmax(axis=1)).macro_f1), 4)
+              for gate in SV_RUNS}
+    best = max(scores, key=lambda g: (scores[g], -SV_RUNS.index(g)))
+    return best, {",".join(f"{x:g}" for x in g): v for g, v in scores.items()}
 
 
 def class_offsets(logits: np.ndarray, labels: np.ndarray, fit: bool) -> np.ndarray:
@@ -544,7 +575,7 @@ def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
         if fs == EVAL_RATES[0]:
             af_threshold, af_scores = (choose_af_threshold(raw_logits, labels, records, pre_rr, cfg["offsets"])
                                        if cfg["af_gate"] else (0.0, {}))
-            logits = gated(raw_logits, records, pre_rr, af_threshold)
+            logits, af = gated(raw_logits, records, pre_rr, af_threshold, return_af=True)
             v_gate, v_scores = (choose_v_gate(logits, labels, rr, cfg["offsets"])
                                 if cfg["v_gate"] else (V_GATES[0], {}))
             logits = apply_v_gate(logits, rr, v_gate)[0]
@@ -555,14 +586,18 @@ def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
                                if cfg["template_mix"] else (0.0, {}))
             if mix > 0:  # the temperature of what is served: the consensus changes how sure the beats are
                 temperature = rule_temperature(raw_logits, logits, labels, bias, groups, mix)
+            run_gate, run_scores = (choose_sv_run(served(logits, bias, temperature, groups, mix), labels, rr, records,
+                                                  af) if cfg.get("sv_run", False) else (SV_RUNS[0], {}))
             cv["decision_rule"] = {"af_threshold": af_threshold, "af_threshold_macro_f1": af_scores,
                                    "v_gate": list(v_gate), "v_gate_macro_f1": v_scores,
                                    "logit_bias": dict(zip(AAMI_CLASSES, map(float, bias))), "temperature": temperature,
-                                   "template_mix": mix, "template_mix_macro_f1": mix_scores}
+                                   "template_mix": mix, "template_mix_macro_f1": mix_scores,
+                                   "sv_run": list(run_gate), "sv_run_macro_f1": run_scores}
         else:
-            logits = apply_v_gate(gated(raw_logits, records, pre_rr, af_threshold), rr, v_gate)[0]
+            logits, af = gated(raw_logits, records, pre_rr, af_threshold, return_af=True)
+            logits = apply_v_gate(logits, rr, v_gate)[0]
             groups = templates_of(records, fs)
-        probs = served(logits, bias, temperature, groups, mix)
+        probs = in_runs(served(logits, bias, temperature, groups, mix), rr, records, af, run_gate)
         pred = probs.argmax(axis=1)
         raw = aami_report(labels, raw_logits.argmax(axis=1))
         ruled = aami_report(labels, pred)
@@ -572,7 +607,8 @@ def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
             "fold_macro_f1": [round(float(m), 4) for m in per_fold],
             "fold_macro_f1_mean": round(float(np.nanmean(per_fold)), 4),
             "fold_macro_f1_sd": round(float(np.nanstd(per_fold)), 4),
-            "ece_raw": round(expected_calibration_error(served(logits, bias, 1.0, groups, mix), labels), 4),
+            "ece_raw": round(expected_calibration_error(in_runs(served(logits, bias, 1.0, groups, mix), rr, records, af,
+                                                                run_gate), labels), 4),
             "ece_calibrated": round(expected_calibration_error(probs, labels), 4),
             "F_predicted": int((pred == AAMI_CLASSES.index("F")).sum()),
             "F_real": int((labels == AAMI_CLASSES.index("F")).sum()),
@@ -657,6 +693,7 @@ def main(argv=None) -> dict | None:
         model.af_threshold.fill_(rule["af_threshold"])
         model.v_gate.copy_(torch.tensor(rule.get("v_gate", [0.0, 0.0, 0.0, 0.0])))
         model.template_mix.fill_(rule.get("template_mix", 0.0))
+        model.sv_run.copy_(torch.tensor(rule.get("sv_run", [0.0, 0.0, 0.0])))
     dev = next(model.parameters()).device
     others = other_devices(dev.type)
     card = {

@@ -6,9 +6,9 @@ The out-of-fold logits of every DS1 beat (train.py's cross-validation) with the 
 on-time V gate, offsets, template consensus): for each fold, the temperature is fitted on the other four folds and the
 held-out fold is scored (cross-fitted), so the figures are honest; prints pooled and per-fold expected calibration error
 and log-loss of the served probabilities without and with the temperature. Then the rule itself cross-fitted (the AF
-threshold, the on-time V gate and the template consensus weight chosen on four folds, the fifth scored), against no
-consensus, no V gate and no gate at all; then per record the S and V beats real, found and predicted out of fold, and
-what the V gate and the consensus changed.
+threshold, the on-time V gate, the template consensus weight and the supraventricular run rule chosen on four folds, the
+fifth scored), against no run rule, no consensus, no V gate and no gate at all; then per record the S and V beats real,
+found and predicted out of fold, and what the V gate, the consensus and the run rule changed.
 Writes benchmarks/results/calibration.md.
 """
 
@@ -57,15 +57,18 @@ def main() -> None:
     bias = model.logit_bias.numpy()
     threshold, v_gate = float(model.af_threshold), tuple(model.v_gate.tolist())
     mix = float(getattr(model, "template_mix", 0.0))
+    run_gate = tuple(model.sv_run.tolist())
     groups = train.templates_of(records, 360.0)  # each beat's template, as serving groups them
-    gated = apply_v_gate(train.gated(z, records, pre_rr, threshold), rr, v_gate)[0]
+    af_gated, af = train.gated(z, records, pre_rr, threshold, return_af=True)
+    gated = apply_v_gate(af_gated, rr, v_gate)[0]
     raw, fitted = np.zeros_like(z), np.zeros_like(z)
     source = f"`{args.folds}` (shipped rule from `{args.weights}`)" if args.folds else f"`{args.weights}`"
     command = "python -m benchmarks.bench_calibration" + (f" --folds {args.folds}" if args.folds else "")
     lines = [f"# Out-of-fold calibration, {source}", "", f"`.venv/bin/{command}`",
              "", f"Decision rule: AF gate threshold {threshold:g}; on-time V gate (early, pause, fast, sure) "
              f"{', '.join(f'{g:g}' for g in v_gate)}; logit offsets N S V F Q "
-             f"{' '.join(f'{b:+.2f}' for b in bias)}; template consensus weight {mix:g}; temperature on all folds "
+             f"{' '.join(f'{b:+.2f}' for b in bias)}; template consensus weight {mix:g}; supraventricular run rule "
+             f"(fast, steady, onset) {', '.join(f'{g:g}' for g in run_gate)}; temperature on all folds "
              f"{train.rule_temperature(z, gated, y, bias, groups, mix):.3f} (fitted on the served probabilities, template "
              "consensus included, without the reference S and V beats the gates gave up on)", "",
              "| fold | beats | temperature (other folds) | ECE raw | ECE calibrated | log-loss raw | log-loss calibrated |",
@@ -82,11 +85,12 @@ def main() -> None:
                  f"{expected_calibration_error(fitted, y):.3f} | {nll(raw, y):.3f} | {nll(fitted, y):.3f} |")
     fit_offsets = card["train_config"].get("offsets", True)
     crossfit, af_only, no_mix = np.zeros(len(y), int), np.zeros(len(y), int), np.zeros(len(y), int)
-    chosen, chosen_v, chosen_mix = [], [], []
+    no_runs = np.zeros(len(y), int)
+    chosen, chosen_v, chosen_mix, chosen_run = [], [], [], []
     for k in np.unique(fold):
         held = fold == k
         th, _ = train.choose_af_threshold(z[~held], y[~held], records[~held], pre_rr[~held], fit_offsets)
-        zk = train.gated(z, records, pre_rr, th)
+        zk, afk = train.gated(z, records, pre_rr, th, return_af=True)
         af_only[held] = (zk[held] + train.class_offsets(zk[~held], y[~held], fit_offsets)).argmax(axis=1)
         vg, _ = train.choose_v_gate(zk[~held], y[~held], rr[~held], fit_offsets)
         zk = apply_v_gate(zk, rr, vg)[0]
@@ -95,38 +99,57 @@ def main() -> None:
         tk = train.rule_temperature(z[~held], zk[~held], y[~held], bk)
         mk, _ = train.choose_template_mix(zk[~held], y[~held], bk, tk, groups[~held])
         tk = train.rule_temperature(z[~held], zk[~held], y[~held], bk, groups[~held], mk)
-        crossfit[held] = train.served(zk[held], bk, tk, groups[held], mk).argmax(axis=1)
+        pk = train.served(zk, bk, tk, groups, mk)
+        no_runs[held] = pk[held].argmax(axis=1)
+        rk, _ = train.choose_sv_run(pk[~held], y[~held], rr[~held], records[~held], afk[~held])
+        crossfit[held] = train.in_runs(pk[held], rr[held], records[held], afk[held], rk).argmax(axis=1)
         chosen.append(f"{th:g}")
         chosen_v.append("/".join(f"{g:g}" for g in vg))
         chosen_mix.append(f"{mk:g}")
+        chosen_run.append("/".join(f"{g:g}" for g in rk))
     none = (z + train.class_offsets(z, y, fit_offsets)).argmax(axis=1)
     lines += ["", "## The rule, cross-fitted (chosen on four folds, the fifth scored)", "",
               "| rule | macro-F1 (N,S,V) | SVEB Se | SVEB +P | VEB Se | VEB +P |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for label, pred_ in ((f"AF gate, on-time V gate and template consensus chosen per fold (AF {', '.join(chosen)}; V "
-                          f"early/pause/fast/sure {', '.join(chosen_v)}; consensus weight {', '.join(chosen_mix)})",
-                          crossfit),
+    shipped_runs = run_gate[0] > 0
+    with_runs_row = (f"AF gate, on-time V gate, template consensus and supraventricular run rule chosen per fold ("
+                     f"{'the shipped rule' if shipped_runs else 'experiments row 30, not shipped'}; AF "
+                     f"{', '.join(chosen)}; V early/pause/fast/sure {', '.join(chosen_v)}; consensus weight "
+                     f"{', '.join(chosen_mix)}; run fast/steady/onset {', '.join(chosen_run)})", crossfit)
+    no_runs_row = (f"AF gate, on-time V gate and template consensus chosen per fold, no run rule"
+                   f"{'' if shipped_runs else ' (the shipped rule)'}", no_runs)
+    for label, pred_ in (*((with_runs_row, no_runs_row) if shipped_runs else (no_runs_row, with_runs_row)),
                          ("AF gate and on-time V gate chosen per fold, no template consensus", no_mix),
                          (f"AF gate chosen per fold, no V gate", af_only), ("no gate", none)):
         r = aami_report(y, pred_)
         lines.append(f"| {label} | {r.macro_f1:.3f} | {r.se['S']:.3f} | {r.ppv['S']:.3f} | {r.se['V']:.3f} | "
                      f"{r.ppv['V']:.3f} |")
     before = (gated + bias).argmax(axis=1)  # the rule without template consensus
-    pred = train.served(gated, bias, train.rule_temperature(z, gated, y, bias, groups, mix), groups, mix).argmax(axis=1)
+    consensus = train.served(gated, bias, train.rule_temperature(z, gated, y, bias, groups, mix), groups, mix)
+    before_runs = consensus.argmax(axis=1)
+    pred = train.in_runs(consensus, rr, records, af, run_gate).argmax(axis=1)
+    runs_gate = run_gate if shipped_runs else train.choose_sv_run(consensus, y, rr, records, af)[0]
+    with_runs = train.in_runs(consensus, rr, records, af, runs_gate).argmax(axis=1)
     s, v = AAMI_CLASSES.index("S"), AAMI_CLASSES.index("V")
     no_v = (train.gated(z, records, pre_rr, threshold) + bias).argmax(axis=1)  # the same rule without the V gate
     lines += ["", "## Per record, out of fold (with the rule; then the V beats the on-time V gate took, and the beats "
-              "whose label template consensus changed, to the reference's label or away from it)", "",
+              "whose label template consensus changed, and those the supraventricular run rule made S, to the "
+              "reference's label or away from it; the run rule " + ("shipped" if shipped_runs else
+              "of experiments row 30, not shipped, as chosen on all folds") + ": fast/steady/onset "
+              + "/".join(f"{g:g}" for g in runs_gate) + ")", "",
               "| record | fold | S real | S found | S predicted | V real | V found | V predicted | V gate: real V "
-              "lost | V gate: false V removed | consensus: labels righted | consensus: labels wronged |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+              "lost | V gate: false V removed | consensus: labels righted | consensus: labels wronged | run rule: "
+              "labels righted | run rule: labels wronged |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name in [*sorted(set(records)), "all"]:
         m = records == name if name != "all" else np.ones(len(y), bool)
         took = m & (no_v == v) & (before != v)
-        changed = m & (pred != before)
+        changed = m & (before_runs != before)
+        ran = m & (with_runs != before_runs)
         lines.append(f"| {name} | {fold[m][0] if name != 'all' else ''} | {(y[m] == s).sum()} | "
                      f"{((y[m] == s) & (pred[m] == s)).sum()} | {(pred[m] == s).sum()} | {(y[m] == v).sum()} | "
                      f"{((y[m] == v) & (pred[m] == v)).sum()} | {(pred[m] == v).sum()} | {(took & (y == v)).sum()} | "
-                     f"{(took & (y != v)).sum()} | {(changed & (pred == y)).sum()} | {(changed & (before == y)).sum()} |")
+                     f"{(took & (y != v)).sum()} | {(changed & (before_runs == y)).sum()} | {(changed & (before == y)).sum()} | "
+                     f"{(ran & (with_runs == y)).sum()} | {(ran & (before_runs == y)).sum()} |")
     text = "\n".join(lines) + "\n"
     out = RESULTS if not args.folds else RESULTS.with_name(f"calibration_{args.folds.parent.name}_{args.folds.name}.md")
     out.write_text(text)

@@ -45,10 +45,11 @@ def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
     atrial fibrillation (the model's ``af_threshold``), V moved to N where a beat read as V comes on time (the
     model's ``v_gate``, ``rhythm.apply_v_gate``), offsets, temperature, then each beat's N, V, F and Q
     probabilities pulled towards its template's (the model's ``template_mix``, ``templates.template_consensus``
-    over ``templates.beat_templates`` of these inputs; the logits are then log-probabilities). With ``return_af``
+    over ``templates.beat_templates`` of these inputs; the logits are then log-probabilities), last N moved to S
+    for the beats of a supraventricular run (the model's ``sv_run``, ``rhythm.sv_run_mask``). With ``return_af``
     also the bool (n,) mask of beats the AF detector read as atrial fibrillation (all False when the model has
     no gate); with ``return_rule`` (logits, AF mask, on-time V mask, template mask: beats whose label the
-    template consensus changed from the network's own). ``progress(fraction done)`` is called after each batch
+    template consensus changed from the network's own, run mask: beats the run rule labelled S). ``progress(fraction done)`` is called after each batch
     of beats. Batches of 1,024 beats: faster on a CPU than 4,096 (the activations stay in cache) and a quarter
     of the memory.
     """
@@ -57,7 +58,7 @@ def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
     if n == 0:
         empty = np.zeros((0, len(AAMI_CLASSES)), np.float32)
         none = np.zeros(0, bool)
-        return (empty, none, none, none) if return_rule else (empty, none) if return_af else empty
+        return (empty, none, none, none, none) if return_rule else (empty, none) if return_af else empty
     device = next(model.parameters()).device
     step = progress or (lambda done: None)
     emb = embed_beats(model, waves, rr, batch_size, progress=lambda done: step(0.8 * done))
@@ -70,14 +71,16 @@ def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
     gated, af, on_time_v = model.gate(raw, np.asarray(rr))
     logits = model.calibrate(gated).float().cpu().numpy()
     logits, by_template = model.consensus(logits, waves, rr)
-    return (logits, af, on_time_v, by_template) if return_rule else (logits, af) if return_af else logits
+    logits, sv_run = model.runs(logits, np.asarray(rr), af)
+    rule = (logits, af, on_time_v, by_template & ~sv_run, sv_run)
+    return rule if return_rule else (logits, af) if return_af else logits
 
 
 def predict_inputs(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, batch_size: int = 1024,
                    return_af: bool = False, progress: Callable[[float], None] | None = None,
                    return_rule: bool = False):
     """Class probabilities (n, 5) float32 for one record's model inputs (see features.beat_inputs); with
-    ``return_af`` also the atrial-fibrillation mask, with ``return_rule`` the three masks (see predict_logits)."""
+    ``return_af`` also the atrial-fibrillation mask, with ``return_rule`` the four masks (see predict_logits)."""
     logits, *masks = predict_logits(model, waves, rr, batch_size, progress=progress, return_rule=True)
     probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
     return (probs, *masks) if return_rule else (probs, masks[0]) if return_af else probs
@@ -90,13 +93,15 @@ def predict_beats(model: torch.nn.Module, beats: BeatSet, return_af: bool = Fals
 
 def beats_table(beats: BeatSet, probs: np.ndarray, af: np.ndarray | None = None,
                 template_r: np.ndarray | None = None, on_time_v: np.ndarray | None = None,
-                by_template: np.ndarray | None = None) -> pd.DataFrame:
+                by_template: np.ndarray | None = None, sv_run: np.ndarray | None = None) -> pd.DataFrame:
     """One row per beat: sample (at the record's own rate), time_s, label, confidence, p_N..p_Q, reference,
     af (True where the rhythm around the beat reads as atrial fibrillation: S is not called there),
     template_r (the beat's correlation with the record's dominant beat, ``quality.template_correlation``;
     NaN when not given) and on_time_v (True where the network read V but the beat comes on time, so the
     decision rule moved it to N: ``rhythm.apply_v_gate``) and by_template (True where the network alone read
-    another class for this beat and its template's consensus gave the label: ``templates.template_consensus``)."""
+    another class for this beat and its template's consensus gave the label: ``templates.template_consensus``) and
+    sv_run (True where the beat read as N lies in a fast run that the network reads as supraventricular, so the
+    rule labelled it S: ``rhythm.sv_run_mask``)."""
     pred = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
     table = pd.DataFrame({
         "sample": beats.sample, "time_s": np.round(beats.time_s, 4),
@@ -111,14 +116,15 @@ def beats_table(beats: BeatSet, probs: np.ndarray, af: np.ndarray | None = None,
     table["template_r"] = np.full(len(table), np.nan) if template_r is None else np.round(template_r, 3)
     table["on_time_v"] = np.zeros(len(table), bool) if on_time_v is None else np.asarray(on_time_v, bool)
     table["by_template"] = np.zeros(len(table), bool) if by_template is None else np.asarray(by_template, bool)
+    table["sv_run"] = np.zeros(len(table), bool) if sv_run is None else np.asarray(sv_run, bool)
     return table
 
 
 def classify_beats(model: torch.nn.Module, beats: BeatSet, progress: Callable[[float], None] | None = None
                    ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """(waves, rr, table): one record's model inputs and its beats table (labels, probabilities, AF, on-time V
-    and template masks, beat-template correlation), the path of the CLI, the app and evaluation alike. ``progress(fraction)``:
+    template and run masks, beat-template correlation), the path of the CLI, the app and evaluation alike. ``progress(fraction)``:
     see predict_logits."""
     waves, rr = beat_inputs(beats)
-    probs, af, on_time_v, by_template = predict_inputs(model, waves, rr, progress=progress, return_rule=True)
-    return waves, rr, beats_table(beats, probs, af, template_correlation(waves), on_time_v, by_template)
+    probs, af, on_time_v, by_template, sv_run = predict_inputs(model, waves, rr, progress=progress, return_rule=True)
+    return waves, rr, beats_table(beats, probs, af, template_correlation(waves), on_time_v, by_template, sv_run)

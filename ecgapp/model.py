@@ -22,7 +22,9 @@ read from the record's RR intervals; needs the whole record, so it is applied by
 (0, 0 and 1 until fitted: no gate, no offsets); and V moved to N for a beat read as V that comes on time
 (``rhythm.apply_v_gate`` at ``v_gate``; zeros: off). Last, serving (``inference.predict_logits``, which has the
 whole record) pulls each beat's N, V, F and Q probabilities towards those of its morphology template
-(``templates.template_consensus`` at ``template_mix``; 0: off), as Holter software labels templates.
+(``templates.template_consensus`` at ``template_mix``; 0: off), as Holter software labels templates, and the
+N beats of a fast run that starts abruptly and holds a beat the network reads as S become S (a supraventricular
+tachycardia: ``rhythm.sv_run_mask`` at ``sv_run``; zeros: off).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from torch import nn
 from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_LENGTH
 from .errors import InputError
-from .rhythm import AF_GATE_PENALTY, S_INDEX, af_gate_mask, v_gate_mask, v_to_n
+from .rhythm import AF_GATE_PENALTY, S_INDEX, af_gate_mask, apply_sv_runs, v_gate_mask, v_to_n
 from .templates import beat_templates, consensus_probabilities
 
 ARCHITECTURES = ("hybrid", "cnn", "intrabeat", "lstm")
@@ -122,6 +124,7 @@ class BeatClassifier(nn.Module):
         self.register_buffer("af_threshold", torch.zeros(()))
         self.register_buffer("v_gate", torch.zeros(4))  # on-time V gate (early, pause, fast, sure); 0 = off
         self.register_buffer("template_mix", torch.zeros(()))  # templates.template_consensus weight; 0 = off
+        self.register_buffer("sv_run", torch.zeros(3))  # rhythm.sv_run_mask (fast, steady, onset); 0 = off
 
     @property
     def is_sequence(self) -> bool:
@@ -215,15 +218,22 @@ class BeatClassifier(nn.Module):
         served = consensus_probabilities(logits, beat_templates(np.asarray(waves), np.asarray(rr)).assignment, mix)
         return np.log(np.maximum(served, 1e-30)).astype(np.float32), served.argmax(axis=1) != logits.argmax(axis=1)
 
+    def runs(self, logits: np.ndarray, rr: np.ndarray, af: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(logits, run mask) of one whole record, last in the rule: with ``sv_run`` set, N moved to S for the beats
+        of a fast run that the network reads as supraventricular (``rhythm.sv_run_mask`` over the served
+        ``logits``, outside the AF mask ``af``); else (``logits``, all False)."""
+        return apply_sv_runs(logits, rr, self.sv_run.tolist(), af)
+
     def forward(self, waves: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
-        """Final logits (n, 5) of one record's beats in time order (decision rule, AF gate and template consensus
-        included; with consensus they are log-probabilities and carry no gradient)."""
+        """Final logits (n, 5) of one record's beats in time order (decision rule, AF gate, template consensus and
+        supraventricular runs included; with consensus or runs they carry no gradient)."""
         rr_np = rr.detach().cpu().numpy()
-        logits = self.calibrate(self.gate(self.classify_raw(self.encode(waves, rr)), rr_np)[0])
-        if float(self.template_mix) <= 0:
+        gated, af, _ = self.gate(self.classify_raw(self.encode(waves, rr)), rr_np)
+        logits = self.calibrate(gated)
+        if float(self.template_mix) <= 0 and float(self.sv_run[0]) <= 0:
             return logits
         served = self.consensus(logits.detach().float().cpu().numpy(), waves.detach().cpu().numpy(), rr_np)[0]
-        return torch.from_numpy(served).to(logits.device)
+        return torch.from_numpy(self.runs(served, rr_np, af)[0]).to(logits.device)
 
 
 def pick_device(prefer: str | None = None) -> torch.device:
@@ -260,6 +270,7 @@ def load_model(path: str | Path, device: torch.device | str | None = None) -> tu
     state.setdefault("af_threshold", torch.zeros(()))  # weights from before the AF gate: no gate
     state.setdefault("v_gate", torch.zeros(4))  # weights from before the on-time V gate: no gate
     state.setdefault("template_mix", torch.zeros(()))  # weights from before template consensus: none
+    state.setdefault("sv_run", torch.zeros(3))  # weights from before the supraventricular run rule: none
     if state["v_gate"].numel() == 3:  # a gate without the "unless sure of V" limit: gate any V
         state["v_gate"] = torch.cat([state["v_gate"], torch.ones(1)])
     model.load_state_dict(state)

@@ -28,6 +28,14 @@ to N (chosen by cross-validation in ``train.py``: DS1 macro-F1 0.749 -> 0.784 cr
 ``python -m benchmarks.bench_calibration [--folds runs/hybrid/seed<S>]``), unless
 the network is sure of V (a late-cycle PVC of clear ventricular shape also comes on time). Late beats (pre RR at
 least ON_TIME_LATE of the local RR: escape beats, which AAMI counts as V) are never gated.
+
+The beats of a supraventricular tachycardia are S, but inside a run the network, which reads 4 beats on each side,
+loses the onset a few beats in and reads the rest as N (DS1's 209: about half its S beats). ``apply_sv_runs`` labels
+S the N beats of a run that starts abruptly, goes on fast and steady, lies outside AF and holds a beat the network
+reads as S and none it reads as V. Out of fold it righted 442 of 444 labels it changed over 3 seeds, nearly all in
+209; it is off in the shipped model (``train.py --sv-run true`` turns it on; benchmarks/results/experiments.md row
+30): its gain in cross-validation rests on one DS1 patient and, cross-fitted, is not there on every seed, and on DS2
+it labelled stretches of regular atrial flutter S (AAMI labels flutter beats N).
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ AF_THRESHOLD = 0.10  # default irregularity above which a beat is read as atrial
 N_INDEX, S_INDEX, V_INDEX = 0, 1, 2  # AAMI_CLASSES order N S V F Q
 AF_GATE_PENALTY = 20.0  # logit units taken from S inside AF (finite, so log-losses stay finite)
 ON_TIME_LATE = 1.3  # pre RR over local RR at or above this: a late (escape) beat, never gated
+SV_RUN_MIN_BEATS = 3  # a supraventricular tachycardia: three or more supraventricular beats in a row
 _PRE_NORM, _PRE_LOCAL, _POST_LOCAL = (RR_FEATURES.index(c) for c in ("pre_rr_norm", "pre_rr_local", "post_rr_local"))
 
 
@@ -137,19 +146,19 @@ def v_gate_mask(logits: np.ndarray, rr: np.ndarray, gate) -> np.ndarray:
     return mask
 
 
-def v_to_n(logits, mask: np.ndarray | None = None):
-    """``logits`` with the V probability of the beats of ``mask`` (None: every beat) moved to N: the N logit becomes
-    log(exp N + exp V), V loses AF_GATE_PENALTY (the other classes' probabilities are unchanged). One rule for
-    cross-validation (numpy in, a float32 copy out) and serving and explanations (a torch tensor in, a new tensor
-    out, differentiable)."""
+def move_class(logits, mask: np.ndarray | None, source: int, target: int):
+    """``logits`` with the ``source`` class's probability of the beats of ``mask`` (None: every beat) moved to
+    ``target``: the target logit becomes log(exp target + exp source), the source loses AF_GATE_PENALTY (the other
+    classes' probabilities are unchanged). One rule for cross-validation (numpy in, a float32 copy out) and serving
+    and explanations (a torch tensor in, a new tensor out, differentiable)."""
     import torch
 
     if not isinstance(logits, torch.Tensor):
-        return v_to_n(torch.as_tensor(np.asarray(logits, dtype=np.float32)), mask).numpy()
+        return move_class(torch.as_tensor(np.asarray(logits, dtype=np.float32)), mask, source, target).numpy()
     rows = logits if mask is None else logits[torch.as_tensor(mask, device=logits.device)]
-    n = torch.logaddexp(rows[:, N_INDEX], rows[:, V_INDEX])[:, None]
-    v = (rows[:, V_INDEX] - AF_GATE_PENALTY)[:, None]
-    moved = torch.cat([n, rows[:, N_INDEX + 1:V_INDEX], v, rows[:, V_INDEX + 1:]], dim=1)
+    moved = rows.clone()
+    moved[:, target] = torch.logaddexp(rows[:, target], rows[:, source])
+    moved[:, source] = rows[:, source] - AF_GATE_PENALTY
     if mask is None:
         return moved
     out = logits.clone()
@@ -157,7 +166,62 @@ def v_to_n(logits, mask: np.ndarray | None = None):
     return out
 
 
+def v_to_n(logits, mask: np.ndarray | None = None):
+    """``logits`` with the V probability of the beats of ``mask`` (None: every beat) moved to N (``move_class``):
+    the on-time V gate."""
+    return move_class(logits, mask, V_INDEX, N_INDEX)
+
+
 def apply_v_gate(logits: np.ndarray, rr: np.ndarray, gate) -> tuple[np.ndarray, np.ndarray]:
     """(a copy of ``logits`` with V moved to N where ``v_gate_mask``, that mask)."""
     mask = v_gate_mask(logits, rr, gate)
     return v_to_n(logits, mask), mask
+
+
+def sv_runs(rr: np.ndarray, gate, af: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """The fast runs of one record's beats, as (first, stop) beat indices: a beat that comes abruptly early (pre RR
+    under ``onset`` of the interval before it) starts a run, which goes on while the beats stay fast (pre RR under
+    ``fast`` of the record's median RR) and steady (each pre RR within ``steady`` of the one before, as a fraction);
+    runs of at least SV_RUN_MIN_BEATS beats, none inside atrial fibrillation (``af``, bool (n,)). ``rr`` (n, 10):
+    ``beats.RR_FEATURES``; ``gate`` = (fast, steady, onset). Sinus tachycardia speeds up gradually, so it starts no run.
+    """
+    fast, steady, onset = (float(g) for g in gate)
+    rr = np.asarray(rr, dtype=np.float64).reshape(-1, len(RR_FEATURES))
+    ok = rr[:, _PRE_NORM] < fast
+    if af is not None:
+        ok &= ~np.asarray(af, bool)
+    pre, ok = rr[:, 0].tolist(), ok.tolist()
+    runs, j, n = [], 1, len(pre)
+    while j < n:
+        if ok[j] and pre[j] < onset * pre[j - 1]:
+            k = j + 1
+            while k < n and ok[k] and abs(pre[k] / pre[k - 1] - 1.0) < steady:
+                k += 1
+            if k - j >= SV_RUN_MIN_BEATS:
+                runs.append((j, k))
+            j = k
+        else:
+            j += 1
+    return runs
+
+
+def sv_run_mask(logits: np.ndarray, rr: np.ndarray, gate, af: np.ndarray | None = None) -> np.ndarray:
+    """bool (n,): the beats of one record whose best class is N inside a fast run (``sv_runs`` at ``gate``) in which
+    at least one beat's best class is S and none is V: a supraventricular tachycardia, whose beats AAMI labels S
+    (the network, reading 4 beats on each side, loses the run's onset a few beats in). ``logits``: the served ones
+    of the whole record; ``gate`` (fast, steady, onset) with fast <= 0 turns the rule off (all False)."""
+    mask = np.zeros(len(logits), bool)
+    if len(logits) == 0 or float(gate[0]) <= 0:
+        return mask
+    best = np.asarray(logits).argmax(axis=1)
+    for first, stop in sv_runs(rr, gate, af):
+        run = best[first:stop]
+        if (run == S_INDEX).any() and not (run == V_INDEX).any():
+            mask[first:stop] = run == N_INDEX
+    return mask
+
+
+def apply_sv_runs(logits: np.ndarray, rr: np.ndarray, gate, af: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(a copy of ``logits`` with N moved to S where ``sv_run_mask``, that mask)."""
+    mask = sv_run_mask(logits, rr, gate, af)
+    return (move_class(logits, mask, N_INDEX, S_INDEX) if mask.any() else np.array(logits, np.float32)), mask

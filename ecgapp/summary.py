@@ -81,6 +81,7 @@ V_LIKE_DOMINANT_R = 0.9  # median correlation of the V beats with the record's d
 HIGH_S_BURDEN_PCT = 20.0  # no training patient has more than about 13% S beats (209)
 LOW_AGREEMENT = 0.9
 ON_TIME_V_NOTE = 20  # at least this many beats the network read as V but the on-time V gate labelled N: say so
+SV_RUN_NOTE = 3  # at least this many beats the supraventricular run rule labelled S: say so
 
 
 def trust_notes(table: pd.DataFrame, report: AamiReport | None = None) -> list[str]:
@@ -114,6 +115,14 @@ def trust_notes(table: pd.DataFrame, report: AamiReport | None = None) -> list[s
                          f"patients such beats were mostly wide conducted beats or noise, but late-cycle PVCs also come "
                          f"on time (on DS2, 213's ventricular beats found fell from 214 to 78 of 220). If this patient has them, check these beats (the beats "
                          f"table sorted \"on-time V first\", or its on_time_v column) or relabel their template.")
+    if "sv_run" in table:
+        ran = table["sv_run"].to_numpy(bool) & (table["label"] == "S").to_numpy()
+        if ran.sum() >= SV_RUN_NOTE:
+            notes.append(f"{int(ran.sum()):,} beats the network read as N lie in fast runs that start abruptly and "
+                         f"that it reads as supraventricular, so the decision rule labelled them S (a supraventricular "
+                         f"tachycardia's beats are S; the network loses a run's onset a few beats in). If a run is sinus "
+                         f"tachycardia or atrial flutter, relabel it (the beats table sorted \"SV run first\", or its "
+                         f"sv_run column).")
     if report is not None and report.accuracy < LOW_AGREEMENT:
         notes.append(f"The labels agree with the reference annotations on only {100 * report.accuracy:.0f}% of beats "
                      f"(see the agreement table).")

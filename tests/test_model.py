@@ -182,7 +182,7 @@ def test_on_time_v_gate_is_part_of_every_path():
     assert (predict_logits(model, waves, rr).argmax(axis=1) == 2).all()
     model.v_gate.copy_(torch.tensor([0.9, 1.1, 0.8, 1.0]))
     model.temperature.fill_(2.0)
-    logits, af, on_time_v, _ = predict_logits(model, waves, rr, return_rule=True)
+    logits, af, on_time_v, _, _ = predict_logits(model, waves, rr, return_rule=True)
     assert on_time_v.tolist() == [False, True] * (n // 2) and not af.any()
     assert (logits.argmax(axis=1) == np.where(on_time_v, 0, 2)).all()
     with torch.no_grad():
@@ -223,7 +223,7 @@ def test_template_consensus_is_part_of_every_path():
     own = predict_logits(model, waves, rr)
     assert len(np.unique(own[kind == 0].argmax(axis=1))) == 2
     model.template_mix.fill_(1.0)
-    logits, af, on_time_v, by_template = predict_logits(model, waves, rr, return_rule=True)
+    logits, af, on_time_v, by_template, _ = predict_logits(model, waves, rr, return_rule=True)
     with torch.no_grad():
         np.testing.assert_allclose(model(torch.from_numpy(waves), torch.from_numpy(rr)).numpy(), logits,
                                    rtol=1e-5, atol=1e-5)
@@ -246,3 +246,41 @@ def test_template_consensus_is_part_of_every_path():
     assert [expl.probabilities[c] for c in "NSVFQ"] == pytest.approx(p[i].tolist(), abs=1e-6)
     assert [expl.network_probabilities[c] for c in "NSVFQ"] == pytest.approx(p_own[i].tolist(), abs=1e-4)
     assert expl.by_template and any("its template" in line for line in reading(expl))
+
+
+def test_sv_run_rule_is_part_of_every_path():
+    """With ``sv_run`` set, a burst of fast beats whose first beat the head reads as S (the head's logits are fixed
+    here, so the test is about the rule's plumbing): predict_logits and forward both label the whole burst S, the
+    run mask names the beats the rule changed, the beats table has them in ``sv_run``, and the explanation of one
+    shows the served probabilities and says why."""
+    from ecgapp.explain import explain_beat, reading
+    from ecgapp.inference import predict_logits
+    from ecgapp.beats import rr_features
+
+    torch.manual_seed(0)
+    model = BeatClassifier(ModelConfig(arch="hybrid", context=2)).eval()
+    intervals = [0.8] * 30 + [0.45] * 8 + [0.9] + [0.8] * 30
+    rr = rr_features(np.concatenate(([0.0], np.cumsum(intervals)))).astype(np.float32)
+    n = len(rr)
+    waves = np.random.default_rng(0).normal(size=(n, 2, WINDOW_LENGTH)).astype(np.float32)
+    head = torch.tensor(np.tile([3.0, 1.0, 0.0, -1.0, -2.0], (n, 1)), dtype=torch.float32)
+    head[31] = torch.tensor([1.0, 3.0, 0.0, -1.0, -2.0])
+
+    def classify_raw(emb, index=None):  # the head's reading of beat i is row i, whatever the batch
+        rows = torch.arange(emb.shape[0]) if index is None else index[:, index.shape[1] // 2]
+        return head[rows.cpu()].to(emb.device)
+    model.classify_raw = classify_raw
+    logits, af, on_time_v, by_template, sv_run = predict_logits(model, waves, rr, return_rule=True)
+    assert not sv_run.any() and (logits.argmax(axis=1) == 1).sum() == 1  # the rule is off
+    model.sv_run.copy_(torch.tensor([0.8, 0.2, 0.9]))
+    logits, af, on_time_v, by_template, sv_run = predict_logits(model, waves, rr, return_rule=True)
+    assert np.flatnonzero(sv_run).tolist() == list(range(32, 39))
+    assert np.flatnonzero(logits.argmax(axis=1) == 1).tolist() == list(range(31, 39))
+    with torch.no_grad():
+        np.testing.assert_allclose(model(torch.from_numpy(waves), torch.from_numpy(rr)).numpy(), logits,
+                                   rtol=1e-5, atol=1e-5)
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    expl = explain_beat(model, waves, rr, 34, method="Saliency", served=p[34], sv_run=True)
+    assert expl.predicted == "S" and expl.sv_run and expl.network_probabilities is not None  # (the real head's)
+    assert any("supraventricular tachycardia" in line for line in reading(expl))

@@ -131,3 +131,57 @@ def test_on_time_v_gate_moves_v_to_n_only_for_beats_that_come_on_time():
     assert not moved.any()
     assert apply_v_gate(logits, rr, (0.9, 1.1, 0.8, 0.99))[1].tolist() == [False] * 4 + [True, False]
     assert apply_v_gate(sure, rr, (0.9, 1.1, 0.8, 1.0))[1][4]  # 1: whatever the network's certainty
+
+
+def _rr_of_intervals(intervals):
+    """RR features (beats.rr_features) of beats whose RR intervals are ``intervals`` (seconds)."""
+    from ecgapp.beats import rr_features
+    return rr_features(np.concatenate(([0.0], np.cumsum(intervals))))
+
+
+def test_sv_runs_start_abruptly_and_go_on_fast_and_steady():
+    """A burst of 8 beats at 0.45 s in a 0.8 s rhythm is one run (from its first early beat to its last); sinus
+    tachycardia that speeds up gradually to the same rate starts none; a two-beat burst is too short; irregular
+    fast beats (each interval far from the one before) break a run; inside atrial fibrillation (the AF mask) there
+    is none."""
+    from ecgapp.rhythm import sv_runs
+
+    gate = (0.8, 0.2, 0.9)
+    burst = [0.8] * 30 + [0.45] * 8 + [0.9] + [0.8] * 30
+    assert sv_runs(_rr_of_intervals(burst), gate) == [(31, 39)]
+    gradual = [0.8] * 30 + list(np.linspace(0.8, 0.45, 30)) + [0.45] * 20 + list(np.linspace(0.45, 0.8, 30)) + [0.8] * 30
+    assert sv_runs(_rr_of_intervals(gradual), gate) == []
+    assert sv_runs(_rr_of_intervals([0.8] * 30 + [0.45] * 2 + [0.9] + [0.8] * 30), gate) == []
+    jumpy = [0.8] * 30 + [0.45, 0.3, 0.5, 0.3, 0.5, 0.3] + [0.8] * 30
+    assert all(stop - first < 3 for first, stop in sv_runs(_rr_of_intervals(jumpy), gate))
+    rr = _rr_of_intervals(burst)
+    af = np.zeros(len(rr), bool)
+    af[25:45] = True
+    assert sv_runs(rr, gate, af) == []
+
+
+def test_sv_run_rule_moves_n_to_s_only_in_runs_the_network_reads_as_supraventricular():
+    """In the burst, the network reads the first early beat as S and the rest as N: the rule makes every N beat of
+    the run S (its N probability moved to S, the others unchanged) and nothing outside it. A run with a beat read
+    as V, or with no beat read as S, is left alone, and so is everything when the rule is off."""
+    from ecgapp.rhythm import apply_sv_runs
+
+    rr = _rr_of_intervals([0.8] * 30 + [0.45] * 8 + [0.9] + [0.8] * 30)
+    n = len(rr)
+    logits = np.tile(np.array([3.0, 1.0, 0.0, -1.0, -2.0], np.float32), (n, 1))
+    logits[31] = [1.0, 3.0, 0.0, -1.0, -2.0]  # the run's first beat: S
+    out, mask = apply_sv_runs(logits, rr, (0.8, 0.2, 0.9))
+    assert np.flatnonzero(mask).tolist() == list(range(32, 39))
+    assert (out[32:39].argmax(axis=1) == 1).all() and (out[:31].argmax(axis=1) == 0).all()
+    np.testing.assert_array_equal(out[~mask], logits[~mask])
+    p = lambda z: np.exp(z) / np.exp(z).sum()
+    np.testing.assert_allclose(p(out[33])[1], p(logits[33])[0] + p(logits[33])[1], rtol=1e-4)
+    np.testing.assert_allclose(p(out[33])[2:], p(logits[33])[2:], rtol=1e-4)
+    with_v = logits.copy()
+    with_v[35] = [0.0, 1.0, 3.0, -1.0, -2.0]
+    assert not apply_sv_runs(with_v, rr, (0.8, 0.2, 0.9))[1].any()
+    no_s = logits.copy()
+    no_s[31] = logits[30]
+    assert not apply_sv_runs(no_s, rr, (0.8, 0.2, 0.9))[1].any()
+    off, none = apply_sv_runs(logits, rr, (0.0, 0.0, 0.0))
+    assert not none.any() and np.array_equal(off, logits)
