@@ -387,8 +387,8 @@ def explanation_figure(expl: BeatExplanation, wave_mv: np.ndarray | None = None,
     for k, (name, (lo, hi)) in enumerate(expl.regions.items()):  # after the traces (plotly skips shapes on empty
         # subplots); neutral greys, so that red and blue only ever mean evidence for and against
         fig.add_vrect(x0=lo, x1=hi, fillcolor=REGION_SHADES[k % 2], opacity=0.35, line_width=0, row=1, col=1,
-                      layer="below", annotation_text=REGION_SHORT[name],  # top and bottom in turn: narrow regions
-                      annotation_position="top left" if k % 2 == 0 else "bottom left",  # do not overlap
+                      layer="below", annotation_text=REGION_SHORT[name],  # centred on top, off the attribution
+                      annotation_position="top",  # band below the beat, each name over its own region
                       annotation_font_size=11)
     labels = [RR_LABELS[c] for c in RR_FEATURES]
     fig.add_trace(go.Bar(
