@@ -718,7 +718,8 @@ def render(choice: dict) -> None:
                         + f"probabilities divided by a temperature of {rule.get('temperature', 1.0):.2f}"
                         + (f"; then each beat's N, V, F and Q probabilities pulled {rule['template_mix']:.0%} of the "
                            f"way towards the average of its template (this record's beats of its shape and timing), "
-                           f"as Holter software labels a shape as a whole; S stays each beat's own"
+                           f"as Holter software labels a shape as a whole; S stays each beat's own, except that a "
+                           f"beat read as S in a template that reads V is labelled V"
                            if rule.get("template_mix") else "")
                         + (f"; last, a beat read as N inside a run of at least 3 beats that starts abruptly (under "
                            f"{run[2]:.0%} of the interval before it) and goes on fast (under {run[0]:.0%} of the "

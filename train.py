@@ -456,17 +456,19 @@ def templates_of(records: np.ndarray, fs: float) -> np.ndarray:
     return out
 
 
-def served(logits: np.ndarray, bias: np.ndarray, temperature: float, groups: np.ndarray, mix: float) -> np.ndarray:
+def served(logits: np.ndarray, bias: np.ndarray, temperature: float, groups: np.ndarray, mix: float,
+           ventricular: bool = True) -> np.ndarray:
     """The served probabilities of (gated) out-of-fold logits: offsets, temperature, then template consensus (as
-    inference.predict_logits does record by record: ``groups`` from templates_of never span two records)."""
-    return consensus_probabilities((np.asarray(logits, np.float64) + bias) / temperature, groups, mix)
+    inference.predict_logits does record by record: ``groups`` from templates_of never span two records);
+    ``ventricular`` False leaves out consensus's last step (no S in a template that reads V), for comparison."""
+    return consensus_probabilities((np.asarray(logits, np.float64) + bias) / temperature, groups, mix, ventricular)
 
 
-def choose_template_mix(logits, labels, bias, temperature, groups) -> tuple[float, dict]:
+def choose_template_mix(logits, labels, bias, temperature, groups, ventricular: bool = True) -> tuple[float, dict]:
     """The template consensus weight (0 = none) with the best pooled out-of-fold macro-F1, on the gated logits,
     and the figure of every candidate."""
-    scores = {m: round(float(aami_report(labels, served(logits, bias, temperature, groups, m).argmax(axis=1))
-                             .macro_f1), 4) for m in TEMPLATE_MIXES}
+    scores = {m: round(float(aami_report(labels, served(logits, bias, temperature, groups, m, ventricular)
+                                         .argmax(axis=1)).macro_f1), 4) for m in TEMPLATE_MIXES}
     return max(scores, key=lambda m: (scores[m], -m)), {f"{m:g}": v for m, v in scores.items()}
 
 
@@ -508,7 +510,7 @@ def class_offsets(logits: np.ndarray, labels: np.ndarray, fit: bool) -> np.ndarr
 
 
 def rule_temperature(raw_logits: np.ndarray, gated_logits: np.ndarray, labels: np.ndarray, bias: np.ndarray,
-                     groups: np.ndarray | None = None, mix: float = 0.0) -> float:
+                     groups: np.ndarray | None = None, mix: float = 0.0, ventricular: bool = True) -> float:
     """The temperature of the served probabilities: fitted on the gated logits plus offsets, leaving out the
     reference S and V beats the gates gave up on (their log-loss measures the rule, not the confidence, and a
     handful of them would otherwise set the temperature). With template consensus (``mix`` > 0 over ``groups``)
@@ -523,7 +525,7 @@ def rule_temperature(raw_logits: np.ndarray, gated_logits: np.ndarray, labels: n
     keep = ~given_up & (labels >= 0)
 
     def nll(t: float) -> float:
-        p = served(gated_logits, bias, t, groups, mix)[keep, labels[keep]]
+        p = served(gated_logits, bias, t, groups, mix, ventricular)[keep, labels[keep]]
         return float(-np.log(np.maximum(p, 1e-12)).mean())
     return best_temperature(nll)
 

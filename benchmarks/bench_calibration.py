@@ -85,7 +85,7 @@ def main() -> None:
                  f"{expected_calibration_error(fitted, y):.3f} | {nll(raw, y):.3f} | {nll(fitted, y):.3f} |")
     fit_offsets = card["train_config"].get("offsets", True)
     crossfit, af_only, no_mix = np.zeros(len(y), int), np.zeros(len(y), int), np.zeros(len(y), int)
-    no_runs = np.zeros(len(y), int)
+    no_runs, no_vt = np.zeros(len(y), int), np.zeros(len(y), int)
     chosen, chosen_v, chosen_mix, chosen_run = [], [], [], []
     for k in np.unique(fold):
         held = fold == k
@@ -100,6 +100,10 @@ def main() -> None:
         mk, _ = train.choose_template_mix(zk[~held], y[~held], bk, tk, groups[~held])
         tk = train.rule_temperature(z[~held], zk[~held], y[~held], bk, groups[~held], mk)
         pk = train.served(zk, bk, tk, groups, mk)
+        t0 = train.rule_temperature(z[~held], zk[~held], y[~held], bk)  # the rule before consensus's V step
+        m0, _ = train.choose_template_mix(zk[~held], y[~held], bk, t0, groups[~held], ventricular=False)
+        t0 = train.rule_temperature(z[~held], zk[~held], y[~held], bk, groups[~held], m0, ventricular=False)
+        no_vt[held] = train.served(zk[held], bk, t0, groups[held], m0, ventricular=False).argmax(axis=1)
         no_runs[held] = pk[held].argmax(axis=1)
         rk, _ = train.choose_sv_run(pk[~held], y[~held], rr[~held], records[~held], afk[~held])
         crossfit[held] = train.in_runs(pk[held], rr[held], records[held], afk[held], rk).argmax(axis=1)
@@ -118,6 +122,8 @@ def main() -> None:
     no_runs_row = (f"AF gate, on-time V gate and template consensus chosen per fold, no run rule"
                    f"{'' if shipped_runs else ' (the shipped rule)'}", no_runs)
     for label, pred_ in (*((with_runs_row, no_runs_row) if shipped_runs else (no_runs_row, with_runs_row)),
+                         ("the same, template consensus without its last step (a beat read as S in a template "
+                          "that reads V stays S: the rule before experiments row 31)", no_vt),
                          ("AF gate and on-time V gate chosen per fold, no template consensus", no_mix),
                          (f"AF gate chosen per fold, no V gate", af_only), ("no gate", none)):
         r = aami_report(y, pred_)

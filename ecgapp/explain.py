@@ -313,10 +313,13 @@ def reading(expl: BeatExplanation) -> list[str]:
         own = max(expl.network_probabilities, key=expl.network_probabilities.get)
         why = (f"its template reads as {pred} on average" if pred != "S" else
                "with N, V, F and Q spread as in its template, S now leads")
+        s_note = ("S is not averaged over the template: its probability is this beat's" if own != "S" else
+                  "a beat read as S in a template that reads V is labelled V, since the shape tells a ventricular "
+                  "beat from a supraventricular one")
         lines.append(f"The network alone read this beat as {own} ({100 * expl.network_probabilities[own]:.0f}%). "
                      f"Serving pulls a beat's N, V, F and Q probabilities towards the average of its template (this "
                      f"record's beats of its shape and timing), as Holter software labels a shape as a whole, and "
-                     f"{why} (S is not averaged over the template: its probability is this beat's). If this beat differs from its template, relabel it. The "
+                     f"{why} ({s_note}). If this beat differs from its template, relabel it. The "
                      f"attribution is of the network's own score for {expl.target}.")
     if expl.sv_run:
         own = (f" (the network alone: N {100 * expl.network_probabilities['N']:.0f}%)"

@@ -40,6 +40,7 @@ SPLIT_BEATS = 5  # template when it holds at least this share of the template's 
 _PRE_RR_LOCAL = RR_FEATURES.index("pre_rr_local")
 _PRE_RR_NORM = RR_FEATURES.index("pre_rr_norm")
 _S_INDEX = AAMI_CLASSES.index("S")
+_V_INDEX = AAMI_CLASSES.index("V")
 TIMINGS = ("on time", "early", "fast", "early, fast")  # a template's timing, by its code (early + 2 * fast)
 
 
@@ -239,7 +240,8 @@ def counted(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
-def template_consensus(probs: np.ndarray, assignment: np.ndarray, weight: float) -> np.ndarray:
+def template_consensus(probs: np.ndarray, assignment: np.ndarray, weight: float,
+                       ventricular: bool = True) -> np.ndarray:
     """Each beat's class probabilities (n, 5) pulled towards its template's, as Holter software labels a template
     rather than each beat: the N, V, F and Q probabilities become ``(1 - weight) * own + weight * the template's
     mean``, rescaled so that they add up, with S, the beat's own probability, to 1.
@@ -247,6 +249,9 @@ def template_consensus(probs: np.ndarray, assignment: np.ndarray, weight: float)
     S stays the beat's own: a supraventricular beat differs from its neighbours of the same shape by its timing
     and P wave, which the network reads beat by beat (the templates keep early beats apart only when they are
     early against the local rhythm). The template's mean is over all its members, the beat included.
+    One exception (``ventricular``): a beat whose best class is then S, in a template whose mean probabilities
+    (after the pull) read V, has its S probability moved to V: the shape tells V from S, and a premature PVC that
+    the network half-read as S is one of a template of PVCs (experiments row 31).
     ``assignment`` (n,) int: each beat's template (``beat_templates(...).assignment``, without labels);
     ``weight`` 0 returns ``probs`` (as float64), 1 gives every member its template's N/V/F/Q mix.
     """
@@ -265,10 +270,17 @@ def template_consensus(probs: np.ndarray, assignment: np.ndarray, weight: float)
     out = np.empty_like(p)
     out[:, rest] = mixed[:, rest] * scale[:, None]
     out[:, own] = p[:, own]
+    if ventricular:
+        sums = np.zeros((group.max() + 1, p.shape[1]))
+        np.add.at(sums, group, out)
+        moved = (out.argmax(axis=1) == own) & (sums.argmax(axis=1)[group] == _V_INDEX)
+        out[moved, _V_INDEX] += out[moved, own]
+        out[moved, own] = 0.0
     return out
 
 
-def consensus_probabilities(logits: np.ndarray, assignment: np.ndarray, weight: float) -> np.ndarray:
+def consensus_probabilities(logits: np.ndarray, assignment: np.ndarray, weight: float,
+                            ventricular: bool = True) -> np.ndarray:
     """Served probabilities (n, 5) float64 from one record's calibrated logits: their softmax, then
     ``template_consensus`` over ``assignment`` at ``weight`` (the one path of serving, ``model.consensus``, and of
     cross-validation, ``train.served``)."""
@@ -276,4 +288,4 @@ def consensus_probabilities(logits: np.ndarray, assignment: np.ndarray, weight: 
     if len(z) == 0:
         return z.copy()
     p = np.exp(z - z.max(axis=1, keepdims=True))
-    return template_consensus(p / p.sum(axis=1, keepdims=True), assignment, weight)
+    return template_consensus(p / p.sum(axis=1, keepdims=True), assignment, weight, ventricular)

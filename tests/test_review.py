@@ -114,6 +114,28 @@ def test_template_consensus_labels_a_shape_as_a_whole_but_leaves_s_to_each_beat(
     np.testing.assert_allclose(single, probs[:1])
 
 
+def test_a_beat_read_as_s_in_a_template_that_reads_v_becomes_v():
+    """template_consensus's last step: a premature PVC the network half-read as S (S 0.5, V 0.4) inside a template of
+    PVCs becomes V, with its S probability moved to V; the same beat in a template of N beats stays S (an atrial
+    premature beat of the dominant shape); with ``ventricular=False``, S stays in both; weight 0 is off entirely."""
+    from ecgapp.templates import template_consensus
+
+    probs = np.zeros((20, 5))
+    probs[:10] = [0.05, 0.03, 0.9, 0.01, 0.01]  # template 0: PVCs ...
+    probs[3] = [0.08, 0.5, 0.4, 0.01, 0.01]  # ... one half-read as S
+    probs[10:] = [0.9, 0.03, 0.05, 0.01, 0.01]  # template 1: N beats ...
+    probs[13] = [0.08, 0.5, 0.4, 0.01, 0.01]  # ... and the same reading there
+    assignment = np.array([0] * 10 + [1] * 10)
+    out = template_consensus(probs, assignment, 0.75)
+    assert out[3].argmax() == INDEX["V"] and out[3, INDEX["S"]] == 0.0
+    np.testing.assert_allclose(out[3].sum(), 1.0)
+    assert out[13].argmax() == INDEX["S"]
+    kept = template_consensus(probs, assignment, 0.75, ventricular=False)
+    assert kept[3].argmax() == INDEX["S"] and kept[13].argmax() == INDEX["S"]
+    np.testing.assert_allclose(np.delete(out, 3, axis=0), np.delete(kept, 3, axis=0))
+    np.testing.assert_allclose(template_consensus(probs, assignment, 0.0), probs)
+
+
 def test_a_template_the_network_labels_two_ways_is_split_so_the_reader_sees_both():
     """One shape, on time: the network calls 80 beats N and 20 S (a share and count above SPLIT_SHARE and
     SPLIT_BEATS) and 3 beats V (too few to split off). The S beats become their own template, named by the
