@@ -40,7 +40,7 @@ from ecgapp.features import beat_inputs
 from ecgapp.inference import predict_logits
 from ecgapp.metrics import aami_report
 from ecgapp.mitdb import DS1, DS2, load_record
-from ecgapp.model import BeatClassifier, ModelConfig, load_model
+from ecgapp.model import BeatClassifier, ModelConfig, complete_state, load_model
 from ecgapp.aami import AAMI_CLASSES
 from ecgapp.templates import beat_templates
 
@@ -67,20 +67,15 @@ def split_key(split: tuple[float, int] | None) -> str:
 
 def fold_models(folds: Path, weights: str) -> dict[str, torch.nn.Module]:
     """DS1 record -> the cross-validation fold's network that never saw it (``<folds>/fold<f>.pt``, written by
-    train.py), with the shipped model's config, decision rule (AF gate threshold, on-time V gate, template consensus)
-    and temperature."""
+    train.py), with the shipped model's config, decision rule (AF gate threshold, on-time V gate, template consensus,
+    run rule) and temperature."""
     shipped, card = load_model(weights, "cpu")
     out = {}
     for pt in sorted(folds.glob("fold*.pt")):
         model = BeatClassifier(ModelConfig.from_dict(card["config"]))
-        state = torch.load(pt, map_location="cpu", weights_only=True)
-        state.setdefault("v_gate", torch.zeros(4))  # folds trained before the on-time V gate: set just below
-        state.setdefault("template_mix", torch.zeros(()))  # and before template consensus
-        model.load_state_dict(state)
-        model.af_threshold.copy_(shipped.af_threshold)
-        model.v_gate.copy_(shipped.v_gate)
-        model.template_mix.copy_(shipped.template_mix)
-        model.temperature.copy_(shipped.temperature)
+        model.load_state_dict(complete_state(torch.load(pt, map_location="cpu", weights_only=True)))
+        for rule in ("af_threshold", "v_gate", "template_mix", "sv_run", "temperature"):  # the shipped rule
+            getattr(model, rule).copy_(getattr(shipped, rule))
         meta = json.loads(str(np.load(pt.with_suffix(".npz"))["meta"]))
         out |= {name: model.eval() for name in meta["held_out"]}
     return out

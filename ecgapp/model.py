@@ -261,17 +261,22 @@ def save_model(model: BeatClassifier, path: Path, card: dict) -> None:
     tmp.replace(path.with_suffix(".json"))
 
 
-def load_model(path: str | Path, device: torch.device | str | None = None) -> tuple[BeatClassifier, dict]:
-    """Load weights safely (``weights_only=True``) and their model card; the model is in eval mode."""
-    path = Path(path).with_suffix("")
-    card = json.loads(path.with_suffix(".json").read_text())
-    model = BeatClassifier(ModelConfig.from_dict(card["config"]))
-    state = torch.load(path.with_suffix(".pt"), map_location="cpu", weights_only=True)
+def complete_state(state: dict) -> dict:
+    """A state dict saved before some part of the decision rule existed, completed with that part off (the same
+    dict, for ``load_state_dict``)."""
     state.setdefault("af_threshold", torch.zeros(()))  # weights from before the AF gate: no gate
     state.setdefault("v_gate", torch.zeros(4))  # weights from before the on-time V gate: no gate
     state.setdefault("template_mix", torch.zeros(()))  # weights from before template consensus: none
     state.setdefault("sv_run", torch.zeros(3))  # weights from before the supraventricular run rule: none
     if state["v_gate"].numel() == 3:  # a gate without the "unless sure of V" limit: gate any V
         state["v_gate"] = torch.cat([state["v_gate"], torch.ones(1)])
-    model.load_state_dict(state)
+    return state
+
+
+def load_model(path: str | Path, device: torch.device | str | None = None) -> tuple[BeatClassifier, dict]:
+    """Load weights safely (``weights_only=True``) and their model card; the model is in eval mode."""
+    path = Path(path).with_suffix("")
+    card = json.loads(path.with_suffix(".json").read_text())
+    model = BeatClassifier(ModelConfig.from_dict(card["config"]))
+    model.load_state_dict(complete_state(torch.load(path.with_suffix(".pt"), map_location="cpu", weights_only=True)))
     return model.to(pick_device(device) if not isinstance(device, torch.device) else device).eval(), card
