@@ -84,6 +84,31 @@ ON_TIME_V_NOTE = 20  # at least this many beats the network read as V but the on
 SV_RUN_NOTE = 3  # at least this many beats the supraventricular run rule labelled S: say so
 
 
+# the steps of the decision rule that change labels by rhythm, and what the app says when at least `minimum` beats
+# still show the label a step gave: (beats table column, label, minimum, note with {n})
+RULE_NOTES = (
+    ("on_time_v", "N", ON_TIME_V_NOTE,
+     "{n:,} beats the network read as ventricular came on time (not early, no pause after them, at this patient's "
+     "usual rate), so the decision rule labelled them N: across patients such beats were mostly wide conducted beats "
+     "or noise, but late-cycle PVCs also come on time (on DS2, 213's ventricular beats found fell from 214 to 78 of "
+     "220). If this patient has them, check these beats (the beats table sorted \"on-time V first\", or its "
+     "on_time_v column) or relabel their template."),
+    ("sv_run", "S", SV_RUN_NOTE,
+     "{n:,} beats the network read as N lie in fast runs that start abruptly and that it reads as supraventricular, "
+     "so the decision rule labelled them S (a supraventricular tachycardia's beats are S; the network loses a run's "
+     "onset a few beats in). If a run is sinus tachycardia or atrial flutter, relabel it (the beats table sorted "
+     "\"SV run first\", or its sv_run column)."),
+)
+
+
+def ruled(table: pd.DataFrame, column: str, label: str) -> int:
+    """How many beats a step of the decision rule (the beats table's bool ``column``: on_time_v, sv_run) gave
+    ``label`` and still show it (a reader may have relabelled them since); 0 when the table has no such column."""
+    if column not in table:
+        return 0
+    return int((table[column].to_numpy(bool) & (table["label"] == label).to_numpy()).sum())
+
+
 def trust_notes(table: pd.DataFrame, report: AamiReport | None = None) -> list[str]:
     """Plain-language warnings when a record's labels deserve less trust than usual (empty when none apply):
     many low-confidence beats (the ECG looks unlike the training data), ventricular labels on beats shaped like
@@ -107,22 +132,10 @@ def trust_notes(table: pd.DataFrame, report: AamiReport | None = None) -> list[s
     if s_pct >= HIGH_S_BURDEN_PCT:
         notes.append(f"{s_pct:.0f}% of beats labelled S: more than in any patient the model was trained on (at most "
                      f"about 13%); supraventricular labels here are less reliable.")
-    if "on_time_v" in table:
-        gated = table["on_time_v"].to_numpy(bool) & (table["label"] == "N").to_numpy()
-        if gated.sum() >= ON_TIME_V_NOTE:
-            notes.append(f"{int(gated.sum()):,} beats the network read as ventricular came on time (not early, no pause "
-                         f"after them, at this patient's usual rate), so the decision rule labelled them N: across "
-                         f"patients such beats were mostly wide conducted beats or noise, but late-cycle PVCs also come "
-                         f"on time (on DS2, 213's ventricular beats found fell from 214 to 78 of 220). If this patient has them, check these beats (the beats "
-                         f"table sorted \"on-time V first\", or its on_time_v column) or relabel their template.")
-    if "sv_run" in table:
-        ran = table["sv_run"].to_numpy(bool) & (table["label"] == "S").to_numpy()
-        if ran.sum() >= SV_RUN_NOTE:
-            notes.append(f"{int(ran.sum()):,} beats the network read as N lie in fast runs that start abruptly and "
-                         f"that it reads as supraventricular, so the decision rule labelled them S (a supraventricular "
-                         f"tachycardia's beats are S; the network loses a run's onset a few beats in). If a run is sinus "
-                         f"tachycardia or atrial flutter, relabel it (the beats table sorted \"SV run first\", or its "
-                         f"sv_run column).")
+    for column, label, minimum, text in RULE_NOTES:
+        n = ruled(table, column, label)
+        if n >= minimum:
+            notes.append(text.format(n=n))
     if report is not None and report.accuracy < LOW_AGREEMENT:
         notes.append(f"The labels agree with the reference annotations on only {100 * report.accuracy:.0f}% of beats "
                      f"(see the agreement table).")

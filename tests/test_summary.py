@@ -88,3 +88,21 @@ def test_record_roles():
     assert {record_role(r) for r in DS1} == {"training"} and {record_role(r) for r in DS2} == {"test"}
     assert {record_role(r) for r in PACED_RECORDS} == {"paced"}
     assert record_info("232").label.endswith("(test patient, DS2)")
+
+
+def test_trust_notes_name_the_beats_a_rhythm_rule_labelled_while_they_keep_its_label():
+    """A trust note counts the beats the supraventricular run rule made S (sv_run) and the on-time V gate made N
+    (on_time_v), each once there are enough of them; beats a reader has relabelled since no longer count."""
+    from ecgapp.summary import ON_TIME_V_NOTE, SV_RUN_NOTE, trust_notes
+
+    table = reference_table("100")
+    assert not any("fast runs" in n or "came on time" in n for n in trust_notes(table))
+    runs = table.index[:SV_RUN_NOTE]
+    table.loc[runs, ["label", "sv_run"]] = ["S", True]
+    gated = table.index[100:100 + ON_TIME_V_NOTE]
+    table.loc[gated, "on_time_v"] = True
+    notes = trust_notes(table)
+    assert any(n.startswith(f"{SV_RUN_NOTE:,} beats") and "fast runs" in n for n in notes)
+    assert any(n.startswith(f"{ON_TIME_V_NOTE:,} beats") and "came on time" in n for n in notes)
+    table.loc[runs[:1], "label"] = "N"  # the reader relabelled one: too few left for the note
+    assert not any("fast runs" in n for n in trust_notes(table))
