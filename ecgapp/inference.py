@@ -49,9 +49,9 @@ def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
     for the beats of a supraventricular run (the model's ``sv_run``, ``rhythm.sv_run_mask``). With ``return_af``
     also the bool (n,) mask of beats the AF detector read as atrial fibrillation (all False when the model has
     no gate); with ``return_rule`` (logits, AF mask, on-time V mask, template mask: beats whose label the
-    template consensus changed from the network's own, run mask: beats the run rule labelled S). ``progress(fraction done)`` is called after each batch
-    of beats. Batches of 1,024 beats: faster on a CPU than 4,096 (the activations stay in cache) and a quarter
-    of the memory.
+    template consensus changed from the network's own, run mask: beats the run rule labelled S).
+    ``progress(fraction done)`` is called after each batch of beats. Batches of 1,024 beats: faster on a CPU than
+    4,096 (the activations stay in cache) and a quarter of the memory.
     """
     model.eval()
     n = len(waves)
@@ -123,8 +123,8 @@ def beats_table(beats: BeatSet, probs: np.ndarray, af: np.ndarray | None = None,
 def classify_beats(model: torch.nn.Module, beats: BeatSet, progress: Callable[[float], None] | None = None
                    ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """(waves, rr, table): one record's model inputs and its beats table (labels, probabilities, AF, on-time V
-    template and run masks, beat-template correlation), the path of the CLI, the app and evaluation alike. ``progress(fraction)``:
-    see predict_logits."""
+    template and run masks, beat-template correlation), the path of the CLI, the app and evaluation alike.
+    ``progress(fraction)``: see predict_logits."""
     waves, rr = beat_inputs(beats)
     probs, af, on_time_v, by_template, sv_run = predict_inputs(model, waves, rr, progress=progress, return_rule=True)
     return waves, rr, beats_table(beats, probs, af, template_correlation(waves), on_time_v, by_template, sv_run)

@@ -221,7 +221,8 @@ def sv_run_mask(logits: np.ndarray, rr: np.ndarray, gate, af: np.ndarray | None 
     return mask
 
 
-def apply_sv_runs(logits: np.ndarray, rr: np.ndarray, gate, af: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def apply_sv_runs(logits: np.ndarray, rr: np.ndarray, gate,
+                  af: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(a copy of ``logits`` with N moved to S where ``sv_run_mask``, that mask)."""
     mask = sv_run_mask(logits, rr, gate, af)
     return (move_class(logits, mask, N_INDEX, S_INDEX) if mask.any() else np.array(logits, np.float32)), mask
