@@ -38,6 +38,13 @@ EVENT_LEAD_IN = {"ventricular bigeminy": 1, "ventricular trigeminy": 2, "suprave
 ON_TIME_V_FIRST = "on-time V first"  # beats table sort: the beats the on-time V gate labelled N, first
 BY_TEMPLATE_FIRST = "by template first"  # beats table sort: beats whose label template consensus gave, first
 SV_RUN_FIRST = "SV run first"  # beats table sort: beats the supraventricular run rule labelled S, first
+RULE_SORTS = {ON_TIME_V_FIRST: "on_time_v", BY_TEMPLATE_FIRST: "by_template", SV_RUN_FIRST: "sv_run"}  # -> column
+
+
+def rule_flag(table, column: str, beat: int) -> bool:
+    """Whether a step of the decision rule (the beats table's bool ``column``) gave ``beat`` its label; False for
+    tables without the column."""
+    return bool(table[column].iloc[beat]) if column in table else False
 GALLERY = 8  # templates drawn in the review gallery (the rest are reached through the template picker)
 REVIEWS_KEPT = 12  # records whose review a session keeps (reader labels, undo, adapted model)
 SOURCES = {"reference": "reference annotations", "detected": "detected (QRS detector)"}
@@ -128,10 +135,9 @@ def analysed(key: str, record, lead: str, source: str) -> Analysis:
 def explanation(key: str, lead: str, source: str, beat: int, method: str, target: str | None, _a: Analysis):
     return explain_beat(get_model()[0], _a.waves, _a.rr, beat, method=method, target=target,
                         in_af=bool(_a.table["af"].iloc[beat]),
-                        on_time_v=bool(_a.table["on_time_v"].iloc[beat]) if "on_time_v" in _a.table else False,
-                        served=_a.table[[f"p_{c}" for c in AAMI_CLASSES]].iloc[beat].to_numpy(float),
-                        by_template=bool(_a.table["by_template"].iloc[beat]) if "by_template" in _a.table else False,
-                        sv_run=bool(_a.table["sv_run"].iloc[beat]) if "sv_run" in _a.table else False)
+                        on_time_v=rule_flag(_a.table, "on_time_v", beat),
+                        by_template=rule_flag(_a.table, "by_template", beat), sv_run=rule_flag(_a.table, "sv_run", beat),
+                        served=_a.table[[f"p_{c}" for c in AAMI_CLASSES]].iloc[beat].to_numpy(float))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -574,9 +580,8 @@ def render(choice: dict) -> None:
         st.markdown("#### Beats")
         classes = st.multiselect("classes", AAMI_CLASSES, default=list(AAMI_CLASSES), key="table_classes")
         f1, f2 = st.columns([1, 1.3])
-        sorts = (["time", "least certain first"] + ([ON_TIME_V_FIRST] if a.table["on_time_v"].any() else [])
-                 + ([BY_TEMPLATE_FIRST] if "by_template" in a.table and a.table["by_template"].any() else [])
-                 + ([SV_RUN_FIRST] if "sv_run" in a.table and a.table["sv_run"].any() else []))
+        sorts = ["time", "least certain first"] + [name for name, column in RULE_SORTS.items()
+                                                   if column in a.table and a.table[column].any()]
         if st.session_state.get("table_sort") not in sorts:
             st.session_state.table_sort = "time"
         order = f1.selectbox("sort", sorts, key="table_sort", label_visibility="collapsed",
@@ -593,12 +598,8 @@ def render(choice: dict) -> None:
             shown = shown[(shown["reference"] != "") & (shown["reference"] != shown["label"])]
         if order == "least certain first":
             shown = shown.sort_values("confidence", kind="stable")
-        elif order == ON_TIME_V_FIRST:
-            shown = shown.sort_values("on_time_v", ascending=False, kind="stable")
-        elif order == BY_TEMPLATE_FIRST:
-            shown = shown.sort_values("by_template", ascending=False, kind="stable")
-        elif order == SV_RUN_FIRST:
-            shown = shown.sort_values("sv_run", ascending=False, kind="stable")
+        elif order in RULE_SORTS:
+            shown = shown.sort_values(RULE_SORTS[order], ascending=False, kind="stable")
         pages = max(1, -(-len(shown) // TABLE_PAGE_ROWS))  # a 24-hour record: only one page goes to the browser
         if selected is not None and st.session_state.get("table_page_beat") != selected:
             where = np.flatnonzero(shown["beat"].to_numpy() == selected)  # a newly selected beat: turn to its page

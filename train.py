@@ -43,7 +43,7 @@ from ecgapp.features import beat_inputs, normalise_waves, record_scale, record_t
 from ecgapp.inference import predict_logits
 from ecgapp.metrics import aami_report
 from ecgapp.mitdb import DS1, DS2, load_record
-from ecgapp.model import BeatClassifier, ModelConfig, count_parameters, pick_device, save_model
+from ecgapp.model import BeatClassifier, ModelConfig, pick_device, save_model
 from ecgapp.rhythm import apply_af_gate, apply_sv_runs, apply_v_gate
 from ecgapp import templates as templates_module
 from ecgapp.templates import beat_templates, consensus_probabilities

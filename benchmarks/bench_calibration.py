@@ -125,7 +125,7 @@ def main() -> None:
                          ("the same, template consensus without its last step (a beat read as S in a template "
                           "that reads V stays S: the rule before experiments row 31)", no_vt),
                          ("AF gate and on-time V gate chosen per fold, no template consensus", no_mix),
-                         (f"AF gate chosen per fold, no V gate", af_only), ("no gate", none)):
+                         ("AF gate chosen per fold, no V gate", af_only), ("no gate", none)):
         r = aami_report(y, pred_)
         lines.append(f"| {label} | {r.macro_f1:.3f} | {r.se['S']:.3f} | {r.ppv['S']:.3f} | {r.se['V']:.3f} | "
                      f"{r.ppv['V']:.3f} |")
@@ -143,9 +143,9 @@ def main() -> None:
               "of experiments row 30, not shipped, as chosen on all folds") + ": fast/steady/onset "
               + "/".join(f"{g:g}" for g in runs_gate) + ")", "",
               "| record | fold | S real | S found | S predicted | V real | V found | V predicted | V gate: real V "
-              "lost | V gate: false V removed | consensus: labels righted | consensus: labels wronged | run rule: "
-              "labels righted | run rule: labels wronged |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+              "lost | V gate: false V removed | real V read as S before consensus | consensus: labels righted | "
+              "consensus: labels wronged | run rule: labels righted | run rule: labels wronged |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name in [*sorted(set(records)), "all"]:
         m = records == name if name != "all" else np.ones(len(y), bool)
         took = m & (no_v == v) & (before != v)
@@ -154,7 +154,7 @@ def main() -> None:
         lines.append(f"| {name} | {fold[m][0] if name != 'all' else ''} | {(y[m] == s).sum()} | "
                      f"{((y[m] == s) & (pred[m] == s)).sum()} | {(pred[m] == s).sum()} | {(y[m] == v).sum()} | "
                      f"{((y[m] == v) & (pred[m] == v)).sum()} | {(pred[m] == v).sum()} | {(took & (y == v)).sum()} | "
-                     f"{(took & (y != v)).sum()} | {(changed & (before_runs == y)).sum()} | {(changed & (before == y)).sum()} | "
+                     f"{(took & (y != v)).sum()} | {(m & (y == v) & (before == s)).sum()} | {(changed & (before_runs == y)).sum()} | {(changed & (before == y)).sum()} | "
                      f"{(ran & (with_runs == y)).sum()} | {(ran & (before_runs == y)).sum()} |")
     text = "\n".join(lines) + "\n"
     out = RESULTS if not args.folds else RESULTS.with_name(f"calibration_{args.folds.parent.name}_{args.folds.name}.md")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
+from scipy.special import log_softmax
 
 from .aami import AAMI_CLASSES
 from .metrics import aami_report
@@ -103,8 +103,3 @@ def best_temperature(nll) -> float:
     res = minimize_scalar(lambda log_t: nll(float(np.exp(log_t))), bounds=(np.log(0.05), np.log(20.0)),
                           method="bounded")
     return float(np.exp(res.x))
-
-
-def apply(logits: np.ndarray, bias: np.ndarray, temperature: float) -> np.ndarray:
-    """Probabilities softmax((logits + bias) / temperature), (n, 5)."""
-    return softmax((np.asarray(logits, np.float64) + bias) / temperature, axis=1).astype(np.float32)

@@ -14,10 +14,9 @@ import pandas as pd
 import torch
 
 from .aami import AAMI_CLASSES
-from .beats import BeatSet, extract_beats
+from .beats import BeatSet
 from .features import beat_inputs
 from .quality import template_correlation
-from .records import Record
 
 
 @torch.no_grad()
