@@ -198,7 +198,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="one record: the beats CSV (default: beats.csv); several: a folder "
                                                "(default: beats) for <record>_beats.csv files and summary.csv")
     p.add_argument("--fs", type=float, default=None, help="sampling rate in Hz of a CSV without a time column")
-    p.add_argument("--lead", default=None, help="lead name (default: MLII if present, else the first)")
+    p.add_argument("--lead", default=None, help="lead name (default: MLII if present, else lead II under another "
+                                                 "name such as II or Lead II, else the first)")
     p.add_argument("--beats", choices=("auto", "reference", "detect"), default="auto",
                    help="beat locations: the reference annotations, the QRS detector, or auto (the annotations "
                         "when the record has beats in them, else detected; default)")

@@ -130,8 +130,9 @@ def extract_beats(record: Record, lead: str | int | None = None, r_peaks: np.nda
 
     Beat locations are ``r_peaks`` (sample indices at ``record.fs``) when given, else the record's
     reference annotations (beat symbols only; rhythm, noise and flutter-wave marks are ignored).
-    ``lead``: name or index; None picks MLII if present, else the first lead. ``cleaned``: that lead already
-    through ``processing.clean`` (mV at MODEL_FS), when the caller has it, so a long record is not filtered twice.
+    ``lead``: name or index; None picks ``Record.default_lead`` (MLII, else lead II under another name, else the
+    first lead). ``cleaned``: that lead already through ``processing.clean`` (mV at MODEL_FS), when the caller
+    has it, so a long record is not filtered twice.
     """
     li = record.lead_index(lead)
     if r_peaks is None:

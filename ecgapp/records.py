@@ -18,6 +18,10 @@ MAX_FS_HZ = 10_000.0
 MIN_DURATION_S = 2.0
 MAX_INTERPOLATED_GAP_S = 0.05  # NaN runs up to 50 ms (18 samples at 360 Hz) are bridged linearly
 PREFERRED_LEAD = "MLII"
+# Other names of lead II, the limb lead MLII stands in for (the model is trained on MLII): tried, in this order,
+# when a record has no MLII, compared upper-case without spaces, dashes, dots or underscores ("Lead II", "ECG II",
+# "D2": the name in French- and Spanish-speaking clinics)
+LEAD_II_NAMES = ("II", "ML2", "LEADII", "ECGII", "DII", "D2")
 
 # Factor that turns a value in the given unit into millivolts.
 _TO_MV = {
@@ -75,8 +79,9 @@ class Record:
 
     @property
     def default_lead(self) -> str:
-        """MLII when the record has it (the lead MIT-BIH models are trained on), else the first lead."""
-        return PREFERRED_LEAD if PREFERRED_LEAD in self.leads else self.leads[0]
+        """MLII when the record has it (the lead MIT-BIH models are trained on), else lead II under another name
+        (``LEAD_II_NAMES``: "II" in a 12-lead record, "Lead II", "ECG II"), else the first lead."""
+        return preferred_lead(self.leads)
 
     def lead_index(self, lead: str | int | None = None) -> int:
         """Column of ``lead`` (name or index; None picks ``default_lead``)."""
@@ -93,6 +98,21 @@ class Record:
     def lead_signal(self, lead: str | int | None = None) -> np.ndarray:
         """One lead as a 1-D float32 array in mV (NaN where masked)."""
         return self.signal[:, self.lead_index(lead)]
+
+
+def _lead_key(name: str) -> str:
+    return "".join(c for c in str(name).upper() if c not in " -_.")
+
+
+def preferred_lead(leads) -> str:
+    """The lead to read by default among ``leads`` (names): MLII, else lead II under one of ``LEAD_II_NAMES``,
+    else the first. A 12-lead record's first lead is lead I, whose beats look unlike the MLII beats the model
+    learned from; its lead II is the nearest to them."""
+    keys = [_lead_key(lead) for lead in leads]
+    for wanted in (PREFERRED_LEAD, *LEAD_II_NAMES):
+        if wanted in keys:
+            return leads[keys.index(wanted)]
+    return leads[0]
 
 
 def check_sampling_rate(fs, source: str) -> float:

@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ecgapp.beats import extract_beats
 from ecgapp.errors import InputError
 from ecgapp.mitdb import load_record
 from ecgapp.physionet import SHARED_DATA_DIR
+from ecgapp.records import preferred_lead
 from ecgapp.uploads import MAX_NAME_LENGTH, load_upload, sanitize_filename
 
 MITDB = Path(os.environ.get("ECGAPP_DATA_DIR") or SHARED_DATA_DIR) / "mitdb"
@@ -240,6 +242,25 @@ def test_csv_units_in_column_names(x10):
     assert rec.leads == ("V1", "V5") and rec.units == ("mV", "mV")
     np.testing.assert_allclose(rec.signal, x10, atol=1e-6)
     assert "lead V1: converted from uV to mV" in rec.notes
+
+
+@pytest.mark.parametrize("leads, expected", [
+    (("I", "II", "III", "aVR", "V1"), "II"),  # a 12-lead record: lead II, not lead I, the first column
+    (("ECG I", "ECG II"), "ECG II"), (("Lead I", "lead ii"), "lead ii"), (("V5", "MLII"), "MLII"),
+    (("II", "MLII"), "MLII"), (("ECG1", "ECG2"), "ECG1"), (("V1", "V2"), "V1"), (("D1", "D2", "D3"), "D2"),
+])
+def test_default_lead_is_lead_ii_under_any_common_name(leads, expected):
+    assert preferred_lead(leads) == expected
+
+
+def test_twelve_lead_csv_reads_lead_ii_by_default(x10):
+    """Column II holds 100's MLII, column I its V5: the default lead, and so the beats, are lead II's."""
+    text = "time,I,II,V1\n" + "".join(f"{i / 360:.6f},{b:.3f},{a:.3f},{b:.3f}\n" for i, (a, b) in enumerate(x10))
+    rec = _upload_csv("twelve.csv", text)
+    assert rec.default_lead == "II"
+    np.testing.assert_allclose(rec.lead_signal(), x10[:, 0], atol=1e-6)
+    beats = extract_beats(rec, r_peaks=np.array([370, 662, 946]))
+    assert beats.lead == "II"
 
 
 def test_csv_sample_number_column_is_not_a_lead(x10):
