@@ -128,6 +128,38 @@ def premature_beats(times_s: np.ndarray, labels: np.ndarray, candidates: np.ndar
     return rr_features(t), labels
 
 
+def ventricular_runs(times_s: np.ndarray, labels: np.ndarray, windows: np.ndarray, v_windows: np.ndarray,
+                     candidates: np.ndarray, rng: np.random.Generator, run_beats=(3, 8), rate=(0.45, 0.8),
+                     pause=(1.0, 1.6)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(RR features, labels, windows) of a stretch of normal beats in which a run of this patient's PVCs is set.
+
+    DS1's ventricular runs are few (223's, 203's, 207's) and the network reads many of their beats as N: a run
+    of one shape at a steady rate looks like a rhythm. Here ``run_beats`` consecutive beats, starting at one of the
+    ``candidates`` (indices into the stretch), are replaced by windows drawn from ``v_windows`` (mV, this patient's
+    own PVCs, as cut from the record) and labelled V; they come at ``rate`` times the sinus RR interval (the
+    first one early too), and the sinus beats after the run follow a pause of ``pause`` sinus intervals.
+    """
+    from .beats import rr_features
+
+    t = np.asarray(times_s, dtype=np.float64).copy()
+    labels = np.asarray(labels).copy()
+    windows = np.array(windows, dtype=np.float32, copy=True)
+    k = int(rng.integers(run_beats[0], run_beats[1] + 1))
+    candidates = np.asarray(candidates)
+    candidates = candidates[(candidates >= 2) & (candidates + k < t.size - 1)]
+    if candidates.size == 0 or len(v_windows) == 0:
+        return rr_features(t), labels, windows
+    s = int(rng.choice(candidates))
+    sinus = t[s] - t[s - 1]
+    step = rng.uniform(*rate) * sinus
+    old_next = t[s + k]
+    t[s: s + k] = t[s - 1] + step * np.arange(1, k + 1)
+    t[s + k:] += t[s + k - 1] + rng.uniform(*pause) * sinus - old_next
+    windows[s: s + k] = v_windows[rng.integers(len(v_windows), size=k)]
+    labels[s: s + k] = 2  # V (AAMI_CLASSES order)
+    return rr_features(t), labels, windows
+
+
 def early_waves(windows: np.ndarray, pre_rr_old_s: np.ndarray, pre_rr_new_s: np.ndarray,
                 fs: float = MODEL_FS) -> np.ndarray:
     """Beat windows (n, L) in mV of consecutive beats, redrawn for beats whose pre RR changed (s, ``premature_beats``).

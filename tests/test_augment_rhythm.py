@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ecgapp.augment import irregular_rhythm, premature_beats
+from ecgapp.augment import irregular_rhythm, premature_beats, ventricular_runs
 from ecgapp.beats import RR_FEATURES
 
 PRE, PRE_LOCAL = RR_FEATURES.index("pre_rr_s"), RR_FEATURES.index("pre_rr_local")
@@ -26,6 +26,26 @@ def test_no_candidates_no_change():
     t = np.arange(10) * 0.8
     rr, labels = premature_beats(t, np.zeros(10, int), np.array([0, 1, 9]), np.random.default_rng(0))
     assert not labels.any() and np.allclose(rr[:, PRE], 0.8)
+
+
+def test_synthetic_ventricular_run_is_fast_labelled_v_and_drawn_from_the_patients_pvcs():
+    rng = np.random.default_rng(0)
+    t = np.arange(60) * 0.8
+    normal = np.zeros((60, 8), np.float32)
+    pvcs = np.arange(1, 4, dtype=np.float32)[:, None] * np.ones((1, 8), np.float32)  # three PVC shapes: 1, 2, 3
+    for _ in range(20):
+        rr, labels, windows = ventricular_runs(t, np.zeros(60, int), normal, pvcs, np.arange(10, 50), rng)
+        run = np.flatnonzero(labels == 2)
+        assert 3 <= run.size <= 8 and (np.diff(run) == 1).all() and 10 <= run[0] < 50
+        assert set(np.unique(labels)) == {0, 2}
+        assert np.isin(windows[run, 0], [1, 2, 3]).all() and not windows[labels == 0].any()
+        assert (rr[run, PRE] <= 0.8 * 0.8 + 1e-6).all() and (rr[run, PRE] >= 0.8 * 0.45 - 1e-6).all()
+        np.testing.assert_allclose(rr[run[1:], PRE], rr[run[0], PRE], atol=1e-6)  # a steady run
+        after = run[-1] + 1
+        assert 0.8 - 1e-6 <= rr[after, PRE] <= 0.8 * 1.6 + 1e-6  # a pause, then the sinus rhythm again
+        np.testing.assert_allclose(rr[after + 1:, PRE], 0.8, atol=1e-6)
+    rr, labels, windows = ventricular_runs(t, np.zeros(60, int), normal, pvcs[:0], np.arange(10, 50), rng)
+    assert not labels.any() and np.allclose(rr[1:, PRE], 0.8)  # no PVCs to draw on: nothing changes
 
 
 def test_af_retiming_keeps_the_mean_rate():
