@@ -8,6 +8,7 @@ neighbours, so batching never mixes records and a beat's label does not depend o
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,21 @@ from .aami import AAMI_CLASSES
 from .beats import BeatSet
 from .features import beat_inputs
 from .quality import template_correlation
+
+
+class Ruled(NamedTuple):
+    """One record's output with the decision rule's masks (``return_rule=True``); unpacks as a 5-tuple.
+
+    ``scores`` (n, 5) float32: logits (``predict_logits``) or probabilities (``predict_inputs``); then bool (n,)
+    masks: ``af`` beats the AF detector read as atrial fibrillation (S not called there), ``on_time_v`` beats read
+    as V that came on time (moved to N), ``by_template`` beats whose label template consensus changed from the
+    network's own, ``sv_run`` beats the supraventricular run rule labelled S."""
+
+    scores: np.ndarray
+    af: np.ndarray
+    on_time_v: np.ndarray
+    by_template: np.ndarray
+    sv_run: np.ndarray
 
 
 @torch.no_grad()
@@ -47,8 +63,7 @@ def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
     over ``templates.beat_templates`` of these inputs; the logits are then log-probabilities), last N moved to S
     for the beats of a supraventricular run (the model's ``sv_run``, ``rhythm.sv_run_mask``). With ``return_af``
     also the bool (n,) mask of beats the AF detector read as atrial fibrillation (all False when the model has
-    no gate); with ``return_rule`` (logits, AF mask, on-time V mask, template mask: beats whose label the
-    template consensus changed from the network's own, run mask: beats the run rule labelled S).
+    no gate); with ``return_rule`` a ``Ruled`` (the logits and every mask of the rule).
     ``progress(fraction done)`` is called after each batch of beats. Batches of 1,024 beats: faster on a CPU than
     4,096 (the activations stay in cache) and a quarter of the memory.
     """
@@ -57,7 +72,7 @@ def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
     if n == 0:
         empty = np.zeros((0, len(AAMI_CLASSES)), np.float32)
         none = np.zeros(0, bool)
-        return (empty, none, none, none, none) if return_rule else (empty, none) if return_af else empty
+        return Ruled(empty, none, none, none, none) if return_rule else (empty, none) if return_af else empty
     device = next(model.parameters()).device
     step = progress or (lambda done: None)
     emb = embed_beats(model, waves, rr, batch_size, progress=lambda done: step(0.8 * done))
@@ -71,7 +86,7 @@ def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
     logits = model.calibrate(gated).float().cpu().numpy()
     logits, by_template = model.consensus(logits, waves, rr)
     logits, sv_run = model.runs(logits, np.asarray(rr), af)
-    rule = (logits, af, on_time_v, by_template & ~sv_run, sv_run)
+    rule = Ruled(logits, af, on_time_v, by_template & ~sv_run, sv_run)
     return rule if return_rule else (logits, af) if return_af else logits
 
 
@@ -79,10 +94,11 @@ def predict_inputs(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
                    return_af: bool = False, progress: Callable[[float], None] | None = None,
                    return_rule: bool = False):
     """Class probabilities (n, 5) float32 for one record's model inputs (see features.beat_inputs); with
-    ``return_af`` also the atrial-fibrillation mask, with ``return_rule`` the four masks (see predict_logits)."""
-    logits, *masks = predict_logits(model, waves, rr, batch_size, progress=progress, return_rule=True)
-    probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
-    return (probs, *masks) if return_rule else (probs, masks[0]) if return_af else probs
+    ``return_af`` also the atrial-fibrillation mask, with ``return_rule`` a ``Ruled`` of the probabilities and
+    the rule's masks (see predict_logits)."""
+    rule = predict_logits(model, waves, rr, batch_size, progress=progress, return_rule=True)
+    probs = torch.softmax(torch.from_numpy(rule.scores), dim=1).numpy()
+    return rule._replace(scores=probs) if return_rule else (probs, rule.af) if return_af else probs
 
 
 def predict_beats(model: torch.nn.Module, beats: BeatSet, return_af: bool = False):
@@ -125,5 +141,6 @@ def classify_beats(model: torch.nn.Module, beats: BeatSet, progress: Callable[[f
     template and run masks, beat-template correlation), the path of the CLI, the app and evaluation alike.
     ``progress(fraction)``: see predict_logits."""
     waves, rr = beat_inputs(beats)
-    probs, af, on_time_v, by_template, sv_run = predict_inputs(model, waves, rr, progress=progress, return_rule=True)
-    return waves, rr, beats_table(beats, probs, af, template_correlation(waves), on_time_v, by_template, sv_run)
+    rule = predict_inputs(model, waves, rr, progress=progress, return_rule=True)
+    return waves, rr, beats_table(beats, rule.scores, rule.af, template_correlation(waves), rule.on_time_v,
+                                  rule.by_template, rule.sv_run)

@@ -182,8 +182,9 @@ def test_on_time_v_gate_is_part_of_every_path():
     assert (predict_logits(model, waves, rr).argmax(axis=1) == 2).all()
     model.v_gate.copy_(torch.tensor([0.9, 1.1, 0.8, 1.0]))
     model.temperature.fill_(2.0)
-    logits, af, on_time_v, _, _ = predict_logits(model, waves, rr, return_rule=True)
-    assert on_time_v.tolist() == [False, True] * (n // 2) and not af.any()
+    rule = predict_logits(model, waves, rr, return_rule=True)
+    logits, af, on_time_v = rule.scores, rule.af, rule.on_time_v
+    assert on_time_v.tolist() == [False, True] * (n // 2) and not af.any() and not rule.by_template.any()
     assert (logits.argmax(axis=1) == np.where(on_time_v, 0, 2)).all()
     with torch.no_grad():
         np.testing.assert_allclose(model(torch.from_numpy(waves), torch.from_numpy(rr)).numpy(), logits,
