@@ -34,7 +34,8 @@ import numpy as np
 import torch
 
 from ecgapp.aami import AAMI_CLASSES
-from ecgapp.augment import Augmenter, early_waves, irregular_rhythm, premature_beats, ventricular_runs
+from ecgapp.augment import (Augmenter, early_waves, irregular_rhythm, premature_beats, supraventricular_runs,
+                            ventricular_runs)
 from ecgapp.beats import RR_FEATURES, extract_beats
 from ecgapp.calibration import best_temperature, expected_calibration_error, fit_logit_bias, fit_temperature
 from ecgapp.crossval import folds_of
@@ -74,6 +75,8 @@ premature_augment = 0.3  # chance that a stretch of only normal beats gets 1-3 b
 premature_max = 3  # at most this many synthetic premature beats in one stretch (of ``chunk`` beats)
 ventricular_augment = 0.0  # chance that a stretch of only normal beats, in a record with PVCs, gets a run of 3-8 of
 # that patient's own PVCs at a fast rate, labelled V (augment.ventricular_runs: DS1's ventricular runs are few)
+supraventricular_augment = 0.0  # chance that a stretch of only normal beats gets a run of 3-10 beats at a fast,
+# steady rate with an abrupt onset, labelled S (augment.supraventricular_runs: synthetic supraventricular tachycardia)
 premature_waves = False  # redraw each synthetic premature beat's window: its P wave rides on the previous T wave
 invariance = 0.3  # subject-invariant training: a patient classifier on each beat's embedding, its gradient
 # reversed and scaled by this (ramped up over training), so the embedding learns to hide who the patient is (0 = off;
@@ -309,6 +312,11 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
                         rec["rr"][lo:hi, 0].cumsum(), rec["label"][lo:hi], rec["windows"][lo:hi],
                         rec["windows"][rec["label"] == AAMI_CLASSES.index("V")], np.arange(a, b) - lo, local)
                     w, _ = batch_inputs(rec, lo, hi, augmenter, w_new)
+                    r, y_chunk = rr_inputs(rr_new), y_all[a - lo: b - lo]
+                elif cfg["supraventricular_augment"] and hi - lo >= 12 and not rec["label"][lo:hi].any() \
+                        and local.random() < cfg["supraventricular_augment"]:
+                    rr_new, y_all = supraventricular_runs(rec["rr"][lo:hi, 0].cumsum(), rec["label"][lo:hi],
+                                                          np.arange(a, b) - lo, local)
                     r, y_chunk = rr_inputs(rr_new), y_all[a - lo: b - lo]
                 waves.append(w)
                 rr.append(r)
@@ -731,6 +739,9 @@ def main(argv=None) -> dict | None:
                 (f"synthetic ventricular runs: in {cfg['ventricular_augment']:.0%} of all-normal runs of records with "
                  "PVCs, 3-8 beats replaced by the patient's own PVCs at 0.45-0.8 of the sinus interval, labelled V",
                  cfg["ventricular_augment"] > 0),
+                (f"synthetic supraventricular tachycardia: in {cfg['supraventricular_augment']:.0%} of all-normal runs, "
+                 "3-10 beats at 0.45-0.75 of the sinus interval with an abrupt onset, labelled S",
+                 cfg["supraventricular_augment"] > 0),
                 (f"atrial-fibrillation re-timing of {cfg['rhythm_augment']:.0%} of all-normal runs",
                  cfg["rhythm_augment"] > 0)) if on) or "none",
         },

@@ -128,6 +128,24 @@ def premature_beats(times_s: np.ndarray, labels: np.ndarray, candidates: np.ndar
     return rr_features(t), labels
 
 
+def _run_times(t: np.ndarray, candidates: np.ndarray, rng: np.random.Generator, run_beats, rate, pause):
+    """Beat times ``t`` (s, changed in place) with a run of ``run_beats`` beats set at one of the ``candidates``: the
+    run's beats come every ``rate`` times the sinus RR interval before it (the first one early too) and the beats
+    after it follow a pause of ``pause`` sinus intervals. Returns the run's first index and length, or None."""
+    k = int(rng.integers(run_beats[0], run_beats[1] + 1))
+    candidates = np.asarray(candidates)
+    candidates = candidates[(candidates >= 2) & (candidates + k < t.size - 1)]
+    if candidates.size == 0:
+        return None
+    s = int(rng.choice(candidates))
+    sinus = t[s] - t[s - 1]
+    step = rng.uniform(*rate) * sinus
+    old_next = t[s + k]
+    t[s: s + k] = t[s - 1] + step * np.arange(1, k + 1)
+    t[s + k:] += t[s + k - 1] + rng.uniform(*pause) * sinus - old_next
+    return s, k
+
+
 def ventricular_runs(times_s: np.ndarray, labels: np.ndarray, windows: np.ndarray, v_windows: np.ndarray,
                      candidates: np.ndarray, rng: np.random.Generator, run_beats=(3, 8), rate=(0.45, 0.8),
                      pause=(1.0, 1.6)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -144,20 +162,36 @@ def ventricular_runs(times_s: np.ndarray, labels: np.ndarray, windows: np.ndarra
     t = np.asarray(times_s, dtype=np.float64).copy()
     labels = np.asarray(labels).copy()
     windows = np.array(windows, dtype=np.float32, copy=True)
-    k = int(rng.integers(run_beats[0], run_beats[1] + 1))
-    candidates = np.asarray(candidates)
-    candidates = candidates[(candidates >= 2) & (candidates + k < t.size - 1)]
-    if candidates.size == 0 or len(v_windows) == 0:
+    if len(v_windows) == 0:
         return rr_features(t), labels, windows
-    s = int(rng.choice(candidates))
-    sinus = t[s] - t[s - 1]
-    step = rng.uniform(*rate) * sinus
-    old_next = t[s + k]
-    t[s: s + k] = t[s - 1] + step * np.arange(1, k + 1)
-    t[s + k:] += t[s + k - 1] + rng.uniform(*pause) * sinus - old_next
-    windows[s: s + k] = v_windows[rng.integers(len(v_windows), size=k)]
-    labels[s: s + k] = 2  # V (AAMI_CLASSES order)
+    run = _run_times(t, candidates, rng, run_beats, rate, pause)
+    if run is not None:
+        s, k = run
+        windows[s: s + k] = v_windows[rng.integers(len(v_windows), size=k)]
+        labels[s: s + k] = 2  # V (AAMI_CLASSES order)
     return rr_features(t), labels, windows
+
+
+def supraventricular_runs(times_s: np.ndarray, labels: np.ndarray, candidates: np.ndarray, rng: np.random.Generator,
+                          run_beats=(3, 10), rate=(0.45, 0.75), pause=(1.0, 1.4)) -> tuple[np.ndarray, np.ndarray]:
+    """(RR features, labels) of a stretch of normal beats in which a run of supraventricular tachycardia is set.
+
+    Out of fold, half of DS1's missed S beats lie inside runs of supraventricular tachycardia (209's, 207's): the
+    network, reading 4 beats on each side, loses a run a few beats after its abrupt onset. Here ``run_beats``
+    consecutive beats, starting at one of the ``candidates``, come every ``rate`` times the sinus RR interval (the
+    first one early: an abrupt onset) and are labelled S; the sinus beats after the run follow a pause of ``pause``
+    sinus intervals. The waveforms are left as they are: the beats are conducted normally, only their timing
+    tells, as with ``premature_beats``.
+    """
+    from .beats import rr_features
+
+    t = np.asarray(times_s, dtype=np.float64).copy()
+    labels = np.asarray(labels).copy()
+    run = _run_times(t, candidates, rng, run_beats, rate, pause)
+    if run is not None:
+        s, k = run
+        labels[s: s + k] = 1  # S (AAMI_CLASSES order)
+    return rr_features(t), labels
 
 
 def early_waves(windows: np.ndarray, pre_rr_old_s: np.ndarray, pre_rr_new_s: np.ndarray,

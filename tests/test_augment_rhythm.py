@@ -2,10 +2,11 @@
 
 import numpy as np
 
-from ecgapp.augment import irregular_rhythm, premature_beats, ventricular_runs
+from ecgapp.augment import irregular_rhythm, premature_beats, supraventricular_runs, ventricular_runs
 from ecgapp.beats import RR_FEATURES
 
 PRE, PRE_LOCAL = RR_FEATURES.index("pre_rr_s"), RR_FEATURES.index("pre_rr_local")
+PRE_PREV = RR_FEATURES.index("pre_rr_prev")
 
 
 def test_synthetic_premature_beats_are_early_and_labelled_s():
@@ -46,6 +47,20 @@ def test_synthetic_ventricular_run_is_fast_labelled_v_and_drawn_from_the_patient
         np.testing.assert_allclose(rr[after + 1:, PRE], 0.8, atol=1e-6)
     rr, labels, windows = ventricular_runs(t, np.zeros(60, int), normal, pvcs[:0], np.arange(10, 50), rng)
     assert not labels.any() and np.allclose(rr[1:, PRE], 0.8)  # no PVCs to draw on: nothing changes
+
+
+def test_synthetic_supraventricular_run_is_abrupt_fast_steady_and_labelled_s():
+    rng = np.random.default_rng(1)
+    t = np.arange(60) * 0.8
+    for _ in range(20):
+        rr, labels = supraventricular_runs(t, np.zeros(60, int), np.arange(10, 50), rng)
+        run = np.flatnonzero(labels == 1)
+        assert 3 <= run.size <= 10 and (np.diff(run) == 1).all() and 10 <= run[0] < 50
+        assert set(np.unique(labels)) == {0, 1}
+        assert (rr[run, PRE] <= 0.8 * 0.75 + 1e-6).all() and (rr[run, PRE] >= 0.8 * 0.45 - 1e-6).all()
+        np.testing.assert_allclose(rr[run[1:], PRE], rr[run[0], PRE], atol=1e-6)
+        assert rr[run[0], PRE_PREV] <= 0.75 + 1e-6  # abrupt: the first beat of the run is early against the last
+        np.testing.assert_allclose(rr[run[-1] + 2:, PRE], 0.8, atol=1e-6)
 
 
 def test_af_retiming_keeps_the_mean_rate():
