@@ -24,6 +24,7 @@ import streamlit as st
 from ecgapp.aami import AAMI_CLASSES
 from ecgapp.errors import DataNotFoundError, InputError
 from ecgapp.mitdb import list_records, load_record
+from ecgapp.records import lead_caption
 from ecgapp.uploads import MAX_UPLOAD_BYTES, load_upload, newest_upload, remove_stale_uploads
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "hybrid"
@@ -478,7 +479,7 @@ def render(choice: dict) -> None:
     facts = f"lead {a.lead} - {a.fs:g} Hz - {a.duration_s / 60:.1f} min - {n_beats} beats ({SOURCES[source]})"
     st.caption(facts + (f" - {clinical}" if clinical else ""))
     if a.lead != "MLII":
-        st.caption("The model was trained on MIT-BIH lead MLII (a modified lead II); other leads are less reliable.")
+        st.caption(lead_caption(a.lead))
     for note in record.notes:
         st.info(note)
     if a.beats.skipped:
@@ -714,8 +715,8 @@ def render(choice: dict) -> None:
                         + (f"a beat the network reads as V that comes on time (at least {early:.0%} of the local RR, "
                            f"no pause after it: at most {pause:.0%}, and at least {fast:.0%} of the record's usual RR) "
                            + (f"and of which it is less than {sure:.0%} sure " if sure < 1 else "")
-                           + f"is labelled N, since premature ventricular beats come early, before a pause or in a "
-                           f"fast run (late-cycle PVCs are the exception: check them); " if early > 0 else "")
+                           + "is labelled N, since premature ventricular beats come early, before a pause or in a "
+                           "fast run (late-cycle PVCs are the exception: check them); " if early > 0 else "")
                         + f"probabilities divided by a temperature of {rule.get('temperature', 1.0):.2f}"
                         + (f"; then each beat's N, V, F and Q probabilities pulled {rule['template_mix']:.0%} of the "
                            f"way towards the average of its template (this record's beats of its shape and timing), "

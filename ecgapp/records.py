@@ -115,6 +115,14 @@ def preferred_lead(leads) -> str:
     return leads[0]
 
 
+def lead_caption(lead: str) -> str:
+    """What a reader should know about reading ``lead`` with a model trained on MIT-BIH's MLII."""
+    if _lead_key(lead) in LEAD_II_NAMES:
+        return (f"This is lead II ({lead}): the model was trained on MIT-BIH lead MLII, a modified lead II and the "
+                "nearest lead, so beat shapes differ a little.")
+    return "The model was trained on MIT-BIH lead MLII (a modified lead II); other leads are less reliable."
+
+
 def check_sampling_rate(fs, source: str) -> float:
     """Return ``fs`` as float if it is a plausible ECG sampling rate in Hz, else raise InputError."""
     try:

@@ -15,7 +15,7 @@ from ecgapp.beats import extract_beats
 from ecgapp.errors import InputError
 from ecgapp.mitdb import load_record
 from ecgapp.physionet import SHARED_DATA_DIR
-from ecgapp.records import preferred_lead
+from ecgapp.records import lead_caption, preferred_lead
 from ecgapp.uploads import MAX_NAME_LENGTH, load_upload, sanitize_filename
 
 MITDB = Path(os.environ.get("ECGAPP_DATA_DIR") or SHARED_DATA_DIR) / "mitdb"
@@ -261,6 +261,7 @@ def test_twelve_lead_csv_reads_lead_ii_by_default(x10):
     np.testing.assert_allclose(rec.lead_signal(), x10[:, 0], atol=1e-6)
     beats = extract_beats(rec, r_peaks=np.array([370, 662, 946]))
     assert beats.lead == "II"
+    assert lead_caption("II").startswith("This is lead II") and "less reliable" in lead_caption("V1")
 
 
 def test_csv_sample_number_column_is_not_a_lead(x10):
