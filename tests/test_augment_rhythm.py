@@ -29,6 +29,21 @@ def test_no_candidates_no_change():
     assert not labels.any() and np.allclose(rr[:, PRE], 0.8)
 
 
+def assert_run(rr, labels, label, beats, rate, pause, sinus=0.8) -> np.ndarray:
+    """A synthetic run in a stretch whose sinus RR is ``sinus`` s (candidates 10-49): ``beats`` consecutive beats
+    labelled ``label``, each ``rate`` times the sinus interval after the one before, then a pause of at most ``pause``
+    sinus intervals and the sinus rhythm again. Returns the run's indices."""
+    run = np.flatnonzero(labels == label)
+    assert beats[0] <= run.size <= beats[1] and (np.diff(run) == 1).all() and 10 <= run[0] < 50
+    assert set(np.unique(labels)) == {0, label}
+    assert (rr[run, PRE] <= sinus * rate[1] + 1e-6).all() and (rr[run, PRE] >= sinus * rate[0] - 1e-6).all()
+    np.testing.assert_allclose(rr[run[1:], PRE], rr[run[0], PRE], atol=1e-6)  # a steady run
+    after = run[-1] + 1
+    assert sinus - 1e-6 <= rr[after, PRE] <= sinus * pause + 1e-6  # a pause, then the sinus rhythm again
+    np.testing.assert_allclose(rr[after + 1:, PRE], sinus, atol=1e-6)
+    return run
+
+
 def test_synthetic_ventricular_run_is_fast_labelled_v_and_drawn_from_the_patients_pvcs():
     rng = np.random.default_rng(0)
     t = np.arange(60) * 0.8
@@ -36,31 +51,18 @@ def test_synthetic_ventricular_run_is_fast_labelled_v_and_drawn_from_the_patient
     pvcs = np.arange(1, 4, dtype=np.float32)[:, None] * np.ones((1, 8), np.float32)  # three PVC shapes: 1, 2, 3
     for _ in range(20):
         rr, labels, windows = ventricular_runs(t, np.zeros(60, int), normal, pvcs, np.arange(10, 50), rng)
-        run = np.flatnonzero(labels == 2)
-        assert 3 <= run.size <= 8 and (np.diff(run) == 1).all() and 10 <= run[0] < 50
-        assert set(np.unique(labels)) == {0, 2}
+        run = assert_run(rr, labels, 2, beats=(3, 8), rate=(0.45, 0.8), pause=1.6)
         assert np.isin(windows[run, 0], [1, 2, 3]).all() and not windows[labels == 0].any()
-        assert (rr[run, PRE] <= 0.8 * 0.8 + 1e-6).all() and (rr[run, PRE] >= 0.8 * 0.45 - 1e-6).all()
-        np.testing.assert_allclose(rr[run[1:], PRE], rr[run[0], PRE], atol=1e-6)  # a steady run
-        after = run[-1] + 1
-        assert 0.8 - 1e-6 <= rr[after, PRE] <= 0.8 * 1.6 + 1e-6  # a pause, then the sinus rhythm again
-        np.testing.assert_allclose(rr[after + 1:, PRE], 0.8, atol=1e-6)
     rr, labels, windows = ventricular_runs(t, np.zeros(60, int), normal, pvcs[:0], np.arange(10, 50), rng)
     assert not labels.any() and np.allclose(rr[1:, PRE], 0.8)  # no PVCs to draw on: nothing changes
 
 
 def test_synthetic_supraventricular_run_is_abrupt_fast_steady_and_labelled_s():
     rng = np.random.default_rng(1)
-    t = np.arange(60) * 0.8
     for _ in range(20):
-        rr, labels = supraventricular_runs(t, np.zeros(60, int), np.arange(10, 50), rng)
-        run = np.flatnonzero(labels == 1)
-        assert 3 <= run.size <= 10 and (np.diff(run) == 1).all() and 10 <= run[0] < 50
-        assert set(np.unique(labels)) == {0, 1}
-        assert (rr[run, PRE] <= 0.8 * 0.75 + 1e-6).all() and (rr[run, PRE] >= 0.8 * 0.45 - 1e-6).all()
-        np.testing.assert_allclose(rr[run[1:], PRE], rr[run[0], PRE], atol=1e-6)
+        rr, labels = supraventricular_runs(np.arange(60) * 0.8, np.zeros(60, int), np.arange(10, 50), rng)
+        run = assert_run(rr, labels, 1, beats=(3, 10), rate=(0.45, 0.75), pause=1.4)
         assert rr[run[0], PRE_PREV] <= 0.75 + 1e-6  # abrupt: the first beat of the run is early against the last
-        np.testing.assert_allclose(rr[run[-1] + 2:, PRE], 0.8, atol=1e-6)
 
 
 def test_af_retiming_keeps_the_mean_rate():
