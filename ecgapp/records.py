@@ -118,7 +118,8 @@ def preferred_lead(leads) -> str:
 def lead_caption(lead: str) -> str:
     """What a reader should know about reading ``lead`` with a model trained on MIT-BIH's MLII."""
     if _lead_key(lead) in LEAD_II_NAMES:
-        return (f"This is lead II ({lead}): the model was trained on MIT-BIH lead MLII, a modified lead II and the "
+        named = "" if str(lead).strip() == "II" else f" ({lead})"
+        return (f"This is lead II{named}: the model was trained on MIT-BIH lead MLII, a modified lead II and the "
                 "nearest lead, so beat shapes differ a little.")
     return "The model was trained on MIT-BIH lead MLII (a modified lead II); other leads are less reliable."
 

@@ -261,7 +261,8 @@ def test_twelve_lead_csv_reads_lead_ii_by_default(x10):
     np.testing.assert_allclose(rec.lead_signal(), x10[:, 0], atol=1e-6)
     beats = extract_beats(rec, r_peaks=np.array([370, 662, 946]))
     assert beats.lead == "II"
-    assert lead_caption("II").startswith("This is lead II") and "less reliable" in lead_caption("V1")
+    assert lead_caption("II").startswith("This is lead II: ") and "less reliable" in lead_caption("V1")
+    assert lead_caption("ECG II").startswith("This is lead II (ECG II): ")
 
 
 def test_csv_sample_number_column_is_not_a_lead(x10):
