@@ -52,6 +52,7 @@ VARIANTS: dict[str, list[str]] = {
     "hybrid, label smoothing 0.1": ["--label-smoothing", "0.1"],
     "hybrid, synthetic ventricular runs 0.2": ["--ventricular-augment", "0.2"],
     "hybrid, synthetic SV runs 0.2": ["--supraventricular-augment", "0.2"],
+    "hybrid, synthetic SV and ventricular runs 0.2": ["--supraventricular-augment", "0.2", "--ventricular-augment", "0.2"],
     "hybrid, AF re-timing 0.3": ["--rhythm-augment", "0.3", *NO_APC, *NO_INV],
     "hybrid, 8 beats each side": ["--context", "8"],
     "intrabeat": ["--arch", "intrabeat", "--template", "false", *NO_APC, *NO_INV],
