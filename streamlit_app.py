@@ -40,16 +40,16 @@ ON_TIME_V_FIRST = "on-time V first"  # beats table sort: the beats the on-time V
 BY_TEMPLATE_FIRST = "by template first"  # beats table sort: beats whose label template consensus gave, first
 SV_RUN_FIRST = "SV run first"  # beats table sort: beats the supraventricular run rule labelled S, first
 RULE_SORTS = {ON_TIME_V_FIRST: "on_time_v", BY_TEMPLATE_FIRST: "by_template", SV_RUN_FIRST: "sv_run"}  # -> column
+GALLERY = 8  # templates drawn in the review gallery (the rest are reached through the template picker)
+REVIEWS_KEPT = 12  # records whose review a session keeps (reader labels, undo, adapted model)
+SOURCES = {"reference": "reference annotations", "detected": "detected (QRS detector)"}
+NOTICE = "Research demo, not a medical device: do not use it to diagnose or treat anyone."
 
 
 def rule_flag(table, column: str, beat: int) -> bool:
     """Whether a step of the decision rule (the beats table's bool ``column``) gave ``beat`` its label; False for
     tables without the column."""
     return bool(table[column].iloc[beat]) if column in table else False
-GALLERY = 8  # templates drawn in the review gallery (the rest are reached through the template picker)
-REVIEWS_KEPT = 12  # records whose review a session keeps (reader labels, undo, adapted model)
-SOURCES = {"reference": "reference annotations", "detected": "detected (QRS detector)"}
-NOTICE = "Research demo, not a medical device: do not use it to diagnose or treat anyone."
 
 
 @st.cache_data(show_spinner=False)

@@ -164,6 +164,14 @@ def batch_inputs(rec: dict, lo: int, hi: int, augmenter, windows=None) -> tuple[
     return with_template(normalise_waves(w, rec["scale"]), rec["template"]), rec["rr"][lo:hi]
 
 
+def synthetic(cfg: dict, key: str, rec: dict, lo: int, hi: int, rng, at_least: int, eligible: bool = True) -> bool:
+    """Whether beats lo..hi of ``rec`` get the synthetic rhythm whose chance is ``cfg[key]``: only a stretch of at
+    least ``at_least`` beats, all labelled N, and ``eligible``; the random draw is made only then (so a rhythm that
+    is off draws nothing and leaves every other draw of a run as it was)."""
+    return bool(cfg[key]) and hi - lo >= at_least and not rec["label"][lo:hi].any() and eligible \
+        and rng.random() < cfg[key]
+
+
 # ---------------------------------------------------------------------------------------- one training run
 class _ReverseGradient(torch.autograd.Function):
     """Identity forward; gradient times -scale backward (domain-adversarial training, Ganin & Lempitsky 2015)."""
@@ -294,29 +302,24 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
                 lo, hi = max(a - k, 0), min(b + k, n)  # neighbours beyond the chunk, inside the record
                 w, r = batch_inputs(rec, lo, hi, augmenter)
                 y_chunk = rec["label"][a:b]
-                if cfg["rhythm_augment"] and hi - lo >= 3 and not rec["label"][lo:hi].any() \
-                        and local.random() < cfg["rhythm_augment"]:
-                    r = rr_inputs(irregular_rhythm(rec["rr"][lo:hi, 0].cumsum(), local))
-                elif cfg["premature_augment"] and hi - lo >= 8 and not rec["label"][lo:hi].any() \
-                        and local.random() < cfg["premature_augment"]:
-                    rr_new, y_all = premature_beats(rec["rr"][lo:hi, 0].cumsum(), rec["label"][lo:hi],
-                                                    np.arange(a, b) - lo, local, per_stretch=(1, cfg["premature_max"]))
+                times, chunk_at = rec["rr"][lo:hi, 0].cumsum(), np.arange(a, b) - lo  # beat times (s); the chunk
+                pvcs = rec["label"] == AAMI_CLASSES.index("V")  # the record's own PVCs, for synthetic ventricular runs
+                if synthetic(cfg, "rhythm_augment", rec, lo, hi, local, 3):
+                    r = rr_inputs(irregular_rhythm(times, local))
+                elif synthetic(cfg, "premature_augment", rec, lo, hi, local, 8):
+                    rr_new, y_all = premature_beats(times, rec["label"][lo:hi], chunk_at, local,
+                                                    per_stretch=(1, cfg["premature_max"]))
                     r, y_chunk = rr_inputs(rr_new), y_all[a - lo: b - lo]
                     if cfg["premature_waves"]:
                         w, _ = batch_inputs(rec, lo, hi, augmenter, early_waves(
                             rec["windows"][lo:hi], rec["rr"][lo:hi, 0], r[:, 0]))
-                elif cfg["ventricular_augment"] and hi - lo >= 12 and not rec["label"][lo:hi].any() \
-                        and (rec["label"] == AAMI_CLASSES.index("V")).any() \
-                        and local.random() < cfg["ventricular_augment"]:
-                    rr_new, y_all, w_new = ventricular_runs(
-                        rec["rr"][lo:hi, 0].cumsum(), rec["label"][lo:hi], rec["windows"][lo:hi],
-                        rec["windows"][rec["label"] == AAMI_CLASSES.index("V")], np.arange(a, b) - lo, local)
+                elif synthetic(cfg, "ventricular_augment", rec, lo, hi, local, 12, eligible=pvcs.any()):
+                    rr_new, y_all, w_new = ventricular_runs(times, rec["label"][lo:hi], rec["windows"][lo:hi],
+                                                            rec["windows"][pvcs], chunk_at, local)
                     w, _ = batch_inputs(rec, lo, hi, augmenter, w_new)
                     r, y_chunk = rr_inputs(rr_new), y_all[a - lo: b - lo]
-                elif cfg["supraventricular_augment"] and hi - lo >= 12 and not rec["label"][lo:hi].any() \
-                        and local.random() < cfg["supraventricular_augment"]:
-                    rr_new, y_all = supraventricular_runs(rec["rr"][lo:hi, 0].cumsum(), rec["label"][lo:hi],
-                                                          np.arange(a, b) - lo, local)
+                elif synthetic(cfg, "supraventricular_augment", rec, lo, hi, local, 12):
+                    rr_new, y_all = supraventricular_runs(times, rec["label"][lo:hi], chunk_at, local)
                     r, y_chunk = rr_inputs(rr_new), y_all[a - lo: b - lo]
                 waves.append(w)
                 rr.append(r)

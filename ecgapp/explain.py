@@ -251,8 +251,7 @@ def explain_beat(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, inde
     """Explain beat ``index`` of one record's model inputs (``features.beat_inputs(beats)``): the beat's own
     waveform and RR features are attributed; its template and (sequence model) neighbours are held fixed.
     ``in_af``, ``on_time_v``, ``by_template``, ``sv_run``, ``served`` (p_N..p_Q): the beats table's columns for this
-    beat
-    (see explain_inputs)."""
+    beat (see explain_inputs)."""
     if not 0 <= index < len(waves):
         raise IndexError(f"beat {index} out of range: the record has {len(waves)} beats")
     return explain_inputs(model, waves[index], rr[index], method=method, target=target,

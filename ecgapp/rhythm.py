@@ -33,9 +33,10 @@ The beats of a supraventricular tachycardia are S, but inside a run the network,
 loses the onset a few beats in and reads the rest as N (DS1's 209: about half its S beats). ``apply_sv_runs`` labels
 S the N beats of a run that starts abruptly, goes on fast and steady, lies outside AF and holds a beat the network
 reads as S and none it reads as V. Out of fold it righted 465 labels and wronged 2 over 3 seeds, nearly all in
-209 (``benchmarks.bench_calibration``); it is off in the shipped model (``train.py --sv-run true`` turns it on; benchmarks/results/experiments.md row
-30): its gain in cross-validation rests on one DS1 patient and, cross-fitted, is not there on every seed, and on DS2
-it labelled stretches of regular atrial flutter S (AAMI labels flutter beats N).
+209 (``benchmarks.bench_calibration``); it is off in the shipped model (``train.py --sv-run true`` turns it on;
+benchmarks/results/experiments.md row 30): its gain in cross-validation rests on one DS1 patient and, cross-fitted,
+is not there on every seed, and on DS2 it labelled stretches of regular atrial flutter S (AAMI labels flutter beats
+N).
 """
 
 from __future__ import annotations
