@@ -135,17 +135,21 @@ def main() -> None:
     pred = train.in_runs(consensus, rr, records, af, run_gate).argmax(axis=1)
     runs_gate = run_gate if shipped_runs else train.choose_sv_run(consensus, y, rr, records, af)[0]
     with_runs = train.in_runs(consensus, rr, records, af, runs_gate).argmax(axis=1)
-    s, v = AAMI_CLASSES.index("S"), AAMI_CLASSES.index("V")
+    s, v, n = AAMI_CLASSES.index("S"), AAMI_CLASSES.index("V"), AAMI_CLASSES.index("N")
+    network = z.argmax(axis=1)  # the network's own label, before any step of the rule
     no_v = (train.gated(z, records, pre_rr, threshold) + bias).argmax(axis=1)  # the same rule without the V gate
-    lines += ["", "## Per record, out of fold (with the rule; then the V beats the on-time V gate took, and the beats "
+    lines += ["", "## Per record, out of fold (with the rule; then the real S and V beats the network itself reads as N, "
+              "before any rule; the V beats the on-time V gate took, and the beats "
               "whose label template consensus changed, and those the supraventricular run rule made S, to the "
               "reference's label or away from it; the run rule " + ("shipped" if shipped_runs else
               "of experiments row 30, not shipped, as chosen on all folds") + ": fast/steady/onset "
               + "/".join(f"{g:g}" for g in runs_gate) + ")", "",
-              "| record | fold | S real | S found | S predicted | V real | V found | V predicted | V gate: real V "
-              "lost | V gate: false V removed | real V read as S before consensus | consensus: labels righted | "
-              "consensus: labels wronged | run rule: labels righted | run rule: labels wronged |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+              "| record | fold | S real | S found | S predicted | V real | V found | V predicted | network: real S read "
+              "as N | network: real V read as N | V gate: real V lost | V gate: false V removed | real V read as S "
+              "before consensus | consensus: labels righted | consensus: labels wronged | run rule: labels righted | "
+              "run rule: labels wronged |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+              "---: | ---: |"]
     for name in [*sorted(set(records)), "all"]:
         m = records == name if name != "all" else np.ones(len(y), bool)
         took = m & (no_v == v) & (before != v)
@@ -153,8 +157,10 @@ def main() -> None:
         ran = m & (with_runs != before_runs)
         lines.append(f"| {name} | {fold[m][0] if name != 'all' else ''} | {(y[m] == s).sum()} | "
                      f"{((y[m] == s) & (pred[m] == s)).sum()} | {(pred[m] == s).sum()} | {(y[m] == v).sum()} | "
-                     f"{((y[m] == v) & (pred[m] == v)).sum()} | {(pred[m] == v).sum()} | {(took & (y == v)).sum()} | "
-                     f"{(took & (y != v)).sum()} | {(m & (y == v) & (before == s)).sum()} | {(changed & (before_runs == y)).sum()} | {(changed & (before == y)).sum()} | "
+                     f"{((y[m] == v) & (pred[m] == v)).sum()} | {(pred[m] == v).sum()} | "
+                     f"{(m & (y == s) & (network == n)).sum()} | {(m & (y == v) & (network == n)).sum()} | "
+                     f"{(took & (y == v)).sum()} | {(took & (y != v)).sum()} | {(m & (y == v) & (before == s)).sum()} | "
+                     f"{(changed & (before_runs == y)).sum()} | {(changed & (before == y)).sum()} | "
                      f"{(ran & (with_runs == y)).sum()} | {(ran & (before_runs == y)).sum()} |")
     text = "\n".join(lines) + "\n"
     out = RESULTS if not args.folds else RESULTS.with_name(f"calibration_{args.folds.parent.name}_{args.folds.name}.md")
