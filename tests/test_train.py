@@ -136,3 +136,21 @@ def test_cached_folds_of_other_settings_are_refused_not_reused(tmp_path, monkeyp
     train.main(args)  # the same settings: the cached fold is used
     with pytest.raises(SystemExit, match=r"fold0\.npz was trained with other settings \(invariance\)"):
         train.main([*args, "--invariance", "0.5"])
+
+
+def test_a_synthetic_rhythm_draws_only_for_an_eligible_stretch():
+    """train.synthetic: off, too short, holding a non-N beat or not eligible -> False with no random draw (so a
+    rhythm that is off leaves every other draw of a run as it was); otherwise one draw against its chance."""
+    rec = {"label": np.array([0] * 20 + [2] + [0] * 20)}
+    cfg = {"on": 1.0, "off": 0.0}
+
+    def draws(*args, **kw) -> tuple[bool, bool]:
+        rng = np.random.default_rng(0)
+        got = train.synthetic(cfg, *args[:1], rec, *args[1:3], rng, *args[3:], **kw)
+        return got, rng.random() != np.random.default_rng(0).random()  # (result, whether it drew)
+
+    assert draws("off", 0, 20, 8) == (False, False)
+    assert draws("on", 0, 5, 8) == (False, False)  # too short
+    assert draws("on", 10, 30, 8) == (False, False)  # holds a V beat
+    assert draws("on", 0, 20, 8, eligible=False) == (False, False)
+    assert draws("on", 0, 20, 8) == (True, True)
