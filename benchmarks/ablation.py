@@ -10,7 +10,9 @@ where it stopped), then the out-of-fold figures are pooled. With ``--ds2`` the r
 all of DS1 and evaluated on DS2 once (runs/ablation/<variant>_s<S>.json): DS2 is reported, never used to
 choose. Writes benchmarks/results/ablation_cv.json and .md and prints a markdown table (mean ± sd over seeds).
 ``--summarise`` only reads what is cached; ``--refit`` recomputes the summary of every fully cached row with
-train.py's current decision rule (no training).
+train.py's current decision rule (no training). ``--extend`` adds the given seeds to a row already in the JSON whose
+own seeds' caches are gone (the cross-validation means and spreads are combined exactly; the seeds must be new to
+the row). ``--compare A B`` prints B minus A over their seeds with the Welch standard error (sample spreads).
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ def load_row(variant: str, seed: int) -> dict:
     if not cv_path.exists() and card is None:
         raise FileNotFoundError(cv_path)
     cv = json.loads(cv_path.read_text()) if cv_path.exists() else card["cross_validation"]
-    return {"cv": cv, "ds2": card["ds2"] if card else None}
+    return {"seed": seed, "cv": cv, "ds2": card["ds2"] if card else None}
 
 
 def _mean_sd(values) -> list | None:
@@ -104,10 +106,51 @@ def _mean_sd(values) -> list | None:
     return [round(float(np.mean(values)), 4), round(float(np.std(values)), 4)] if values else None
 
 
+def _combine(old: list | None, n_old: int, new: list | None, n_new: int) -> list | None:
+    """Exact mean and population sd of two disjoint groups of seeds, from each group's [mean, sd] and size."""
+    if old is None or new is None:
+        return old if new is None else new
+    n = n_old + n_new
+    mean = (n_old * old[0] + n_new * new[0]) / n
+    second = (n_old * (old[1] ** 2 + old[0] ** 2) + n_new * (new[1] ** 2 + new[0] ** 2)) / n
+    return [round(mean, 4), round(float(np.sqrt(max(second - mean ** 2, 0.0))), 4)]
+
+
+def extend(stored: dict, added: dict) -> dict:
+    """``stored`` (a row of the JSON) with the seeds of ``added`` (the same row summarised over new seeds only)."""
+    if set(stored.get("seed list", [])) & set(added["seed list"]):
+        raise SystemExit(f"--extend: seeds {sorted(set(stored['seed list']) & set(added['seed list']))} "
+                         "are already in the stored row")
+    out = dict(stored)
+    for where in ("cv", "cv128"):
+        n_old, n_new = stored[where]["n"], added[where]["n"]
+        out[where] = {k: _combine(v, n_old, added[where][k], n_new) for k, v in stored[where].items() if k != "n"}
+        out[where]["n"] = n_old + n_new
+    out["cv fold macro-F1"] = _combine(stored["cv fold macro-F1"], stored["cv"]["n"], added["cv fold macro-F1"],
+                                       added["cv"]["n"])
+    out["seeds"] = out["cv"]["n"]
+    if "seed list" in stored:
+        out["seed list"] = sorted(stored["seed list"] + added["seed list"])
+    return out
+
+
+def compare(summary: dict, a: str, b: str) -> str:
+    """B minus A in DS1 cross-validation (360 and 128 Hz): difference of the means over seeds and its Welch
+    standard error from the sample spreads (the JSON keeps population spreads: scaled by n / (n - 1))."""
+    lines = []
+    for where, label in (("cv", "DS1 CV"), ("cv128", "DS1 CV @128 Hz")):
+        (ma, sa), na = summary[a][where]["macro-F1"], summary[a][where]["n"]
+        (mb, sb), nb = summary[b][where]["macro-F1"], summary[b][where]["n"]
+        se = float(np.sqrt(sa ** 2 / (na - 1) + sb ** 2 / (nb - 1)))  # s^2 / n with s^2 = sd^2 n / (n - 1)
+        lines.append(f"{label}: {b} {mb:.4f} ({nb} seeds) - {a} {ma:.4f} ({na} seeds) = {mb - ma:+.4f}, "
+                     f"Welch SE {se:.4f}, {(mb - ma) / se:+.2f} SE")
+    return "\n".join(lines)
+
+
 def summarise(rows: dict[str, list[dict]]) -> dict:
     summary = {}
     for variant, runs in rows.items():
-        out = {"seeds": len(runs), "flags": " ".join(VARIANTS[variant])}
+        out = {"seeds": len(runs), "seed list": [r["seed"] for r in runs], "flags": " ".join(VARIANTS[variant])}
         for where, get in (("cv", lambda r: r["cv"]["at_360Hz"]["with_rule"]),
                            ("cv128", lambda r: r["cv"]["at_128Hz"]["with_rule"]),
                            ("ds2", lambda r: r["ds2"]["360Hz"]["report"] if r["ds2"] else None),
@@ -147,9 +190,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--ds2", action="store_true", help="also train each row on all of DS1 and report DS2")
     parser.add_argument("--summarise", action="store_true", help="only read cached results")
+    parser.add_argument("--extend", action="store_true",
+                        help="add the seeds to the rows already in the JSON (whose own caches may be gone)")
+    parser.add_argument("--compare", nargs=2, metavar=("A", "B"), choices=list(VARIANTS),
+                        help="print B minus A (DS1 CV macro-F1) with its Welch standard error, from the JSON")
     parser.add_argument("--refit", action="store_true",
                         help="no training: refit each fully cached row's summary with train.py's current rule")
     args = parser.parse_args()
+    if args.compare:
+        print(compare(json.loads(RESULTS.read_text()), *args.compare))
+        return
     if args.refit:
         env = os.environ | {"PYTHONUNBUFFERED": "1"}
         for v in args.variants:
@@ -168,6 +218,8 @@ def main() -> None:
     summary = summarise({k: v for k, v in rows.items() if v})
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     previous = {k: v for k, v in previous.items() if k in VARIANTS}  # rows renamed or retired since
+    if args.extend:
+        summary = {k: extend(previous[k], v) if k in previous else v for k, v in summary.items()}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(previous | summary, indent=2) + "\n")
     RESULTS.with_suffix(".md").write_text(markdown(previous | summary) + "\n")

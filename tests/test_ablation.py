@@ -1,0 +1,36 @@
+"""The ablation's bookkeeping: seeds added to a stored row give the figures all the seeds would have given."""
+
+import numpy as np
+import pytest
+
+from benchmarks.ablation import _combine, compare, extend
+
+
+def _row(values, seeds):
+    stat = [float(np.mean(values)), float(np.std(values))]
+    return {"seeds": len(values), "seed list": seeds,
+            "cv": {"macro-F1": stat, "n": len(values)}, "cv128": {"macro-F1": stat, "n": len(values)},
+            "cv fold macro-F1": stat}
+
+
+def test_combining_two_groups_of_seeds_equals_summarising_all_of_them():
+    old, new = [0.829, 0.837, 0.798, 0.765, 0.776], [0.81, 0.79, 0.84]
+    both = _combine([np.mean(old), np.std(old)], 5, [np.mean(new), np.std(new)], 3)
+    assert both == pytest.approx([np.mean(old + new), np.std(old + new)], abs=1e-4)
+    row = extend(_row(old, [0, 1, 2, 3, 4]), _row(new, [5, 6, 7]))
+    assert row["seed list"] == list(range(8)) and row["cv"]["n"] == 8 and row["seeds"] == 8
+    assert row["cv"]["macro-F1"] == pytest.approx([np.mean(old + new), np.std(old + new)], abs=1e-4)
+
+
+def test_extending_with_a_seed_already_in_the_row_is_refused():
+    with pytest.raises(SystemExit, match="already"):
+        extend(_row([0.8, 0.7], [0, 1]), _row([0.75], [1]))
+
+
+def test_compare_uses_the_welch_standard_error_of_sample_spreads():
+    a, b = [0.829, 0.837, 0.798, 0.765, 0.776], [0.838, 0.832, 0.853, 0.831, 0.801]
+    se = np.sqrt(np.var(a, ddof=1) / 5 + np.var(b, ddof=1) / 5)
+    text = compare({"a": _row(a, [0]), "b": _row(b, [0])}, "a", "b")
+    first = text.splitlines()[0]
+    assert f"= {np.mean(b) - np.mean(a):+.4f}" in first and f"Welch SE {se:.4f}" in first
+    assert f"{(np.mean(b) - np.mean(a)) / se:+.2f} SE" in first
