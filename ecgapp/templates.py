@@ -54,7 +54,9 @@ class Templates:
     an index into TIMINGS (early against the local rhythm, fast against the record's usual rate, both or
     neither); ``representative`` (k,): the member beat
     closest to the template's median (the one to show or ask a reader about); ``shape`` (k,): which
-    morphology group the template belongs to (an early and an on-time template of one shape share it).
+    morphology group the template belongs to (an early and an on-time template of one shape share it);
+    ``distance`` (k,): how far its shape's median QRS is from that of the shape holding the most beats, relative to
+    the latter (0 for the dominant shape; shapes closer than MATCH_DISTANCE are one shape).
     """
 
     assignment: np.ndarray
@@ -64,6 +66,7 @@ class Templates:
     representative: np.ndarray
     shape: np.ndarray
     split: np.ndarray  # (k,) AAMI letter: the network's label this template was split off by ("" = not split)
+    distance: np.ndarray  # (k,) float: its shape's distance from the record's dominant shape (``shape_distances``)
 
     def __len__(self) -> int:
         return int(self.count.size)
@@ -130,6 +133,18 @@ def _shapes(x: np.ndarray, threshold: float, max_shapes: int) -> np.ndarray:
     return _relative_distance(x, x2, medians.astype(np.float32)).argmin(axis=1)
 
 
+def shape_distances(x: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    """Each morphology group's distance from the dominant one (the group holding the most beats), (max(shape) + 1,):
+    |median - dominant median| / max(|dominant median|, MIN_NORM) over the rows of ``x`` (``morphology``); a group
+    left without beats gets its distance from zeros."""
+    count = np.bincount(shape)
+    medians = np.zeros((count.size, x.shape[1]), np.float32)
+    for g in np.flatnonzero(count):
+        medians[g] = np.median(x[shape == g], axis=0)
+    dominant = medians[count.argmax()][None]
+    return _relative_distance(medians, np.einsum("kd,kd->k", medians, medians), dominant)[:, 0].astype(float)
+
+
 def timing(rr: np.ndarray, early_rr: float = EARLY_RR, fast_rr: float = FAST_RR) -> np.ndarray:
     """Each beat's timing code (n,) int, an index into TIMINGS: early (pre RR under ``early_rr`` of the local
     RR) + 2 * fast (pre RR under ``fast_rr`` of the record's median RR); ``rr`` from ``features.beat_inputs``."""
@@ -156,9 +171,10 @@ def beat_templates(waves: np.ndarray, rr: np.ndarray, threshold: float = MATCH_D
     if n == 0:
         empty = np.zeros(0, int)
         return Templates(empty, np.zeros((0, full.shape[-1]), np.float32), empty, empty, empty, empty,
-                         np.zeros(0, "<U1"))
+                         np.zeros(0, "<U1"), np.zeros(0))
     x = morphology(w)
     shape = _shapes(x, threshold, max_templates)
+    far = shape_distances(x, shape)
     key = shape * len(TIMINGS) + timing(rr, early_rr, fast_rr)
     part = np.zeros(n, int)  # 0: the template's commonest label and the labels too rare to split off; c + 1: label c
     if labels is not None:
@@ -195,7 +211,7 @@ def beat_templates(waves: np.ndarray, rr: np.ndarray, threshold: float = MATCH_D
         split[t] = AAMI_CLASSES[np.bincount(code[assignment == t], minlength=len(AAMI_CLASSES)).argmax()]
     return Templates(assignment=assignment.astype(int), median=medians, count=count[order].astype(int),
                      timing=(kept % len(TIMINGS)).astype(int), representative=representative,
-                     shape=(kept // len(TIMINGS)).astype(int), split=split)
+                     shape=(kept // len(TIMINGS)).astype(int), split=split, distance=far[kept // len(TIMINGS)])
 
 
 def template_sample(templates: Templates, template: int, limit: int = 12) -> np.ndarray:
@@ -241,7 +257,7 @@ def counted(n: int, noun: str) -> str:
 
 
 def template_consensus(probs: np.ndarray, assignment: np.ndarray, weight: float,
-                       ventricular: bool = True) -> np.ndarray:
+                       ventricular: bool = True, distance: np.ndarray | None = None, far: float = 0.0) -> np.ndarray:
     """Each beat's class probabilities (n, 5) pulled towards its template's, as Holter software labels a template
     rather than each beat: the N, V, F and Q probabilities become ``(1 - weight) * own + weight * the template's
     mean``, rescaled so that they add up, with S, the beat's own probability, to 1.
@@ -252,12 +268,33 @@ def template_consensus(probs: np.ndarray, assignment: np.ndarray, weight: float,
     One exception (``ventricular``): a beat whose best class is then S, in a template whose mean probabilities
     (after the pull) read V, has its S probability moved to V: the shape tells V from S, and a premature PVC that
     the network half-read as S is one of a template of PVCs (experiments row 31).
+    Then (``far`` > 0, with ``distance``: each beat's template's ``Templates.distance``) a beat whose best class is
+    S and whose shape lies farther than ``far`` from the record's dominant shape has its S probability moved to V:
+    a supraventricular beat is conducted as this patient's normal beats are, so its QRS has their shape unless
+    aberrant, while a premature beat of another shape, or a fast run of them, is ventricular until shown otherwise
+    (experiments row 38; 0 = off).
     ``assignment`` (n,) int: each beat's template (``beat_templates(...).assignment``, without labels);
-    ``weight`` 0 returns ``probs`` (as float64), 1 gives every member its template's N/V/F/Q mix.
+    ``weight`` 0 leaves the probabilities as they are (float64), 1 gives every member its template's N/V/F/Q mix.
     """
     p = np.asarray(probs, dtype=np.float64)
-    if weight <= 0 or len(p) == 0:
-        return p.copy()
+    out = _pulled(p, assignment, weight, ventricular) if weight > 0 and len(p) else p.copy()
+    return far_shape_step(out, distance, far)[0]
+
+
+def far_shape_step(probs: np.ndarray, distance: np.ndarray | None, far: float) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, bool (n,) mask of the beats it made V): ``template_consensus``'s last step on (n, 5)
+    ``probs`` (modified in place): a beat whose best class is S and whose ``distance`` (its template's
+    ``Templates.distance``) exceeds ``far`` has its S probability moved to V; ``far`` 0 or no distances: off."""
+    if far <= 0 or distance is None or len(probs) == 0:
+        return probs, np.zeros(len(probs), bool)
+    moved = (probs.argmax(axis=1) == _S_INDEX) & (np.asarray(distance) > far)
+    probs[moved, _V_INDEX] += probs[moved, _S_INDEX]
+    probs[moved, _S_INDEX] = 0.0
+    return probs, moved
+
+
+def _pulled(p: np.ndarray, assignment: np.ndarray, weight: float, ventricular: bool) -> np.ndarray:
+    """``template_consensus``'s pull towards the template's mean and its "no S in a template that reads V" step."""
     assignment = np.asarray(assignment)
     _, group = np.unique(assignment, return_inverse=True)
     sums = np.zeros((group.max() + 1, p.shape[1]))
@@ -280,12 +317,13 @@ def template_consensus(probs: np.ndarray, assignment: np.ndarray, weight: float,
 
 
 def consensus_probabilities(logits: np.ndarray, assignment: np.ndarray, weight: float,
-                            ventricular: bool = True) -> np.ndarray:
+                            ventricular: bool = True, distance: np.ndarray | None = None,
+                            far: float = 0.0) -> np.ndarray:
     """Served probabilities (n, 5) float64 from one record's calibrated logits: their softmax, then
-    ``template_consensus`` over ``assignment`` at ``weight`` (the one path of serving, ``model.consensus``, and of
-    cross-validation, ``train.served``)."""
+    ``template_consensus`` over ``assignment`` at ``weight``, then its far-shape step (``distance``, ``far``) (the one
+    path of serving, ``model.consensus``, and of cross-validation, ``train.served``)."""
     z = np.asarray(logits, dtype=np.float64)
     if len(z) == 0:
         return z.copy()
     p = np.exp(z - z.max(axis=1, keepdims=True))
-    return template_consensus(p / p.sum(axis=1, keepdims=True), assignment, weight, ventricular)
+    return template_consensus(p / p.sum(axis=1, keepdims=True), assignment, weight, ventricular, distance, far)
