@@ -482,17 +482,26 @@ def templates_of(records: np.ndarray, fs: float) -> np.ndarray:
     return out
 
 
-def distances_of(records: np.ndarray, fs: float) -> np.ndarray:
-    """Each beat's template's distance from its record's dominant shape (``templates.Templates.distance``), for
-    out-of-fold beats listed by record: (n,) float, cached beside templates_of's."""
+def shapes_of(records: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each beat's morphology group and the groups' gaps (``templates.Templates.gap``), for out-of-fold beats listed by
+    record, the records' groups numbered apart and their gaps stacked block-diagonally (infinite between records):
+    ((n,) int, (G, G) float), for ``templates.far_shape_step``; cached beside templates_of's."""
     digest = hashlib.sha1(Path(templates_module.__file__).read_bytes()).hexdigest()[:10]
-    out = np.zeros(len(records))
+    shape, blocks = np.zeros(len(records), np.int64), []
     for name in dict.fromkeys(records):
-        def compute():
+        def compute(part: str):
             t = beat_templates(*beat_inputs(extract_beats(record_at(str(name), fs))))
-            return t.distance[t.assignment]
-        out[records == name] = per_record(Path("runs") / "templates" / digest / f"{name}_{fs:g}_distance.npy", compute)
-    return out
+            return t.shape[t.assignment] if part == "shape" else t.gap
+        folder = Path("runs") / "templates" / digest
+        shape[records == name] = per_record(folder / f"{name}_{fs:g}_shape.npy", lambda: compute("shape")) + sum(
+            len(b) for b in blocks)
+        blocks.append(per_record(folder / f"{name}_{fs:g}_gap.npy", lambda: compute("gap")))
+    gap = np.full((sum(len(b) for b in blocks),) * 2, np.inf)
+    at = 0
+    for b in blocks:
+        gap[at: at + len(b), at: at + len(b)] = b
+        at += len(b)
+    return shape, gap
 
 
 def choose_far_shape(probs_of, labels) -> tuple[float, dict]:
@@ -504,13 +513,14 @@ def choose_far_shape(probs_of, labels) -> tuple[float, dict]:
 
 
 def served(logits: np.ndarray, bias: np.ndarray, temperature: float, groups: np.ndarray, mix: float,
-           ventricular: bool = True, distance: np.ndarray | None = None, far: float = 0.0) -> np.ndarray:
+           ventricular: bool = True, shapes: tuple | None = None, far: float = 0.0) -> np.ndarray:
     """The served probabilities of (gated) out-of-fold logits: offsets, temperature, then template consensus (as
     inference.predict_logits does record by record: ``groups`` from templates_of never span two records);
     ``ventricular`` False leaves out consensus's V step (no S in a template that reads V), for comparison; ``far``
-    > 0 with ``distance`` (distances_of) adds the far-shape step."""
+    > 0 with ``shapes`` (shapes_of; a subset of the beats may be given with the whole gap matrix) adds the far-shape
+    step."""
     return consensus_probabilities((np.asarray(logits, np.float64) + bias) / temperature, groups, mix, ventricular,
-                                   distance, far)
+                                   shapes, far)
 
 
 def choose_template_mix(logits, labels, bias, temperature, groups, ventricular: bool = True) -> tuple[float, dict]:
@@ -637,10 +647,10 @@ def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
                                if cfg["template_mix"] else (0.0, {}))
             if mix > 0:  # the temperature of what is served: the consensus changes how sure the beats are
                 temperature = rule_temperature(raw_logits, logits, labels, bias, groups, mix)
-            distance = distances_of(records, fs)
-            far, far_scores = (choose_far_shape(lambda f: served(logits, bias, temperature, groups, mix, True, distance,
+            shapes = shapes_of(records, fs)
+            far, far_scores = (choose_far_shape(lambda f: served(logits, bias, temperature, groups, mix, True, shapes,
                                                                  f), labels) if cfg.get("far_shape", False) else (0.0, {}))
-            run_gate, run_scores = (choose_sv_run(served(logits, bias, temperature, groups, mix, True, distance, far),
+            run_gate, run_scores = (choose_sv_run(served(logits, bias, temperature, groups, mix, True, shapes, far),
                                                   labels, rr, records, af) if cfg.get("sv_run", False) else (SV_RUNS[0], {}))
             cv["decision_rule"] = {"af_threshold": af_threshold, "af_threshold_macro_f1": af_scores,
                                    "v_gate": list(v_gate), "v_gate_macro_f1": v_scores,
@@ -651,8 +661,8 @@ def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
         else:
             logits, af = gated(raw_logits, records, pre_rr, af_threshold, return_af=True)
             logits = apply_v_gate(logits, rr, v_gate)[0]
-            groups, distance = templates_of(records, fs), distances_of(records, fs)
-        probs = in_runs(served(logits, bias, temperature, groups, mix, True, distance, far), rr, records, af, run_gate)
+            groups, shapes = templates_of(records, fs), shapes_of(records, fs)
+        probs = in_runs(served(logits, bias, temperature, groups, mix, True, shapes, far), rr, records, af, run_gate)
         pred = probs.argmax(axis=1)
         raw = aami_report(labels, raw_logits.argmax(axis=1))
         ruled = aami_report(labels, pred)
@@ -662,7 +672,7 @@ def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
             "fold_macro_f1": [round(float(m), 4) for m in per_fold],
             "fold_macro_f1_mean": round(float(np.nanmean(per_fold)), 4),
             "fold_macro_f1_sd": round(float(np.nanstd(per_fold)), 4),
-            "ece_raw": round(expected_calibration_error(in_runs(served(logits, bias, 1.0, groups, mix, True, distance,
+            "ece_raw": round(expected_calibration_error(in_runs(served(logits, bias, 1.0, groups, mix, True, shapes,
                                                                        far), rr, records, af, run_gate), labels), 4),
             "ece_calibrated": round(expected_calibration_error(probs, labels), 4),
             "F_predicted": int((pred == AAMI_CLASSES.index("F")).sum()),

@@ -59,7 +59,8 @@ def main() -> None:
     mix, far = float(getattr(model, "template_mix", 0.0)), float(model.far_shape)
     run_gate = tuple(model.sv_run.tolist())
     groups = train.templates_of(records, 360.0)  # each beat's template, as serving groups them
-    distance = train.distances_of(records, 360.0)  # ... and its shape's distance from the record's dominant one
+    shape, gap = train.shapes_of(records, 360.0)  # ... and its morphology group, with the groups' gaps
+    shapes = (shape, gap)
     af_gated, af = train.gated(z, records, pre_rr, threshold, return_af=True)
     gated = apply_v_gate(af_gated, rr, v_gate)[0]
     raw, fitted = np.zeros_like(z), np.zeros_like(z)
@@ -77,8 +78,8 @@ def main() -> None:
     for k in np.unique(fold):
         held = fold == k
         t = train.rule_temperature(z[~held], gated[~held], y[~held], bias, groups[~held], mix)
-        raw[held] = train.served(gated[held], bias, 1.0, groups[held], mix, True, distance[held], far)
-        fitted[held] = train.served(gated[held], bias, t, groups[held], mix, True, distance[held], far)
+        raw[held] = train.served(gated[held], bias, 1.0, groups[held], mix, True, (shape[held], gap), far)
+        fitted[held] = train.served(gated[held], bias, t, groups[held], mix, True, (shape[held], gap), far)
         lines.append(f"| {k} | {held.sum()} | {t:.3f} | {expected_calibration_error(raw[held], y[held]):.3f} | "
                      f"{expected_calibration_error(fitted[held], y[held]):.3f} | {nll(raw[held], y[held]):.3f} | "
                      f"{nll(fitted[held], y[held]):.3f} |")
@@ -102,8 +103,8 @@ def main() -> None:
         tk = train.rule_temperature(z[~held], zk[~held], y[~held], bk, groups[~held], mk)
         no_far[held] = train.served(zk[held], bk, tk, groups[held], mk).argmax(axis=1)
         fk, _ = train.choose_far_shape(lambda f: train.served(zk[~held], bk, tk, groups[~held], mk, True,
-                                                              distance[~held], f), y[~held])
-        pk = train.served(zk, bk, tk, groups, mk, True, distance, fk)
+                                                              (shape[~held], gap), f), y[~held])
+        pk = train.served(zk, bk, tk, groups, mk, True, shapes, fk)
         t0 = train.rule_temperature(z[~held], zk[~held], y[~held], bk)  # the rule before consensus's V step
         m0, _ = train.choose_template_mix(zk[~held], y[~held], bk, t0, groups[~held], ventricular=False)
         t0 = train.rule_temperature(z[~held], zk[~held], y[~held], bk, groups[~held], m0, ventricular=False)
@@ -141,7 +142,7 @@ def main() -> None:
                      f"{r.ppv['V']:.3f} |")
     before = (gated + bias).argmax(axis=1)  # the rule without template consensus
     t_all = train.rule_temperature(z, gated, y, bias, groups, mix)
-    consensus = train.served(gated, bias, t_all, groups, mix, True, distance, far)
+    consensus = train.served(gated, bias, t_all, groups, mix, True, shapes, far)
     before_far = train.served(gated, bias, t_all, groups, mix).argmax(axis=1)
     before_runs = consensus.argmax(axis=1)
     pred = train.in_runs(consensus, rr, records, af, run_gate).argmax(axis=1)

@@ -224,7 +224,7 @@ class BeatClassifier(nn.Module):
         t = beat_templates(np.asarray(waves), np.asarray(rr))
         pulled = consensus_probabilities(logits, t.assignment, mix)
         by_template = pulled.argmax(axis=1) != logits.argmax(axis=1)
-        served, far_v = far_shape_step(pulled, t.distance[t.assignment], far)
+        served, far_v = far_shape_step(pulled, (t.shape[t.assignment], t.gap), far)
         return np.log(np.maximum(served, 1e-30)).astype(np.float32), by_template, far_v
 
     def runs(self, logits: np.ndarray, rr: np.ndarray, af: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
