@@ -39,7 +39,9 @@ EVENT_LEAD_IN = {"ventricular bigeminy": 1, "ventricular trigeminy": 2, "suprave
 ON_TIME_V_FIRST = "on-time V first"  # beats table sort: the beats the on-time V gate labelled N, first
 BY_TEMPLATE_FIRST = "by template first"  # beats table sort: beats whose label template consensus gave, first
 SV_RUN_FIRST = "SV run first"  # beats table sort: beats the supraventricular run rule labelled S, first
-RULE_SORTS = {ON_TIME_V_FIRST: "on_time_v", BY_TEMPLATE_FIRST: "by_template", SV_RUN_FIRST: "sv_run"}  # -> column
+FAR_SHAPE_FIRST = "far shape first"  # beats table sort: beats the far-shape step labelled V, first
+RULE_SORTS = {ON_TIME_V_FIRST: "on_time_v", BY_TEMPLATE_FIRST: "by_template", SV_RUN_FIRST: "sv_run",
+              FAR_SHAPE_FIRST: "far_shape"}  # -> column
 GALLERY = 8  # templates drawn in the review gallery (the rest are reached through the template picker)
 REVIEWS_KEPT = 12  # records whose review a session keeps (reader labels, undo, adapted model)
 SOURCES = {"reference": "reference annotations", "detected": "detected (QRS detector)"}
@@ -138,6 +140,7 @@ def explanation(key: str, lead: str, source: str, beat: int, method: str, target
                         in_af=bool(_a.table["af"].iloc[beat]),
                         on_time_v=rule_flag(_a.table, "on_time_v", beat),
                         by_template=rule_flag(_a.table, "by_template", beat), sv_run=rule_flag(_a.table, "sv_run", beat),
+                        far_shape=rule_flag(_a.table, "far_shape", beat),
                         served=_a.table[[f"p_{c}" for c in AAMI_CLASSES]].iloc[beat].to_numpy(float))
 
 
@@ -618,6 +621,8 @@ def render(choice: dict) -> None:
             view.loc[part["by_template"].to_numpy(bool) & (part["label_by"] == "model").to_numpy(), "label_by"] = "template"
         if "sv_run" in part:  # the model's label, given by the supraventricular run rule
             view.loc[part["sv_run"].to_numpy(bool) & (part["label_by"] == "model").to_numpy(), "label_by"] = "SV run"
+        if "far_shape" in part:  # the model's label, given by the far-shape step
+            view.loc[part["far_shape"].to_numpy(bool) & (part["label_by"] == "model").to_numpy(), "label_by"] = "far shape"
         st.dataframe(view, hide_index=True, height=320, key="beat_table", on_select=on_table_select,
                      selection_mode="single-row",
                      column_config={**small, "confidence": st.column_config.NumberColumn(format="%.2f", width="small"),
@@ -723,6 +728,9 @@ def render(choice: dict) -> None:
                            f"as Holter software labels a shape as a whole; S stays each beat's own, except that a "
                            f"beat read as S in a template that reads V is labelled V"
                            if rule.get("template_mix") else "")
+                        + (f"; a beat read as S whose QRS shape is farther than {rule['far_shape']:g} (relative "
+                           f"distance) from this record's dominant shape is labelled V, since a supraventricular beat "
+                           f"keeps the normal QRS unless aberrant" if rule.get("far_shape") else "")
                         + (f"; last, a beat read as N inside a run of at least 3 beats that starts abruptly (under "
                            f"{run[2]:.0%} of the interval before it) and goes on fast (under {run[0]:.0%} of the "
                            f"record's usual RR) and steady (each interval within {run[1]:.0%} of the one before), "

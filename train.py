@@ -88,6 +88,8 @@ af_gate = True  # let cross-validation choose a threshold for the AF gate (no S 
 v_gate = True  # let cross-validation choose the on-time V gate (a beat read as V that comes on time is N)
 template_mix = True  # let cross-validation choose how far each beat's N/V/F/Q probabilities are pulled towards its
 # morphology template's (templates.template_consensus; 0 among the candidates = off)
+far_shape = True  # let cross-validation choose the far-shape step (a beat read as S whose shape is far from the
+# record's dominant one becomes V: templates.template_consensus; 0 among the candidates = off)
 sv_run = False  # let cross-validation choose the supraventricular run rule (rhythm.sv_run_mask: the N beats of a fast,
 # steady run that starts abruptly and holds a beat read as S become S; off among the candidates). Off: its gain in
 # cross-validation comes from one DS1 patient (209) and, cross-fitted, it is not higher on every seed
@@ -114,6 +116,9 @@ CONFIG_KEYS = [k for k in globals() if k not in _before_config and not k.startsw
 DEFAULTS = {k: globals()[k] for k in CONFIG_KEYS}
 EVAL_RATES = (360.0, 128.0)  # held-out patients are labelled at these rates in cross-validation
 TEMPLATE_MIXES = (0.0, 0.25, 0.5, 0.75, 1.0)  # template consensus candidates (templates.template_consensus)
+# far-shape step candidates (templates.template_consensus: a beat read as S whose shape is farther than this from the
+# record's dominant shape becomes V; 0 = off): from the templates' own threshold for one shape (MATCH_DISTANCE, 0.5) up
+FAR_SHAPES = (0.0, 0.5, 0.6, 0.75, 1.0)
 AF_THRESHOLDS = (0.0, 0.08, 0.10, 0.12, 0.15)  # AF gate candidates (rhythm.af_irregularity; 0 = no gate)
 # on-time V gate candidates (rhythm.v_gate_mask: early, pause, fast, sure; zeros = no gate): not premature (pre RR
 # at least 85-95% of the local RR), no pause after (post RR at most 105-120% of it), not fast (pre RR at least
@@ -393,7 +398,7 @@ def predict_records(model, recs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------------------- cross-validation
 # settings that change what a fold's model learns (the others: where results go, how the run is split up)
 NOT_TRAINING_KEYS = {"fold", "final", "evaluate_ds2", "device", "threads", "tag", "out", "af_gate", "v_gate",
-                     "template_mix", "sv_run", "offsets"}
+                     "template_mix", "far_shape", "sv_run", "offsets"}
 
 
 def training_settings(cfg: dict) -> dict:
@@ -477,12 +482,45 @@ def templates_of(records: np.ndarray, fs: float) -> np.ndarray:
     return out
 
 
+def shapes_of(records: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each beat's morphology group and the groups' gaps (``templates.Templates.gap``), for out-of-fold beats listed by
+    record, the records' groups numbered apart and their gaps stacked block-diagonally (infinite between records):
+    ((n,) int, (G, G) float), for ``templates.far_shape_step``; cached beside templates_of's."""
+    digest = hashlib.sha1(Path(templates_module.__file__).read_bytes()).hexdigest()[:10]
+    shape, blocks = np.zeros(len(records), np.int64), []
+    for name in dict.fromkeys(records):
+        def compute(part: str):
+            t = beat_templates(*beat_inputs(extract_beats(record_at(str(name), fs))))
+            return t.shape[t.assignment] if part == "shape" else t.gap
+        folder = Path("runs") / "templates" / digest
+        shape[records == name] = per_record(folder / f"{name}_{fs:g}_shape.npy", lambda: compute("shape")) + sum(
+            len(b) for b in blocks)
+        blocks.append(per_record(folder / f"{name}_{fs:g}_gap.npy", lambda: compute("gap")))
+    gap = np.full((sum(len(b) for b in blocks),) * 2, np.inf)
+    at = 0
+    for b in blocks:
+        gap[at: at + len(b), at: at + len(b)] = b
+        at += len(b)
+    return shape, gap
+
+
+def choose_far_shape(probs_of, labels) -> tuple[float, dict]:
+    """The far-shape step's threshold (0 = off) with the best pooled out-of-fold macro-F1 (ties to the earlier
+    candidate: off first); ``probs_of(far)`` gives the served probabilities with it."""
+    scores = {f: round(float(aami_report(labels, probs_of(f).argmax(axis=1)).macro_f1), 4) for f in FAR_SHAPES}
+    best = max(scores, key=lambda f: (scores[f], -FAR_SHAPES.index(f)))
+    return best, {f"{f:g}": v for f, v in scores.items()}
+
+
 def served(logits: np.ndarray, bias: np.ndarray, temperature: float, groups: np.ndarray, mix: float,
-           ventricular: bool = True) -> np.ndarray:
+           ventricular: bool = True, shapes: tuple | None = None, far: float = 0.0) -> np.ndarray:
     """The served probabilities of (gated) out-of-fold logits: offsets, temperature, then template consensus (as
     inference.predict_logits does record by record: ``groups`` from templates_of never span two records);
-    ``ventricular`` False leaves out consensus's last step (no S in a template that reads V), for comparison."""
-    return consensus_probabilities((np.asarray(logits, np.float64) + bias) / temperature, groups, mix, ventricular)
+    ``ventricular`` False leaves out consensus's V step (no S in a template that reads V), for comparison; ``far``
+    > 0 with ``shapes`` (shapes_of; a subset of the beats may be given with the whole gap matrix) adds the far-shape
+    step."""
+    return consensus_probabilities((np.asarray(logits, np.float64) + bias) / temperature, groups, mix, ventricular,
+                                   shapes, far)
 
 
 def choose_template_mix(logits, labels, bias, temperature, groups, ventricular: bool = True) -> tuple[float, dict]:
@@ -609,18 +647,22 @@ def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
                                if cfg["template_mix"] else (0.0, {}))
             if mix > 0:  # the temperature of what is served: the consensus changes how sure the beats are
                 temperature = rule_temperature(raw_logits, logits, labels, bias, groups, mix)
-            run_gate, run_scores = (choose_sv_run(served(logits, bias, temperature, groups, mix), labels, rr, records,
-                                                  af) if cfg.get("sv_run", False) else (SV_RUNS[0], {}))
+            shapes = shapes_of(records, fs)
+            far, far_scores = (choose_far_shape(lambda f: served(logits, bias, temperature, groups, mix, True, shapes,
+                                                                 f), labels) if cfg.get("far_shape", False) else (0.0, {}))
+            run_gate, run_scores = (choose_sv_run(served(logits, bias, temperature, groups, mix, True, shapes, far),
+                                                  labels, rr, records, af) if cfg.get("sv_run", False) else (SV_RUNS[0], {}))
             cv["decision_rule"] = {"af_threshold": af_threshold, "af_threshold_macro_f1": af_scores,
                                    "v_gate": list(v_gate), "v_gate_macro_f1": v_scores,
                                    "logit_bias": dict(zip(AAMI_CLASSES, map(float, bias))), "temperature": temperature,
                                    "template_mix": mix, "template_mix_macro_f1": mix_scores,
+                                   "far_shape": far, "far_shape_macro_f1": far_scores,
                                    "sv_run": list(run_gate), "sv_run_macro_f1": run_scores}
         else:
             logits, af = gated(raw_logits, records, pre_rr, af_threshold, return_af=True)
             logits = apply_v_gate(logits, rr, v_gate)[0]
-            groups = templates_of(records, fs)
-        probs = in_runs(served(logits, bias, temperature, groups, mix), rr, records, af, run_gate)
+            groups, shapes = templates_of(records, fs), shapes_of(records, fs)
+        probs = in_runs(served(logits, bias, temperature, groups, mix, True, shapes, far), rr, records, af, run_gate)
         pred = probs.argmax(axis=1)
         raw = aami_report(labels, raw_logits.argmax(axis=1))
         ruled = aami_report(labels, pred)
@@ -630,8 +672,8 @@ def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
             "fold_macro_f1": [round(float(m), 4) for m in per_fold],
             "fold_macro_f1_mean": round(float(np.nanmean(per_fold)), 4),
             "fold_macro_f1_sd": round(float(np.nanstd(per_fold)), 4),
-            "ece_raw": round(expected_calibration_error(in_runs(served(logits, bias, 1.0, groups, mix), rr, records, af,
-                                                                run_gate), labels), 4),
+            "ece_raw": round(expected_calibration_error(in_runs(served(logits, bias, 1.0, groups, mix, True, shapes,
+                                                                       far), rr, records, af, run_gate), labels), 4),
             "ece_calibrated": round(expected_calibration_error(probs, labels), 4),
             "F_predicted": int((pred == AAMI_CLASSES.index("F")).sum()),
             "F_real": int((labels == AAMI_CLASSES.index("F")).sum()),
@@ -717,6 +759,7 @@ def main(argv=None) -> dict | None:
         model.v_gate.copy_(torch.tensor(rule.get("v_gate", [0.0, 0.0, 0.0, 0.0])))
         model.template_mix.fill_(rule.get("template_mix", 0.0))
         model.sv_run.copy_(torch.tensor(rule.get("sv_run", [0.0, 0.0, 0.0])))
+        model.far_shape.fill_(rule.get("far_shape", 0.0))
     dev = next(model.parameters()).device
     others = other_devices(dev.type)
     card = {

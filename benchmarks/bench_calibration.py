@@ -6,8 +6,8 @@ The out-of-fold logits of every DS1 beat (train.py's cross-validation) with the 
 on-time V gate, offsets, template consensus): for each fold, the temperature is fitted on the other four folds and the
 held-out fold is scored (cross-fitted), so the figures are honest; prints pooled and per-fold expected calibration error
 and log-loss of the served probabilities without and with the temperature. Then the rule itself cross-fitted (the AF
-threshold, the on-time V gate, the template consensus weight and the supraventricular run rule chosen on four folds, the
-fifth scored), against no run rule, no consensus, no V gate and no gate at all; then per record the S and V beats real,
+threshold, the on-time V gate, the template consensus weight, the far-shape step and the supraventricular run rule chosen
+on four folds, the fifth scored), against no run rule, no far-shape step, no consensus, no V gate and no gate at all; then per record the S and V beats real,
 found and predicted out of fold, and what the V gate, the consensus and the run rule changed.
 Writes benchmarks/results/calibration.md.
 """
@@ -56,9 +56,11 @@ def main() -> None:
     model, card = load_model(args.weights, device="cpu")
     bias = model.logit_bias.numpy()
     threshold, v_gate = float(model.af_threshold), tuple(model.v_gate.tolist())
-    mix = float(getattr(model, "template_mix", 0.0))
+    mix, far = float(getattr(model, "template_mix", 0.0)), float(model.far_shape)
     run_gate = tuple(model.sv_run.tolist())
     groups = train.templates_of(records, 360.0)  # each beat's template, as serving groups them
+    shape, gap = train.shapes_of(records, 360.0)  # ... and its morphology group, with the groups' gaps
+    shapes = (shape, gap)
     af_gated, af = train.gated(z, records, pre_rr, threshold, return_af=True)
     gated = apply_v_gate(af_gated, rr, v_gate)[0]
     raw, fitted = np.zeros_like(z), np.zeros_like(z)
@@ -69,15 +71,15 @@ def main() -> None:
              f"{', '.join(f'{g:g}' for g in v_gate)}; logit offsets N S V F Q "
              f"{' '.join(f'{b:+.2f}' for b in bias)}; template consensus weight {mix:g}; supraventricular run rule "
              f"(fast, steady, onset) {', '.join(f'{g:g}' for g in run_gate)}; temperature on all folds "
-             f"{train.rule_temperature(z, gated, y, bias, groups, mix):.3f} (fitted on the served probabilities, template "
+             f"{train.rule_temperature(z, gated, y, bias, groups, mix):.3f}; far-shape step {far:g} (fitted on the served probabilities, template "
              "consensus included, without the reference S and V beats the gates gave up on)", "",
              "| fold | beats | temperature (other folds) | ECE raw | ECE calibrated | log-loss raw | log-loss calibrated |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for k in np.unique(fold):
         held = fold == k
         t = train.rule_temperature(z[~held], gated[~held], y[~held], bias, groups[~held], mix)
-        raw[held] = train.served(gated[held], bias, 1.0, groups[held], mix)
-        fitted[held] = train.served(gated[held], bias, t, groups[held], mix)
+        raw[held] = train.served(gated[held], bias, 1.0, groups[held], mix, True, (shape[held], gap), far)
+        fitted[held] = train.served(gated[held], bias, t, groups[held], mix, True, (shape[held], gap), far)
         lines.append(f"| {k} | {held.sum()} | {t:.3f} | {expected_calibration_error(raw[held], y[held]):.3f} | "
                      f"{expected_calibration_error(fitted[held], y[held]):.3f} | {nll(raw[held], y[held]):.3f} | "
                      f"{nll(fitted[held], y[held]):.3f} |")
@@ -85,8 +87,8 @@ def main() -> None:
                  f"{expected_calibration_error(fitted, y):.3f} | {nll(raw, y):.3f} | {nll(fitted, y):.3f} |")
     fit_offsets = card["train_config"].get("offsets", True)
     crossfit, af_only, no_mix = np.zeros(len(y), int), np.zeros(len(y), int), np.zeros(len(y), int)
-    no_runs, no_vt = np.zeros(len(y), int), np.zeros(len(y), int)
-    chosen, chosen_v, chosen_mix, chosen_run = [], [], [], []
+    no_runs, no_vt, no_far = np.zeros(len(y), int), np.zeros(len(y), int), np.zeros(len(y), int)
+    chosen, chosen_v, chosen_mix, chosen_run, chosen_far = [], [], [], [], []
     for k in np.unique(fold):
         held = fold == k
         th, _ = train.choose_af_threshold(z[~held], y[~held], records[~held], pre_rr[~held], fit_offsets)
@@ -99,7 +101,10 @@ def main() -> None:
         tk = train.rule_temperature(z[~held], zk[~held], y[~held], bk)
         mk, _ = train.choose_template_mix(zk[~held], y[~held], bk, tk, groups[~held])
         tk = train.rule_temperature(z[~held], zk[~held], y[~held], bk, groups[~held], mk)
-        pk = train.served(zk, bk, tk, groups, mk)
+        no_far[held] = train.served(zk[held], bk, tk, groups[held], mk).argmax(axis=1)
+        fk, _ = train.choose_far_shape(lambda f: train.served(zk[~held], bk, tk, groups[~held], mk, True,
+                                                              (shape[~held], gap), f), y[~held])
+        pk = train.served(zk, bk, tk, groups, mk, True, shapes, fk)
         t0 = train.rule_temperature(z[~held], zk[~held], y[~held], bk)  # the rule before consensus's V step
         m0, _ = train.choose_template_mix(zk[~held], y[~held], bk, t0, groups[~held], ventricular=False)
         t0 = train.rule_temperature(z[~held], zk[~held], y[~held], bk, groups[~held], m0, ventricular=False)
@@ -110,18 +115,24 @@ def main() -> None:
         chosen.append(f"{th:g}")
         chosen_v.append("/".join(f"{g:g}" for g in vg))
         chosen_mix.append(f"{mk:g}")
+        chosen_far.append(f"{fk:g}")
         chosen_run.append("/".join(f"{g:g}" for g in rk))
     none = (z + train.class_offsets(z, y, fit_offsets)).argmax(axis=1)
     lines += ["", "## The rule, cross-fitted (chosen on four folds, the fifth scored)", "",
               "| rule | macro-F1 (N,S,V) | SVEB Se | SVEB +P | VEB Se | VEB +P |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
     shipped_runs = run_gate[0] > 0
-    with_runs_row = (f"AF gate, on-time V gate, template consensus and supraventricular run rule chosen per fold ("
+    with_runs_row = (f"AF gate, on-time V gate, template consensus, far-shape step and supraventricular run rule "
+                     f"chosen per fold ("
                      f"{'the shipped rule' if shipped_runs else 'experiments row 30, not shipped'}; AF "
                      f"{', '.join(chosen)}; V early/pause/fast/sure {', '.join(chosen_v)}; consensus weight "
-                     f"{', '.join(chosen_mix)}; run fast/steady/onset {', '.join(chosen_run)})", crossfit)
-    no_runs_row = (f"AF gate, on-time V gate and template consensus chosen per fold, no run rule"
+                     f"{', '.join(chosen_mix)}; far shape {', '.join(chosen_far)}; run fast/steady/onset {', '.join(chosen_run)})",
+                     crossfit)
+    no_runs_row = (f"AF gate, on-time V gate, template consensus and far-shape step chosen per fold (far shape "
+                   f"{', '.join(chosen_far)}), no run rule"
                    f"{'' if shipped_runs else ' (the shipped rule)'}", no_runs)
     for label, pred_ in (*((with_runs_row, no_runs_row) if shipped_runs else (no_runs_row, with_runs_row)),
+                         ("the same without the far-shape step (a beat read as S whose shape is far from the "
+                          "record's dominant one stays S: the rule before experiments row 38)", no_far),
                          ("the same, template consensus without its last step (a beat read as S in a template "
                           "that reads V stays S: the rule before experiments row 31)", no_vt),
                          ("AF gate and on-time V gate chosen per fold, no template consensus", no_mix),
@@ -130,7 +141,9 @@ def main() -> None:
         lines.append(f"| {label} | {r.macro_f1:.3f} | {r.se['S']:.3f} | {r.ppv['S']:.3f} | {r.se['V']:.3f} | "
                      f"{r.ppv['V']:.3f} |")
     before = (gated + bias).argmax(axis=1)  # the rule without template consensus
-    consensus = train.served(gated, bias, train.rule_temperature(z, gated, y, bias, groups, mix), groups, mix)
+    t_all = train.rule_temperature(z, gated, y, bias, groups, mix)
+    consensus = train.served(gated, bias, t_all, groups, mix, True, shapes, far)
+    before_far = train.served(gated, bias, t_all, groups, mix).argmax(axis=1)
     before_runs = consensus.argmax(axis=1)
     pred = train.in_runs(consensus, rr, records, af, run_gate).argmax(axis=1)
     runs_gate = run_gate if shipped_runs else train.choose_sv_run(consensus, y, rr, records, af)[0]
@@ -140,20 +153,22 @@ def main() -> None:
     no_v = (train.gated(z, records, pre_rr, threshold) + bias).argmax(axis=1)  # the same rule without the V gate
     lines += ["", "## Per record, out of fold (with the rule; then the real S and V beats the network itself reads as N, "
               "before any rule; the V beats the on-time V gate took, and the beats "
-              "whose label template consensus changed, and those the supraventricular run rule made S, to the "
+              "whose label template consensus changed, and those the supraventricular run rule made S, and those the "
+              "far-shape step made V (experiments row 38), to the "
               "reference's label or away from it; the run rule " + ("shipped" if shipped_runs else
               "of experiments row 30, not shipped, as chosen on all folds") + ": fast/steady/onset "
               + "/".join(f"{g:g}" for g in runs_gate) + ")", "",
               "| record | fold | S real | S found | S predicted | V real | V found | V predicted | network: real S read "
               "as N | network: real V read as N | V gate: real V lost | V gate: false V removed | real V read as S "
               "before consensus | consensus: labels righted | consensus: labels wronged | run rule: labels righted | "
-              "run rule: labels wronged |",
+              "run rule: labels wronged | far shape: labels righted | far shape: labels wronged |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
-              "---: | ---: |"]
+              "---: | ---: | ---: | ---: |"]
     for name in [*sorted(set(records)), "all"]:
         m = records == name if name != "all" else np.ones(len(y), bool)
         took = m & (no_v == v) & (before != v)
-        changed = m & (before_runs != before)
+        changed = m & (before_far != before)
+        farred = m & (before_runs != before_far)
         ran = m & (with_runs != before_runs)
         lines.append(f"| {name} | {fold[m][0] if name != 'all' else ''} | {(y[m] == s).sum()} | "
                      f"{((y[m] == s) & (pred[m] == s)).sum()} | {(pred[m] == s).sum()} | {(y[m] == v).sum()} | "
@@ -161,7 +176,8 @@ def main() -> None:
                      f"{(m & (y == s) & (network == n)).sum()} | {(m & (y == v) & (network == n)).sum()} | "
                      f"{(took & (y == v)).sum()} | {(took & (y != v)).sum()} | {(m & (y == v) & (before == s)).sum()} | "
                      f"{(changed & (before_runs == y)).sum()} | {(changed & (before == y)).sum()} | "
-                     f"{(ran & (with_runs == y)).sum()} | {(ran & (before_runs == y)).sum()} |")
+                     f"{(ran & (with_runs == y)).sum()} | {(ran & (before_runs == y)).sum()} | "
+                     f"{(farred & (before_runs == y)).sum()} | {(farred & (before_far == y)).sum()} |")
     text = "\n".join(lines) + "\n"
     out = RESULTS if not args.folds else RESULTS.with_name(f"calibration_{args.folds.parent.name}_{args.folds.name}.md")
     out.write_text(text)

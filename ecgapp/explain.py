@@ -94,6 +94,7 @@ class BeatExplanation:
     on_time_v: bool = False  # the network read V, the beat comes on time: the rule moved V to N (rhythm.apply_v_gate)
     by_template: bool = False  # the network alone read another class; the beat's template gave its label
     sv_run: bool = False  # read as N inside a fast run the network reads as supraventricular: the rule made it S
+    far_shape: bool = False  # read as S, but its QRS shape is far from the record's dominant one: the rule made it V
     network_probabilities: dict | None = None  # the network's own (gates, temperature) when ``probabilities`` are
     # the served ones (template consensus included: templates.template_consensus); None: the same
     regions: dict = None  # name -> (start, end) seconds from R (``beat_regions``); REGIONS_S when not given
@@ -144,7 +145,7 @@ def _beat_function(model: torch.nn.Module, template: torch.Tensor | None, contex
 def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, method: str = METHODS[0],
                    target: str | int | None = None, context: tuple[np.ndarray, np.ndarray, int] | None = None,
                    in_af: bool = False, on_time_v: bool = False, served=None,
-                   by_template: bool = False, sv_run: bool = False) -> BeatExplanation:
+                   by_template: bool = False, sv_run: bool = False, far_shape: bool = False) -> BeatExplanation:
     """Attribute the logit of ``target`` (class letter or index; None = the predicted class) for one beat.
 
     ``wave``: (C, WINDOW_LENGTH) or (1, C, WINDOW_LENGTH) normalised beat (channel 1, when there, the
@@ -160,9 +161,10 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
     apart). ``served``: the beat's served probabilities (the beats table's p_N..p_Q), when serving pulled them
     towards the beat's template (``templates.template_consensus``, which reads the whole record): they are the
     ones shown and the predicted class is theirs; the attribution stays the network's own score for the target
-    (the template's other beats are not inputs of this beat). ``by_template``, ``sv_run``: the table's columns
-    (``sv_run``: the beat lies in a supraventricular run and the rule moved its N probability to S, which the
-    ``served`` probabilities show).
+    (the template's other beats are not inputs of this beat). ``by_template``, ``sv_run``, ``far_shape``: the table's
+    columns (``sv_run``: the beat lies in a supraventricular run and the rule moved its N probability to S;
+    ``far_shape``: its shape is far from the record's dominant one and the rule moved its S probability to V; the
+    ``served`` probabilities show both).
     """
     from captum.attr import IntegratedGradients, Occlusion, Saliency
 
@@ -238,7 +240,7 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
         probabilities={c: float(p) for c, p in zip(AAMI_CLASSES, probs)},
         time_s=(np.arange(n) - WINDOW_BEFORE) / MODEL_FS, wave=w.cpu().numpy().reshape(-1),
         wave_attribution=wa, rr=r.cpu().numpy().reshape(-1), rr_attribution=ra, in_af=bool(in_af and gate.any()),
-        on_time_v=bool(on_time_v), by_template=bool(by_template), sv_run=bool(sv_run),
+        on_time_v=bool(on_time_v), by_template=bool(by_template), sv_run=bool(sv_run), far_shape=bool(far_shape),
         network_probabilities=network_probs,
         regions=beat_regions(wave[0], pre_rr_s=float(np.asarray(rr).reshape(-1)[RR_FEATURES.index("pre_rr_s")])),
     )
@@ -247,16 +249,16 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
 def explain_beat(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, index: int,
                  method: str = METHODS[0], target: str | int | None = None, in_af: bool = False,
                  on_time_v: bool = False, served=None, by_template: bool = False,
-                 sv_run: bool = False) -> BeatExplanation:
+                 sv_run: bool = False, far_shape: bool = False) -> BeatExplanation:
     """Explain beat ``index`` of one record's model inputs (``features.beat_inputs(beats)``): the beat's own
     waveform and RR features are attributed; its template and (sequence model) neighbours are held fixed.
-    ``in_af``, ``on_time_v``, ``by_template``, ``sv_run``, ``served`` (p_N..p_Q): the beats table's columns for this
-    beat (see explain_inputs)."""
+    ``in_af``, ``on_time_v``, ``by_template``, ``sv_run``, ``far_shape``, ``served`` (p_N..p_Q): the beats table's
+    columns for this beat (see explain_inputs)."""
     if not 0 <= index < len(waves):
         raise IndexError(f"beat {index} out of range: the record has {len(waves)} beats")
     return explain_inputs(model, waves[index], rr[index], method=method, target=target,
                           context=(waves, rr, index), in_af=in_af, on_time_v=on_time_v, served=served,
-                          by_template=by_template, sv_run=sv_run)
+                          by_template=by_template, sv_run=sv_run, far_shape=far_shape)
 
 
 def summarise_regions(expl: BeatExplanation) -> dict[str, dict[str, float]]:
@@ -321,6 +323,14 @@ def reading(expl: BeatExplanation) -> list[str]:
                      f"record's beats of its shape and timing), as Holter software labels a shape as a whole, and "
                      f"{why} ({s_note}). If this beat differs from its template, relabel it. The "
                      f"attribution is of the network's own score for {expl.target}.")
+    if expl.far_shape:
+        own = (f" ({100 * expl.network_probabilities['S']:.0f}%)" if expl.network_probabilities else "")
+        lines.append(f"The network read this beat as supraventricular (S){own}, but its QRS shape is far from this "
+                     f"patient's dominant beat, so the decision rule labels it V: a supraventricular beat is conducted "
+                     f"like the normal beats and keeps their QRS, and a premature beat (or a fast run) of another "
+                     f"shape is ventricular until shown otherwise. Aberrantly conducted atrial beats are the "
+                     f"exception: if a P wave precedes it, relabel it S. The attribution is of the network's own "
+                     f"score for {expl.target}.")
     if expl.sv_run:
         own = (f" (the network alone: N {100 * expl.network_probabilities['N']:.0f}%)"
                if expl.network_probabilities else "")

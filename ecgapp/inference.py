@@ -21,18 +21,20 @@ from .quality import template_correlation
 
 
 class Ruled(NamedTuple):
-    """One record's output with the decision rule's masks (``return_rule=True``); unpacks as a 5-tuple.
+    """One record's output with the decision rule's masks (``return_rule=True``); unpacks as a 6-tuple.
 
     ``scores`` (n, 5) float32: logits (``predict_logits``) or probabilities (``predict_inputs``); then bool (n,)
     masks: ``af`` beats the AF detector read as atrial fibrillation (S not called there), ``on_time_v`` beats read
     as V that came on time (moved to N), ``by_template`` beats whose label template consensus changed from the
-    network's own, ``sv_run`` beats the supraventricular run rule labelled S."""
+    network's own, ``sv_run`` beats the supraventricular run rule labelled S, ``far_shape`` beats read as S whose shape is
+    far from the record's dominant one, labelled V (``templates.far_shape_step``)."""
 
     scores: np.ndarray
     af: np.ndarray
     on_time_v: np.ndarray
     by_template: np.ndarray
     sv_run: np.ndarray
+    far_shape: np.ndarray
 
 
 @torch.no_grad()
@@ -60,7 +62,8 @@ def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
     atrial fibrillation (the model's ``af_threshold``), V moved to N where a beat read as V comes on time (the
     model's ``v_gate``, ``rhythm.apply_v_gate``), offsets, temperature, then each beat's N, V, F and Q
     probabilities pulled towards its template's (the model's ``template_mix``, ``templates.template_consensus``
-    over ``templates.beat_templates`` of these inputs; the logits are then log-probabilities), last N moved to S
+    over ``templates.beat_templates`` of these inputs; the logits are then log-probabilities), S moved to V for a
+    beat whose shape is far from the record's dominant one (the model's ``far_shape``), last N moved to S
     for the beats of a supraventricular run (the model's ``sv_run``, ``rhythm.sv_run_mask``). With ``return_af``
     also the bool (n,) mask of beats the AF detector read as atrial fibrillation (all False when the model has
     no gate); with ``return_rule`` a ``Ruled`` (the logits and every mask of the rule).
@@ -72,7 +75,7 @@ def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
     if n == 0:
         empty = np.zeros((0, len(AAMI_CLASSES)), np.float32)
         none = np.zeros(0, bool)
-        return Ruled(empty, none, none, none, none) if return_rule else (empty, none) if return_af else empty
+        return Ruled(empty, none, none, none, none, none) if return_rule else (empty, none) if return_af else empty
     device = next(model.parameters()).device
     step = progress or (lambda done: None)
     emb = embed_beats(model, waves, rr, batch_size, progress=lambda done: step(0.8 * done))
@@ -84,9 +87,9 @@ def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
     raw = torch.cat(raw)
     gated, af, on_time_v = model.gate(raw, np.asarray(rr))
     logits = model.calibrate(gated).float().cpu().numpy()
-    logits, by_template = model.consensus(logits, waves, rr)
+    logits, by_template, far_shape = model.consensus(logits, waves, rr)
     logits, sv_run = model.runs(logits, np.asarray(rr), af)
-    rule = Ruled(logits, af, on_time_v, by_template & ~sv_run, sv_run)
+    rule = Ruled(logits, af, on_time_v, by_template & ~sv_run & ~far_shape, sv_run, far_shape & ~sv_run)
     return rule if return_rule else (logits, af) if return_af else logits
 
 
@@ -108,7 +111,8 @@ def predict_beats(model: torch.nn.Module, beats: BeatSet, return_af: bool = Fals
 
 def beats_table(beats: BeatSet, probs: np.ndarray, af: np.ndarray | None = None,
                 template_r: np.ndarray | None = None, on_time_v: np.ndarray | None = None,
-                by_template: np.ndarray | None = None, sv_run: np.ndarray | None = None) -> pd.DataFrame:
+                by_template: np.ndarray | None = None, sv_run: np.ndarray | None = None,
+                far_shape: np.ndarray | None = None) -> pd.DataFrame:
     """One row per beat: sample (at the record's own rate), time_s, label, confidence, p_N..p_Q, reference,
     af (True where the rhythm around the beat reads as atrial fibrillation: S is not called there),
     template_r (the beat's correlation with the record's dominant beat, ``quality.template_correlation``;
@@ -116,7 +120,8 @@ def beats_table(beats: BeatSet, probs: np.ndarray, af: np.ndarray | None = None,
     decision rule moved it to N: ``rhythm.apply_v_gate``) and by_template (True where the network alone read
     another class for this beat and its template's consensus gave the label: ``templates.template_consensus``) and
     sv_run (True where the beat read as N lies in a fast run that the network reads as supraventricular, so the
-    rule labelled it S: ``rhythm.sv_run_mask``)."""
+    rule labelled it S: ``rhythm.sv_run_mask``) and far_shape (True where the network read S but the beat's QRS shape
+    is far from the record's dominant one, so the rule labelled it V: ``templates.far_shape_step``)."""
     pred = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
     table = pd.DataFrame({
         "sample": beats.sample, "time_s": np.round(beats.time_s, 4),
@@ -132,6 +137,7 @@ def beats_table(beats: BeatSet, probs: np.ndarray, af: np.ndarray | None = None,
     table["on_time_v"] = np.zeros(len(table), bool) if on_time_v is None else np.asarray(on_time_v, bool)
     table["by_template"] = np.zeros(len(table), bool) if by_template is None else np.asarray(by_template, bool)
     table["sv_run"] = np.zeros(len(table), bool) if sv_run is None else np.asarray(sv_run, bool)
+    table["far_shape"] = np.zeros(len(table), bool) if far_shape is None else np.asarray(far_shape, bool)
     return table
 
 
@@ -143,4 +149,4 @@ def classify_beats(model: torch.nn.Module, beats: BeatSet, progress: Callable[[f
     waves, rr = beat_inputs(beats)
     rule = predict_inputs(model, waves, rr, progress=progress, return_rule=True)
     return waves, rr, beats_table(beats, rule.scores, rule.af, template_correlation(waves), rule.on_time_v,
-                                  rule.by_template, rule.sv_run)
+                                  rule.by_template, rule.sv_run, rule.far_shape)

@@ -22,7 +22,8 @@ read from the record's RR intervals; needs the whole record, so it is applied by
 (0, 0 and 1 until fitted: no gate, no offsets); and V moved to N for a beat read as V that comes on time
 (``rhythm.apply_v_gate`` at ``v_gate``; zeros: off). Last, serving (``inference.predict_logits``, which has the
 whole record) pulls each beat's N, V, F and Q probabilities towards those of its morphology template
-(``templates.template_consensus`` at ``template_mix``; 0: off), as Holter software labels templates, and the
+(``templates.template_consensus`` at ``template_mix``; 0: off), as Holter software labels templates, a beat read
+as S whose shape is farther than ``far_shape`` from the record's dominant shape becomes V (0: off), and the
 N beats of a fast run that starts abruptly and holds a beat the network reads as S become S (a supraventricular
 tachycardia: ``rhythm.sv_run_mask`` at ``sv_run``; zeros: off).
 """
@@ -41,7 +42,7 @@ from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_LENGTH
 from .errors import InputError
 from .rhythm import AF_GATE_PENALTY, S_INDEX, af_gate_mask, apply_sv_runs, v_gate_mask, v_to_n
-from .templates import beat_templates, consensus_probabilities
+from .templates import beat_templates, consensus_probabilities, far_shape_step
 
 ARCHITECTURES = ("hybrid", "cnn", "intrabeat", "lstm")
 SEQUENCE_ARCHITECTURES = ("hybrid",)
@@ -125,6 +126,7 @@ class BeatClassifier(nn.Module):
         self.register_buffer("v_gate", torch.zeros(4))  # on-time V gate (early, pause, fast, sure); 0 = off
         self.register_buffer("template_mix", torch.zeros(()))  # templates.template_consensus weight; 0 = off
         self.register_buffer("sv_run", torch.zeros(3))  # rhythm.sv_run_mask (fast, steady, onset); 0 = off
+        self.register_buffer("far_shape", torch.zeros(()))  # template_consensus: S far from the dominant shape; 0 = off
 
     @property
     def is_sequence(self) -> bool:
@@ -206,17 +208,24 @@ class BeatClassifier(nn.Module):
             gated = v_to_n(gated, on_time_v)
         return gated, af, on_time_v
 
-    def consensus(self, logits: np.ndarray, waves: np.ndarray, rr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(served logits, template mask) of one whole record: with ``template_mix`` > 0 each beat's N, V, F and Q
-        probabilities (softmax of ``logits``, the calibrated ones) pulled towards its template's
-        (``templates.template_consensus`` over ``templates.beat_templates(waves, rr)``), returned as
-        log-probabilities, and the bool (n,) mask of beats whose label that changed; else (``logits``, all False)."""
-        mix = float(self.template_mix)
+    def consensus(self, logits: np.ndarray, waves: np.ndarray,
+                  rr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(served logits, template mask, far-shape mask) of one whole record: with ``template_mix`` > 0 each beat's
+        N, V, F and Q probabilities (softmax of ``logits``, the calibrated ones) pulled towards its template's
+        (``templates.template_consensus`` over ``templates.beat_templates(waves, rr)``), then with ``far_shape`` > 0
+        a beat read as S whose shape is that far from the record's dominant one made V (``templates.far_shape_step``),
+        returned as log-probabilities, with the bool (n,) masks of the beats whose label each changed; else
+        (``logits``, all False, all False)."""
+        mix, far = float(self.template_mix), float(self.far_shape)
         logits = np.asarray(logits, dtype=np.float32)
-        if mix <= 0 or len(logits) == 0:
-            return logits, np.zeros(len(logits), bool)
-        served = consensus_probabilities(logits, beat_templates(np.asarray(waves), np.asarray(rr)).assignment, mix)
-        return np.log(np.maximum(served, 1e-30)).astype(np.float32), served.argmax(axis=1) != logits.argmax(axis=1)
+        none = np.zeros(len(logits), bool)
+        if (mix <= 0 and far <= 0) or len(logits) == 0:
+            return logits, none, none
+        t = beat_templates(np.asarray(waves), np.asarray(rr))
+        pulled = consensus_probabilities(logits, t.assignment, mix)
+        by_template = pulled.argmax(axis=1) != logits.argmax(axis=1)
+        served, far_v = far_shape_step(pulled, (t.shape[t.assignment], t.gap), far)
+        return np.log(np.maximum(served, 1e-30)).astype(np.float32), by_template, far_v
 
     def runs(self, logits: np.ndarray, rr: np.ndarray, af: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(logits, run mask) of one whole record, last in the rule: with ``sv_run`` set, N moved to S for the beats
@@ -230,7 +239,7 @@ class BeatClassifier(nn.Module):
         rr_np = rr.detach().cpu().numpy()
         gated, af, _ = self.gate(self.classify_raw(self.encode(waves, rr)), rr_np)
         logits = self.calibrate(gated)
-        if float(self.template_mix) <= 0 and float(self.sv_run[0]) <= 0:
+        if float(self.template_mix) <= 0 and float(self.far_shape) <= 0 and float(self.sv_run[0]) <= 0:
             return logits
         served = self.consensus(logits.detach().float().cpu().numpy(), waves.detach().cpu().numpy(), rr_np)[0]
         return torch.from_numpy(self.runs(served, rr_np, af)[0]).to(logits.device)
@@ -268,6 +277,7 @@ def complete_state(state: dict) -> dict:
     state.setdefault("v_gate", torch.zeros(4))  # weights from before the on-time V gate: no gate
     state.setdefault("template_mix", torch.zeros(()))  # weights from before template consensus: none
     state.setdefault("sv_run", torch.zeros(3))  # weights from before the supraventricular run rule: none
+    state.setdefault("far_shape", torch.zeros(()))  # weights from before the far-shape step: none
     if state["v_gate"].numel() == 3:  # a gate without the "unless sure of V" limit: gate any V
         state["v_gate"] = torch.cat([state["v_gate"], torch.ones(1)])
     return state

@@ -82,6 +82,7 @@ HIGH_S_BURDEN_PCT = 20.0  # no training patient has more than about 13% S beats 
 LOW_AGREEMENT = 0.9
 ON_TIME_V_NOTE = 20  # at least this many beats the network read as V but the on-time V gate labelled N: say so
 SV_RUN_NOTE = 3  # at least this many beats the supraventricular run rule labelled S: say so
+FAR_SHAPE_NOTE = 10  # at least this many beats the far-shape step labelled V: say so
 
 
 # the steps of the decision rule that change labels by rhythm, and what the app says when at least `minimum` beats
@@ -98,11 +99,16 @@ RULE_NOTES = (
      "so the decision rule labelled them S (a supraventricular tachycardia's beats are S; the network loses a run's "
      "onset a few beats in). If a run is sinus tachycardia or atrial flutter, relabel it (the beats table sorted "
      "\"SV run first\", or its sv_run column)."),
+    ("far_shape", "V", FAR_SHAPE_NOTE,
+     "{n:,} beats the network read as supraventricular have a QRS shape far from this patient's dominant beat, so the "
+     "decision rule labelled them V (a supraventricular beat keeps the normal QRS; a wide-complex run is ventricular "
+     "until shown otherwise). Aberrantly conducted atrial beats look like this too: if a P wave precedes them, relabel "
+     "them S (the beats table sorted \"far shape first\", or its far_shape column)."),
 )
 
 
 def ruled(table: pd.DataFrame, column: str, label: str) -> int:
-    """How many beats a step of the decision rule (the beats table's bool ``column``: on_time_v, sv_run) gave
+    """How many beats a step of the decision rule (the beats table's bool ``column``: on_time_v, sv_run, far_shape) gave
     ``label`` and still show it (a reader may have relabelled them since); 0 when the table has no such column."""
     if column not in table:
         return 0

@@ -39,6 +39,7 @@ SPLIT_SHARE = 0.1  # with the network's labels: a label other than a template's 
 SPLIT_BEATS = 5  # template when it holds at least this share of the template's beats and this many beats
 _PRE_RR_LOCAL = RR_FEATURES.index("pre_rr_local")
 _PRE_RR_NORM = RR_FEATURES.index("pre_rr_norm")
+_N_INDEX = AAMI_CLASSES.index("N")
 _S_INDEX = AAMI_CLASSES.index("S")
 _V_INDEX = AAMI_CLASSES.index("V")
 TIMINGS = ("on time", "early", "fast", "early, fast")  # a template's timing, by its code (early + 2 * fast)
@@ -54,7 +55,9 @@ class Templates:
     an index into TIMINGS (early against the local rhythm, fast against the record's usual rate, both or
     neither); ``representative`` (k,): the member beat
     closest to the template's median (the one to show or ask a reader about); ``shape`` (k,): which
-    morphology group the template belongs to (an early and an on-time template of one shape share it).
+    morphology group the template belongs to (an early and an on-time template of one shape share it);
+    ``gap`` (g, g) over the morphology groups (``shape`` indexes it): how far group a's median QRS lies from group
+    b's, relative to b's (``shape_gaps``; shapes closer than MATCH_DISTANCE are one shape).
     """
 
     assignment: np.ndarray
@@ -64,6 +67,7 @@ class Templates:
     representative: np.ndarray
     shape: np.ndarray
     split: np.ndarray  # (k,) AAMI letter: the network's label this template was split off by ("" = not split)
+    gap: np.ndarray  # (g, g) float: distances between the record's morphology groups (``shape_gaps``)
 
     def __len__(self) -> int:
         return int(self.count.size)
@@ -130,6 +134,20 @@ def _shapes(x: np.ndarray, threshold: float, max_shapes: int) -> np.ndarray:
     return _relative_distance(x, x2, medians.astype(np.float32)).argmin(axis=1)
 
 
+def shape_gaps(x: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    """(g, g) float, g = max(shape) + 1: entry [a, b] is |median a - median b| / max(|median b|, MIN_NORM), the
+    medians of the rows of ``x`` (``morphology``) in each morphology group; a group left without beats is infinitely
+    far from every other."""
+    count = np.bincount(shape)
+    medians = np.zeros((count.size, x.shape[1]), np.float32)
+    for g in np.flatnonzero(count):
+        medians[g] = np.median(x[shape == g], axis=0)
+    gap = _relative_distance(medians, np.einsum("kd,kd->k", medians, medians), medians).astype(float)
+    gap[count == 0, :] = gap[:, count == 0] = np.inf
+    np.fill_diagonal(gap, 0.0)
+    return gap
+
+
 def timing(rr: np.ndarray, early_rr: float = EARLY_RR, fast_rr: float = FAST_RR) -> np.ndarray:
     """Each beat's timing code (n,) int, an index into TIMINGS: early (pre RR under ``early_rr`` of the local
     RR) + 2 * fast (pre RR under ``fast_rr`` of the record's median RR); ``rr`` from ``features.beat_inputs``."""
@@ -156,9 +174,10 @@ def beat_templates(waves: np.ndarray, rr: np.ndarray, threshold: float = MATCH_D
     if n == 0:
         empty = np.zeros(0, int)
         return Templates(empty, np.zeros((0, full.shape[-1]), np.float32), empty, empty, empty, empty,
-                         np.zeros(0, "<U1"))
+                         np.zeros(0, "<U1"), np.zeros((0, 0)))
     x = morphology(w)
     shape = _shapes(x, threshold, max_templates)
+    gap = shape_gaps(x, shape)
     key = shape * len(TIMINGS) + timing(rr, early_rr, fast_rr)
     part = np.zeros(n, int)  # 0: the template's commonest label and the labels too rare to split off; c + 1: label c
     if labels is not None:
@@ -195,7 +214,7 @@ def beat_templates(waves: np.ndarray, rr: np.ndarray, threshold: float = MATCH_D
         split[t] = AAMI_CLASSES[np.bincount(code[assignment == t], minlength=len(AAMI_CLASSES)).argmax()]
     return Templates(assignment=assignment.astype(int), median=medians, count=count[order].astype(int),
                      timing=(kept % len(TIMINGS)).astype(int), representative=representative,
-                     shape=(kept // len(TIMINGS)).astype(int), split=split)
+                     shape=(kept // len(TIMINGS)).astype(int), split=split, gap=gap)
 
 
 def template_sample(templates: Templates, template: int, limit: int = 12) -> np.ndarray:
@@ -241,7 +260,7 @@ def counted(n: int, noun: str) -> str:
 
 
 def template_consensus(probs: np.ndarray, assignment: np.ndarray, weight: float,
-                       ventricular: bool = True) -> np.ndarray:
+                       ventricular: bool = True, shapes: tuple | None = None, far: float = 0.0) -> np.ndarray:
     """Each beat's class probabilities (n, 5) pulled towards its template's, as Holter software labels a template
     rather than each beat: the N, V, F and Q probabilities become ``(1 - weight) * own + weight * the template's
     mean``, rescaled so that they add up, with S, the beat's own probability, to 1.
@@ -252,12 +271,45 @@ def template_consensus(probs: np.ndarray, assignment: np.ndarray, weight: float,
     One exception (``ventricular``): a beat whose best class is then S, in a template whose mean probabilities
     (after the pull) read V, has its S probability moved to V: the shape tells V from S, and a premature PVC that
     the network half-read as S is one of a template of PVCs (experiments row 31).
+    Then (``far`` > 0, with ``shapes``: see ``far_shape_step``) a beat whose best class is S and whose shape lies
+    farther than ``far`` from every normal shape of the record has its S probability moved to V: a supraventricular
+    beat is conducted as this patient's normal beats are, so its QRS has their shape unless aberrant, while a
+    premature beat of another shape, or a fast run of them, is ventricular until shown otherwise (experiments row
+    38; 0 = off).
     ``assignment`` (n,) int: each beat's template (``beat_templates(...).assignment``, without labels);
-    ``weight`` 0 returns ``probs`` (as float64), 1 gives every member its template's N/V/F/Q mix.
+    ``weight`` 0 leaves the probabilities as they are (float64), 1 gives every member its template's N/V/F/Q mix.
     """
     p = np.asarray(probs, dtype=np.float64)
-    if weight <= 0 or len(p) == 0:
-        return p.copy()
+    out = _pulled(p, assignment, weight, ventricular) if weight > 0 and len(p) else p.copy()
+    return far_shape_step(out, shapes, far)[0]
+
+
+def far_shape_step(probs: np.ndarray, shapes: tuple | None, far: float,
+                   read_normal: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, bool (n,) mask of the beats it made V): ``template_consensus``'s last step on (n, 5)
+    ``probs`` (modified in place). ``shapes`` = (shape (n,) int: each beat's morphology group, gap (G, G):
+    ``Templates.gap``; several records' groups can be stacked block-diagonally with infinite gaps between records).
+    A record's normal shapes are its groups whose beats are mostly read as N (``read_normal``) and the group holding
+    most of its beats; a beat whose best class is S and whose group lies farther than ``far`` from every normal
+    shape has its S probability moved to V. ``far`` 0 or no ``shapes``: off."""
+    if far <= 0 or shapes is None or len(probs) == 0:
+        return probs, np.zeros(len(probs), bool)
+    shape, gap = np.asarray(shapes[0]), np.asarray(shapes[1])
+    best = probs.argmax(axis=1)
+    votes = np.zeros((len(gap), probs.shape[1]))
+    np.add.at(votes, (shape, best), 1)
+    beats = votes.sum(axis=1)
+    normal = (votes.argmax(axis=1) == _N_INDEX) & (beats > 0) if read_normal else np.zeros(len(gap), bool)
+    normal[np.where(np.isfinite(gap), beats[None, :], -1).argmax(axis=1)] = True  # each record's commonest shape
+    farthest = np.where(normal[None, :], gap, np.inf).min(axis=1)  # each group's gap to the nearest normal shape
+    moved = (best == _S_INDEX) & (farthest[shape] > far)
+    probs[moved, _V_INDEX] += probs[moved, _S_INDEX]
+    probs[moved, _S_INDEX] = 0.0
+    return probs, moved
+
+
+def _pulled(p: np.ndarray, assignment: np.ndarray, weight: float, ventricular: bool) -> np.ndarray:
+    """``template_consensus``'s pull towards the template's mean and its "no S in a template that reads V" step."""
     assignment = np.asarray(assignment)
     _, group = np.unique(assignment, return_inverse=True)
     sums = np.zeros((group.max() + 1, p.shape[1]))
@@ -280,12 +332,13 @@ def template_consensus(probs: np.ndarray, assignment: np.ndarray, weight: float,
 
 
 def consensus_probabilities(logits: np.ndarray, assignment: np.ndarray, weight: float,
-                            ventricular: bool = True) -> np.ndarray:
+                            ventricular: bool = True, shapes: tuple | None = None,
+                            far: float = 0.0) -> np.ndarray:
     """Served probabilities (n, 5) float64 from one record's calibrated logits: their softmax, then
-    ``template_consensus`` over ``assignment`` at ``weight`` (the one path of serving, ``model.consensus``, and of
-    cross-validation, ``train.served``)."""
+    ``template_consensus`` over ``assignment`` at ``weight``, then its far-shape step (``shapes``, ``far``) (the one
+    path of serving, ``model.consensus``, and of cross-validation, ``train.served``)."""
     z = np.asarray(logits, dtype=np.float64)
     if len(z) == 0:
         return z.copy()
     p = np.exp(z - z.max(axis=1, keepdims=True))
-    return template_consensus(p / p.sum(axis=1, keepdims=True), assignment, weight, ventricular)
+    return template_consensus(p / p.sum(axis=1, keepdims=True), assignment, weight, ventricular, shapes, far)

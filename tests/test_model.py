@@ -197,6 +197,37 @@ def test_on_time_v_gate_is_part_of_every_path():
     assert [expl.probabilities[c] for c in "NSVFQ"] == pytest.approx(probs.tolist(), abs=1e-4)
 
 
+def test_the_far_shape_step_is_part_of_every_path():
+    """With ``far_shape`` set (and template consensus off), a record of two shapes whose beats the network reads as
+    S: the beats of the rarer, far shape become V in forward and predict_logits alike, and are in the template mask;
+    those of the dominant shape stay S; weights saved without the buffer load with it off."""
+    from ecgapp.inference import predict_logits
+    from ecgapp.model import complete_state
+
+    torch.manual_seed(0)
+    model = BeatClassifier(ModelConfig(arch="hybrid", context=2)).eval()
+    rng = np.random.default_rng(1)
+    t = np.linspace(0, 1, WINDOW_LENGTH, dtype=np.float32)
+    shapes = (np.exp(-((t - 0.35) / 0.02) ** 2), -1.5 * np.exp(-((t - 0.36) / 0.06) ** 2))
+    kind = np.array([0] * 40 + [1] * 20)
+    rng.shuffle(kind)
+    waves = np.stack([np.stack([shapes[k] + 0.05 * rng.standard_normal(WINDOW_LENGTH).astype(np.float32),
+                                shapes[0]]) for k in kind]).astype(np.float32)
+    rr = np.ones((len(kind), len(RR_FEATURES)), np.float32)
+    with torch.no_grad():  # S leads everywhere
+        model.head[-1].bias[1] += 20.0
+    assert np.all(predict_logits(model, waves, rr).argmax(axis=1) == 1)
+    model.far_shape.fill_(0.6)
+    logits, _, _, _, _, far_v = predict_logits(model, waves, rr, return_rule=True)
+    assert np.all(logits[kind == 1].argmax(axis=1) == 2) and np.all(logits[kind == 0].argmax(axis=1) == 1)
+    assert np.array_equal(far_v, kind == 1)
+    with torch.no_grad():
+        np.testing.assert_allclose(model(torch.from_numpy(waves), torch.from_numpy(rr)).numpy(), logits,
+                                   rtol=1e-5, atol=1e-5)
+    state = {k: v for k, v in model.state_dict().items() if k != "far_shape"}
+    assert float(complete_state(state)["far_shape"]) == 0.0
+
+
 def test_template_consensus_is_part_of_every_path():
     """With ``template_mix`` set, a record of two shapes (40 beats of one, 20 of another): every beat of a shape
     gets the same N : V : F : Q proportions in forward and predict_logits alike; the beats whose label that
@@ -224,7 +255,7 @@ def test_template_consensus_is_part_of_every_path():
     own = predict_logits(model, waves, rr)
     assert len(np.unique(own[kind == 0].argmax(axis=1))) == 2
     model.template_mix.fill_(1.0)
-    logits, af, on_time_v, by_template, _ = predict_logits(model, waves, rr, return_rule=True)
+    logits, af, on_time_v, by_template, _, _ = predict_logits(model, waves, rr, return_rule=True)
     with torch.no_grad():
         np.testing.assert_allclose(model(torch.from_numpy(waves), torch.from_numpy(rr)).numpy(), logits,
                                    rtol=1e-5, atol=1e-5)
@@ -271,10 +302,10 @@ def test_sv_run_rule_is_part_of_every_path():
         rows = torch.arange(emb.shape[0]) if index is None else index[:, index.shape[1] // 2]
         return head[rows.cpu()].to(emb.device)
     model.classify_raw = classify_raw
-    logits, af, on_time_v, by_template, sv_run = predict_logits(model, waves, rr, return_rule=True)
+    logits, af, on_time_v, by_template, sv_run, _ = predict_logits(model, waves, rr, return_rule=True)
     assert not sv_run.any() and (logits.argmax(axis=1) == 1).sum() == 1  # the rule is off
     model.sv_run.copy_(torch.tensor([0.8, 0.2, 0.9]))
-    logits, af, on_time_v, by_template, sv_run = predict_logits(model, waves, rr, return_rule=True)
+    logits, af, on_time_v, by_template, sv_run, _ = predict_logits(model, waves, rr, return_rule=True)
     assert np.flatnonzero(sv_run).tolist() == list(range(32, 39))
     assert np.flatnonzero(logits.argmax(axis=1) == 1).tolist() == list(range(31, 39))
     with torch.no_grad():

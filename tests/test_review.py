@@ -136,6 +136,47 @@ def test_a_beat_read_as_s_in_a_template_that_reads_v_becomes_v():
     np.testing.assert_allclose(template_consensus(probs, assignment, 0.0), probs)
 
 
+def test_a_beat_read_as_s_in_a_shape_far_from_every_normal_one_becomes_v():
+    """template_consensus's far-shape step: a beat the network reads as S whose shape lies farther than ``far`` from
+    every normal shape of the record (its shapes mostly read as N, and its commonest shape) becomes V (S moved to V);
+    one in a normal shape, or in a shape near one, stays S, even where the normal beats take two shapes (a second
+    shape read as N is normal too); ``far`` 0 (or no shapes) is off; it works with the pull off (weight 0) too."""
+    from ecgapp.templates import far_shape_step, template_consensus
+
+    probs = np.tile([0.9, 0.03, 0.05, 0.01, 0.01], (12, 1))
+    shape = np.array([0, 0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 3])  # shape 0: the commonest; shape 3: mostly read as N
+    read_s = [1, 5, 6, 7, 8, 9]  # one in shape 0, both of shape 1 (near 0), both of shape 2 (far), one in shape 3
+    probs[read_s] = [0.2, 0.6, 0.18, 0.01, 0.01]
+    assignment = shape.copy()
+    gap = np.array([[0.0, 0.4, 1.2, 1.5],  # gap[a, b]: shape a's distance from shape b
+                    [0.4, 0.0, 1.0, 1.3],
+                    [1.2, 1.0, 0.0, 1.1],
+                    [1.5, 1.3, 1.1, 0.0]])
+    for weight in (0.0, 0.75):
+        out = template_consensus(probs, assignment, weight, shapes=(shape, gap), far=0.6)
+        assert np.all(out[[1, 5, 6, 9]].argmax(axis=1) == INDEX["S"])  # shape 3 is read as N: a normal shape too
+        assert np.all(out[[7, 8]].argmax(axis=1) == INDEX["V"]) and np.all(out[[7, 8], INDEX["S"]] == 0.0)
+        np.testing.assert_allclose(out.sum(axis=1), 1.0)
+        kept = template_consensus(probs, assignment, weight)
+        np.testing.assert_allclose(np.delete(out, [7, 8], axis=0), np.delete(kept, [7, 8], axis=0))
+        np.testing.assert_allclose(template_consensus(probs, assignment, weight, shapes=(shape, gap), far=0.0), kept)
+    assert template_consensus(probs, assignment, 0.0, shapes=(shape, gap), far=0.3)[5].argmax() == INDEX["V"]
+    only_commonest = far_shape_step(probs.copy(), (shape, gap), 0.6, read_normal=False)[1]
+    assert np.flatnonzero(only_commonest).tolist() == [7, 8, 9]  # without the shapes read as N, 9 would be V
+
+
+def test_shape_gaps_put_pvcs_far_from_the_normal_beats(a233):
+    """233 (DS2): its normal beats lie in the commonest shape or near it; its PVCs (831) in shapes far from it, nearly
+    all beyond the templates' own threshold for one shape (0.5); the gaps are zero on the diagonal, positive off it."""
+    t = record_templates(a233)
+    ref = a233.table["reference"].to_numpy()
+    shape = t.shape[t.assignment]
+    dominant = np.bincount(shape).argmax()
+    from_dominant = t.gap[shape, dominant]
+    assert np.all(np.diag(t.gap) == 0) and np.all(t.gap[~np.eye(len(t.gap), dtype=bool)] > 0)
+    assert (from_dominant[ref == "N"] < 0.5).mean() > 0.95 and (from_dominant[ref == "V"] > 0.5).mean() > 0.9
+
+
 def test_a_template_the_network_labels_two_ways_is_split_so_the_reader_sees_both():
     """One shape, on time: the network calls 80 beats N and 20 S (a share and count above SPLIT_SHARE and
     SPLIT_BEATS) and 3 beats V (too few to split off). The S beats become their own template, named by the

@@ -91,9 +91,10 @@ def test_record_roles():
 
 
 def test_trust_notes_name_the_beats_a_rhythm_rule_labelled_while_they_keep_its_label():
-    """A trust note counts the beats the supraventricular run rule made S (sv_run) and the on-time V gate made N
-    (on_time_v), each once there are enough of them; beats a reader has relabelled since no longer count."""
-    from ecgapp.summary import ON_TIME_V_NOTE, SV_RUN_NOTE, trust_notes
+    """A trust note counts the beats the supraventricular run rule made S (sv_run), the on-time V gate made N
+    (on_time_v) and the far-shape step made V (far_shape), each once there are enough of them; beats a reader has
+    relabelled since no longer count."""
+    from ecgapp.summary import FAR_SHAPE_NOTE, ON_TIME_V_NOTE, SV_RUN_NOTE, trust_notes
 
     table = reference_table("100")
     assert not any("fast runs" in n or "came on time" in n for n in trust_notes(table))
@@ -106,3 +107,9 @@ def test_trust_notes_name_the_beats_a_rhythm_rule_labelled_while_they_keep_its_l
     assert any(n.startswith(f"{ON_TIME_V_NOTE:,} beats") and "came on time" in n for n in notes)
     table.loc[runs[:1], "label"] = "N"  # the reader relabelled one: too few left for the note
     assert not any("fast runs" in n for n in trust_notes(table))
+    assert not any("dominant beat" in n for n in trust_notes(table))
+    far = table.index[200:200 + FAR_SHAPE_NOTE]
+    table.loc[far, ["label", "far_shape"]] = ["V", True]
+    assert any(n.startswith(f"{FAR_SHAPE_NOTE:,} beats") and "Aberrantly conducted" in n for n in trust_notes(table))
+    table.loc[far[:1], "label"] = "S"  # relabelled S by the reader: an aberrant atrial beat
+    assert not any("dominant beat" in n for n in trust_notes(table))
