@@ -154,3 +154,19 @@ def test_a_synthetic_rhythm_draws_only_for_an_eligible_stretch():
     assert draws("on", 10, 30, 8) == (False, False)  # holds a V beat
     assert draws("on", 0, 20, 8, eligible=False) == (False, False)
     assert draws("on", 0, 20, 8) == (True, True)
+
+
+def test_a_cache_written_before_a_setting_existed_is_read_with_the_value_it_had_then(tmp_path, monkeypatch):
+    """Synthetic SV runs became the default after fold caches without the setting were written: such a cache was
+    trained without them, so it is reused for --supraventricular-augment 0 and refused for the default."""
+    monkeypatch.chdir(tmp_path)
+    args = ["--max-records", "4", "--folds", "2", "--fold", "0", "--epochs", "1", "--out", str(tmp_path / "x")]
+    train.main([*args, "--supraventricular-augment", "0"])
+    path = tmp_path / "runs" / "x" / "seed0" / "fold0.npz"
+    data = dict(np.load(path, allow_pickle=False))
+    meta = json.loads(str(data.pop("meta")))
+    del meta["settings"]["supraventricular_augment"]  # as an older train.py wrote it
+    np.savez(path, meta=json.dumps(meta), **data)
+    train.main([*args, "--supraventricular-augment", "0"])  # reused
+    with pytest.raises(SystemExit, match=r"other settings \(supraventricular_augment\)"):
+        train.main(args)
