@@ -25,9 +25,10 @@ class Ruled(NamedTuple):
 
     ``scores`` (n, 5) float32: logits (``predict_logits``) or probabilities (``predict_inputs``); then bool (n,)
     masks: ``af`` beats the AF detector read as atrial fibrillation (S not called there), ``on_time_v`` beats read
-    as V that came on time (moved to N), ``by_template`` beats whose label template consensus changed from the
-    network's own, ``sv_run`` beats the supraventricular run rule labelled S, ``far_shape`` beats read as S whose shape is
-    far from the record's dominant one, labelled V (``templates.far_shape_step``)."""
+    as V that came on time (moved to N) and still labelled N after the rest of the rule (template consensus can give a
+    gated beat its template's V back), ``by_template`` beats whose label template consensus changed from the
+    network's own, ``sv_run`` beats the supraventricular run rule labelled S, ``far_shape`` beats read as S whose shape
+    is far from every normal shape of the record, labelled V (``templates.far_shape_step``)."""
 
     scores: np.ndarray
     af: np.ndarray
@@ -89,6 +90,7 @@ def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
     logits = model.calibrate(gated).float().cpu().numpy()
     logits, by_template, far_shape = model.consensus(logits, waves, rr)
     logits, sv_run = model.runs(logits, np.asarray(rr), af)
+    on_time_v = on_time_v & (logits.argmax(axis=1) == AAMI_CLASSES.index("N"))  # the gate's N still stands
     rule = Ruled(logits, af, on_time_v, by_template & ~sv_run & ~far_shape, sv_run, far_shape & ~sv_run)
     return rule if return_rule else (logits, af) if return_af else logits
 
