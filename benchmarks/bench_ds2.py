@@ -1,12 +1,14 @@
 """DS2 at three sampling rates: AAMI table, calibration, F predicted vs real and per-record S/V counts.
 
-Run from the project root: .venv/bin/python -m benchmarks.bench_ds2 [--weights weights/hybrid]
+Run from the project root: .venv/bin/python -m benchmarks.bench_ds2 [--weights weights/hybrid] [--far-shape 0]
 
 Every DS2 record is classified as recorded (360 Hz) and after resampling to 128 Hz and 250 Hz through the
 normal loading path (``evaluation.resample_record`` -> ``make_record`` -> ``extract_beats``), the way an
 upload from another recorder would be. Writes benchmarks/results/ds2.md (and prints it): per rate, the
 gross statistics, the expected calibration error with and without the model's temperature, and one row
 per record (S and V beats: real, found, predicted; F predicted), so a failing record shows at a glance.
+``--far-shape X`` evaluates the same weights with the far-shape step at X (0 = off), to show that step's part
+(written to benchmarks/results/ds2_far_shape_<X>.md).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from ecgapp.model import load_model
 RESULTS = Path("benchmarks/results/ds2.md")
 
 
-def markdown(weights: str, results: dict) -> str:
-    lines = [f"# DS2, `{weights}`", "", "`.venv/bin/python -m benchmarks.bench_ds2`", ""]
+def markdown(weights: str, results: dict, command: str = "python -m benchmarks.bench_ds2") -> str:
+    lines = [f"# DS2, `{weights}`", "", f"`.venv/bin/{command}`", ""]
     lines += ["| rate | VEB Se | VEB +P | VEB F1 | SVEB Se | SVEB +P | SVEB F1 | macro-F1 | accuracy | F predicted / real | ECE (no temperature -> calibrated) |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for rate, res in results.items():
@@ -44,12 +46,20 @@ def markdown(weights: str, results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", default="weights/hybrid")
-    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--far-shape", type=float, default=None,
+                        help="the far-shape step's threshold to evaluate the weights with (0 = off)")
     args = parser.parse_args()
     model, _ = load_model(args.weights, device="cpu")
-    text = markdown(args.weights, evaluate_at_rates(model, DS2))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    command = "python -m benchmarks.bench_ds2"
+    if args.far_shape is not None:
+        model.far_shape.fill_(args.far_shape)
+        command += f" --far-shape {args.far_shape:g}"
+    out = args.out or (RESULTS if args.far_shape is None else RESULTS.with_name(f"ds2_far_shape_{args.far_shape:g}.md"))
+    text = markdown(args.weights + ("" if args.far_shape is None else f" with far_shape {args.far_shape:g}"),
+                    evaluate_at_rates(model, DS2), command)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(text)
     print(text)
 
 
