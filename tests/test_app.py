@@ -90,7 +90,8 @@ def test_pick_a_record_shows_every_beat_labelled():
     shown = np.sort(np.concatenate([v for v in markers(spec).values()]))
     np.testing.assert_allclose(shown, beat_times[beat_times < 10.0], atol=1e-3)  # every beat of the 10 s window
     assert spec["layout"]["xaxis"]["dtick"] == 0.2 and spec["layout"]["xaxis"]["minor"]["dtick"] == 0.04
-    assert "Agreement with the reference labels: 100.0% of 1987 beats" in [e.label for e in at.expander]
+    # 1986 of 1987: the weights of experiments rows 37-38 read the record's first beat as S (100.0% before)
+    assert "Agreement with the reference labels: 99.9% of 1987 beats" in [e.label for e in at.expander]
 
 
 def test_atrial_fibrillation_is_named_and_keeps_s_away():
@@ -477,11 +478,11 @@ def test_review_relabel_a_template_undo_and_adapt(served_files):
     assert len(gallery) == 8
     box = at.selectbox(key="review_template")
     v_template = next(i for i, o in enumerate(box.options) if "mostly V" in o)
-    # a shape the model labels two ways is split and named by the model's label for each part, in the picker
-    # and under the gallery's figure
-    split = [o for o in box.options if "model's" in o]
+    # a shape the model labels two ways is split and named by the model's label for each part, in the picker (200:
+    # one shape the model reads as N and as S; 233 until the weights of experiments rows 37-38)
+    split = [o for o in open_record("200").selectbox(key="review_template").options if "model's" in o]
     named = {o.split("model's ")[1][0] for o in split}  # the label each part was split off by
-    assert named <= set("NSVFQ") and len(named) >= 2  # (233: one shape the model reads as V and as N)
+    assert named <= set("NSVFQ") and len(named) >= 2
     box.set_value(v_template)
     at.selectbox(key="template_label").select("N")
     next(b for b in at.button if b.label == "relabel template").click()

@@ -31,19 +31,22 @@ def inputs119():
 
 def logit(model, waves, rr, i, k, beat=None, beat_rr=None):
     """Logit k of beat i of a record, with beat i's waveform (channel 0) and/or RR features replaced: the network's
-    own score with the rule's gates and temperature, before template consensus (what the attributions explain)."""
+    own score with the AF gate and temperature, before template consensus and its far-shape step (what the
+    attributions explain of a beat the on-time V gate left alone)."""
     waves, rr = waves.copy(), rr.copy()
     if beat is not None:
         waves[i, 0] = beat
     if beat_rr is not None:
         rr[i] = beat_rr
     lo, hi = max(i - 10, 0), i + 11  # the sequence model reads 4 beats each side: 10 is plenty
-    mix = model.template_mix.clone()
-    model.template_mix.zero_()
+    kept = {name: getattr(model, name).clone() for name in ("template_mix", "far_shape", "v_gate")}
+    for name in kept:  # the on-time V gate off too: the explained beats here are not gated, but the zero beat at
+        getattr(model, name).zero_()  # reference RR that IG starts from comes on time and could be
     try:
         return float(predict_logits(model, waves[lo:hi], rr[lo:hi])[i - lo, k])
     finally:
-        model.template_mix.copy_(mix)
+        for name, value in kept.items():
+            getattr(model, name).copy_(value)
 
 
 def test_integrated_gradients_add_up_to_the_logit_change(model, inputs119):
@@ -54,7 +57,8 @@ def test_integrated_gradients_add_up_to_the_logit_change(model, inputs119):
         change = logit(model, waves, rr, i, k) - logit(model, waves, rr, i, k, beat=np.zeros_like(waves[i, 0]),
                                                        beat_rr=rr_reference(rr[i:i + 1])[0])
         total = e.wave_attribution.sum() + e.rr_attribution.sum()
-        assert total == pytest.approx(change, rel=0.02, abs=0.02)
+        # within 2.2% with the weights of experiments rows 37-38 (beat 7; 2% before), and no closer with twice IG_STEPS
+        assert total == pytest.approx(change, rel=0.03, abs=0.02)
 
 
 def test_ventricular_beats_are_explained_by_their_qrs_not_their_p_wave(model, inputs119):
@@ -106,7 +110,8 @@ def test_occlusion_of_the_most_important_region_lowers_the_score(model, inputs11
         w[(e.time_s >= lo) & (e.time_s < hi)] = 0.0
         return logit(model, waves, rr, i, 2, beat=w)
     full = logit(model, waves, rr, i, 2)
-    assert occluded(regions[-1]) < full - 0.5  # the region the method ranks first matters (measured: -0.64) ...
+    assert occluded(regions[-1]) < full - 0.3  # the region the method ranks first matters (measured: -0.46; -0.64
+    # with the weights before experiments rows 37-38) ...
     assert full - occluded(regions[-1]) > full - occluded(regions[0])  # ... more than the one it ranks last
 
 
@@ -119,7 +124,7 @@ def test_reading_names_the_class_the_evidence_and_the_rhythm(model, inputs119):
     assert "QRS complex" in text and "premature" in text and "% of the local mean RR" in text
     steady = np.flatnonzero((beats.symbol == "N") & (np.abs(rr[:, RR_FEATURES.index("pre_rr_local")] - 1) < 0.03))
     assert "on time" in " ".join(reading(explain_beat(model, waves, rr, int(steady[0]))))
-    sal = " ".join(reading(explain_beat(model, waves, rr, 0, method="Saliency")))
+    sal = " ".join(reading(explain_beat(model, waves, rr, int(steady[0]), method="Saliency")))
     assert "sensitivity of class N" in sal and ", against" not in sal
 
 

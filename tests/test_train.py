@@ -91,7 +91,8 @@ def test_seeds_make_runs_repeatable(tmp_path, monkeypatch):
 
 def test_torchrun_trains_with_two_processes_like_one(tmp_path):
     """DistributedDataParallel on 2 CPU processes (gloo): the copies stay identical, the first writes the weights,
-    and with the random draws that differ between processes switched off (augmentation, rates, synthetic APCs)
+    and with the random draws that differ between processes switched off (augmentation, rates, synthetic APCs and
+    SV runs)
     the model is the one a single process trains, up to how the loss is averaged over the two halves."""
     import subprocess
     import sys
@@ -99,7 +100,8 @@ def test_torchrun_trains_with_two_processes_like_one(tmp_path):
     from ecgapp.inference import classify_beats
 
     flags = ["--max-records", "4", "--epochs", "2", "--folds", "0", "--evaluate-ds2", "false", "--threads", "1",
-             "--augment", "false", "--rates", "360", "--premature-augment", "0", "--ema", "0", "--invariance", "0"]
+             "--augment", "false", "--rates", "360", "--premature-augment", "0", "--supraventricular-augment", "0",
+             "--ema", "0", "--invariance", "0"]
     root = Path(__file__).resolve().parent.parent
     two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                           str(root / "train.py"), *flags, "--out", str(tmp_path / "two")],
