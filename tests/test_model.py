@@ -197,6 +197,21 @@ def test_on_time_v_gate_is_part_of_every_path():
     assert [expl.probabilities[c] for c in "NSVFQ"] == pytest.approx(probs.tolist(), abs=1e-4)
 
 
+def two_shape_record(seed: int):
+    """An untrained hybrid (context 2) and a record of two shapes in shuffled order, 40 beats of a narrow one and 20 of
+    a wide, inverted one, at a steady rate: (model, kind (n,) 0/1, waves (n, 2, L), rr (n, 10))."""
+    torch.manual_seed(0)
+    model = BeatClassifier(ModelConfig(arch="hybrid", context=2)).eval()
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 1, WINDOW_LENGTH, dtype=np.float32)
+    shapes = (np.exp(-((t - 0.35) / 0.02) ** 2), -1.5 * np.exp(-((t - 0.36) / 0.06) ** 2))
+    kind = np.array([0] * 40 + [1] * 20)
+    rng.shuffle(kind)
+    waves = np.stack([np.stack([shapes[k] + 0.05 * rng.standard_normal(WINDOW_LENGTH).astype(np.float32),
+                                shapes[0]]) for k in kind]).astype(np.float32)
+    return model, kind, waves, np.ones((len(kind), len(RR_FEATURES)), np.float32)
+
+
 def test_the_far_shape_step_is_part_of_every_path():
     """With ``far_shape`` set (and template consensus off), a record of two shapes whose beats the network reads as
     S: the beats of the rarer, far shape become V in forward and predict_logits alike, and are in the template mask;
@@ -204,16 +219,7 @@ def test_the_far_shape_step_is_part_of_every_path():
     from ecgapp.inference import predict_logits
     from ecgapp.model import complete_state
 
-    torch.manual_seed(0)
-    model = BeatClassifier(ModelConfig(arch="hybrid", context=2)).eval()
-    rng = np.random.default_rng(1)
-    t = np.linspace(0, 1, WINDOW_LENGTH, dtype=np.float32)
-    shapes = (np.exp(-((t - 0.35) / 0.02) ** 2), -1.5 * np.exp(-((t - 0.36) / 0.06) ** 2))
-    kind = np.array([0] * 40 + [1] * 20)
-    rng.shuffle(kind)
-    waves = np.stack([np.stack([shapes[k] + 0.05 * rng.standard_normal(WINDOW_LENGTH).astype(np.float32),
-                                shapes[0]]) for k in kind]).astype(np.float32)
-    rr = np.ones((len(kind), len(RR_FEATURES)), np.float32)
+    model, kind, waves, rr = two_shape_record(seed=1)
     with torch.no_grad():  # S leads everywhere
         model.head[-1].bias[1] += 20.0
     assert np.all(predict_logits(model, waves, rr).argmax(axis=1) == 1)
@@ -237,16 +243,7 @@ def test_template_consensus_is_part_of_every_path():
     from ecgapp.inference import predict_logits
     from ecgapp.templates import beat_templates
 
-    torch.manual_seed(0)
-    model = BeatClassifier(ModelConfig(arch="hybrid", context=2)).eval()
-    rng = np.random.default_rng(0)
-    t = np.linspace(0, 1, WINDOW_LENGTH, dtype=np.float32)
-    shapes = (np.exp(-((t - 0.35) / 0.02) ** 2), -1.5 * np.exp(-((t - 0.36) / 0.06) ** 2))
-    kind = np.array([0] * 40 + [1] * 20)
-    rng.shuffle(kind)
-    waves = np.stack([np.stack([shapes[k] + 0.05 * rng.standard_normal(WINDOW_LENGTH).astype(np.float32),
-                                shapes[0]]) for k in kind]).astype(np.float32)
-    rr = np.ones((len(kind), len(RR_FEATURES)), np.float32)
+    model, kind, waves, rr = two_shape_record(seed=0)
     with torch.no_grad():  # N and V lead
         model.head[-1].bias[[0, 2]] += 5.0
     own = predict_logits(model, waves, rr)
