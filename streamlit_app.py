@@ -593,7 +593,9 @@ def render(choice: dict) -> None:
                                   "they came on time (check them when this patient has late-cycle PVCs); by template "
                                   "first: beats whose label their template gave, not the network's own reading "
                                   "(label_by: template); SV run first: beats the network read as N inside a fast run "
-                                  "it reads as supraventricular, labelled S by the rule (label_by: SV run)")
+                                  "it reads as supraventricular, labelled S by the rule (label_by: SV run); far shape "
+                                  "first: beats the network read as S whose QRS shape is far from every normal shape of "
+                                  "this patient, labelled V by the rule (label_by: far shape)")
         only_diff = f2.checkbox("only where the reference differs", key="only_diff",
                                 disabled=a.agreement is None)
         table = a.table.assign(beat=np.arange(1, n_beats + 1))
@@ -613,7 +615,7 @@ def render(choice: dict) -> None:
         st.session_state.table_page = int(np.clip(st.session_state.get("table_page", 1), 1, pages))
         page_no = (st.number_input(f"page (of {pages})", 1, pages, step=1, key="table_page") if pages > 1 else 1)
         part = shown.iloc[(page_no - 1) * TABLE_PAGE_ROWS: page_no * TABLE_PAGE_ROWS]
-        cols_shown = ["beat", "time_s", "label", "confidence", "reference", "label_by"]
+        cols_shown = ["beat", "time_s", "label", "label_by", "confidence", "reference"]  # who labelled it, in view
         small = {c: st.column_config.Column(width="small") for c in ("beat", "label", "reference", "label_by")}
         st.session_state.table_rows = part["beat"].tolist()
         view = part[cols_shown].copy()
@@ -792,7 +794,7 @@ def render_rhythm_report(key: str, source: str, a: Analysis, review: Review, vie
                          column_config={"start_s": st.column_config.NumberColumn("start (s)", format="%.1f"),
                                         "duration_s": st.column_config.NumberColumn("duration (s)", format="%.1f"),
                                         "rate_bpm": st.column_config.NumberColumn("rate (bpm)", format="%.0f")})
-            st.caption(f"{len(events):,} events from the labels shown (yours where you relabelled). Click a row to see "
+            st.caption(f"{counted(len(events), 'event')} from the labels shown (yours where you relabelled). Click a row to see "
                        f"it on the ECG (its first ectopic beat; a pause: the beat before it).")
         else:
             st.caption("No couplets, runs, bigeminy, trigeminy or pauses in the labels shown.")

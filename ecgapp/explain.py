@@ -323,14 +323,14 @@ def reading(expl: BeatExplanation) -> list[str]:
                      f"record's beats of its shape and timing), as Holter software labels a shape as a whole, and "
                      f"{why} ({s_note}). If this beat differs from its template, relabel it. The "
                      f"attribution is of the network's own score for {expl.target}.")
-    if expl.far_shape:
+    if expl.far_shape:  # said second, right after the label: the rule, not the network, gave it
         own = (f" ({100 * expl.network_probabilities['S']:.0f}%)" if expl.network_probabilities else "")
-        lines.append(f"The network read this beat as supraventricular (S){own}, but its QRS shape is far from this "
-                     f"patient's dominant beat, so the decision rule labels it V: a supraventricular beat is conducted "
-                     f"like the normal beats and keeps their QRS, and a premature beat (or a fast run) of another "
-                     f"shape is ventricular until shown otherwise. Aberrantly conducted atrial beats are the "
-                     f"exception: if a P wave precedes it, relabel it S. The attribution is of the network's own "
-                     f"score for {expl.target}.")
+        lines.insert(1, f"The network itself read this beat as supraventricular (S){own}; the decision rule labels it "
+                        f"V because its QRS shape is far from every normal shape of this patient: a supraventricular "
+                        f"beat is conducted like the normal beats and keeps their QRS, and a premature beat (or a fast "
+                        f"run) of another shape is ventricular until shown otherwise, so the probability shown for V "
+                        f"includes the network's S. Aberrantly conducted atrial beats are the exception: if a P wave "
+                        f"precedes it, relabel it S. The attribution is of the network's own score for {expl.target}.")
     if expl.sv_run:
         own = (f" (the network alone: N {100 * expl.network_probabilities['N']:.0f}%)"
                if expl.network_probabilities else "")

@@ -101,8 +101,8 @@ RULE_NOTES = (
      "\"SV run first\", or its sv_run column)."),
     ("far_shape", "V", FAR_SHAPE_NOTE,
      "{n:,} beats the network read as supraventricular have a QRS shape far from this patient's dominant beat, so the "
-     "decision rule labelled them V (a supraventricular beat keeps the normal QRS; a wide-complex run is ventricular "
-     "until shown otherwise). Aberrantly conducted atrial beats look like this too: if a P wave precedes them, relabel "
+     "decision rule labelled them V (a supraventricular beat keeps the normal QRS; premature beats or runs of another "
+     "shape are ventricular until shown otherwise). Aberrantly conducted atrial beats look like this too: if a P wave precedes them, relabel "
      "them S (the beats table sorted \"far shape first\", or its far_shape column)."),
 )
 
