@@ -731,8 +731,9 @@ def render(choice: dict) -> None:
                            f"beat read as S in a template that reads V is labelled V"
                            if rule.get("template_mix") else "")
                         + (f"; a beat read as S whose QRS shape is farther than {rule['far_shape']:g} (relative "
-                           f"distance) from this record's dominant shape is labelled V, since a supraventricular beat "
-                           f"keeps the normal QRS unless aberrant" if rule.get("far_shape") else "")
+                           f"distance) from every normal shape of this record (its commonest, and those read mostly "
+                           f"as N) is labelled V, since a supraventricular beat keeps the normal QRS unless aberrant"
+                           if rule.get("far_shape") else "")
                         + (f"; last, a beat read as N inside a run of at least 3 beats that starts abruptly (under "
                            f"{run[2]:.0%} of the interval before it) and goes on fast (under {run[0]:.0%} of the "
                            f"record's usual RR) and steady (each interval within {run[1]:.0%} of the one before), "

@@ -89,8 +89,8 @@ af_gate = True  # let cross-validation choose a threshold for the AF gate (no S 
 v_gate = True  # let cross-validation choose the on-time V gate (a beat read as V that comes on time is N)
 template_mix = True  # let cross-validation choose how far each beat's N/V/F/Q probabilities are pulled towards its
 # morphology template's (templates.template_consensus; 0 among the candidates = off)
-far_shape = True  # let cross-validation choose the far-shape step (a beat read as S whose shape is far from the
-# record's dominant one becomes V: templates.template_consensus; 0 among the candidates = off)
+far_shape = True  # let cross-validation choose the far-shape step (a beat read as S whose shape is far from every
+# normal shape of the record becomes V: templates.far_shape_step; 0 among the candidates = off)
 sv_run = False  # let cross-validation choose the supraventricular run rule (rhythm.sv_run_mask: the N beats of a fast,
 # steady run that starts abruptly and holds a beat read as S become S; off among the candidates). Off: its gain in
 # cross-validation comes from one DS1 patient (209) and, cross-fitted, it is not higher on every seed
@@ -118,7 +118,7 @@ DEFAULTS = {k: globals()[k] for k in CONFIG_KEYS}
 EVAL_RATES = (360.0, 128.0)  # held-out patients are labelled at these rates in cross-validation
 TEMPLATE_MIXES = (0.0, 0.25, 0.5, 0.75, 1.0)  # template consensus candidates (templates.template_consensus)
 # far-shape step candidates (templates.template_consensus: a beat read as S whose shape is farther than this from the
-# record's dominant shape becomes V; 0 = off): from the templates' own threshold for one shape (MATCH_DISTANCE, 0.5) up
+# record's normal shapes becomes V; 0 = off): from the templates' own threshold for one shape (MATCH_DISTANCE, 0.5) up
 FAR_SHAPES = (0.0, 0.5, 0.6, 0.75, 1.0)
 AF_THRESHOLDS = (0.0, 0.08, 0.10, 0.12, 0.15)  # AF gate candidates (rhythm.af_irregularity; 0 = no gate)
 # on-time V gate candidates (rhythm.v_gate_mask: early, pause, fast, sure; zeros = no gate): not premature (pre RR
@@ -471,16 +471,33 @@ def rr_of(records: np.ndarray, fs: float) -> np.ndarray:
     return out
 
 
-def templates_of(records: np.ndarray, fs: float) -> np.ndarray:
-    """Each beat's morphology template (templates.beat_templates of the record's model inputs, as serving makes
-    them), for out-of-fold beats listed by record, numbered apart across records: (n,) int. Cached in
-    runs/templates/ under a digest of templates.py, so a change to the grouping recomputes them."""
+def _template_part(name: str, fs: float, part: str) -> np.ndarray:
+    """One part of a DS1 record's templates (``templates.beat_templates`` of its model inputs, as serving makes them):
+    "assignment" (each beat's template), "shape" (each beat's morphology group) or "gap" (the groups' gaps), cached in
+    runs/templates/ under a digest of templates.py (a change to the grouping recomputes them); the grouping runs once
+    per record for all three."""
     digest = hashlib.sha1(Path(templates_module.__file__).read_bytes()).hexdigest()[:10]
+    folder = Path("runs") / "templates" / digest
+    suffix = {"assignment": "", "shape": "_shape", "gap": "_gap"}
+    made: list = []
+
+    def compute(which: str) -> np.ndarray:
+        if not made:
+            made.append(beat_templates(*beat_inputs(extract_beats(record_at(str(name), fs)))))
+        t = made[0]
+        return {"assignment": t.assignment, "shape": t.shape[t.assignment], "gap": t.gap}[which]
+    parts = {which: per_record(folder / f"{name}_{fs:g}{end}.npy", lambda: compute(which))  # all three together
+             for which, end in suffix.items()}
+    return parts[part]
+
+
+def templates_of(records: np.ndarray, fs: float) -> np.ndarray:
+    """Each beat's morphology template (``_template_part`` "assignment"), for out-of-fold beats listed by record,
+    numbered apart across records: (n,) int."""
     out = np.zeros(len(records), np.int64)
     offset = 0
     for name in dict.fromkeys(records):
-        assignment = per_record(Path("runs") / "templates" / digest / f"{name}_{fs:g}.npy",
-                                lambda: beat_templates(*beat_inputs(extract_beats(record_at(str(name), fs)))).assignment)
+        assignment = _template_part(str(name), fs, "assignment")
         out[records == name] = assignment + offset
         offset += int(assignment.max()) + 1 if assignment.size else 0
     return out
@@ -489,17 +506,11 @@ def templates_of(records: np.ndarray, fs: float) -> np.ndarray:
 def shapes_of(records: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     """Each beat's morphology group and the groups' gaps (``templates.Templates.gap``), for out-of-fold beats listed by
     record, the records' groups numbered apart and their gaps stacked block-diagonally (infinite between records):
-    ((n,) int, (G, G) float), for ``templates.far_shape_step``; cached beside templates_of's."""
-    digest = hashlib.sha1(Path(templates_module.__file__).read_bytes()).hexdigest()[:10]
+    ((n,) int, (G, G) float), for ``templates.far_shape_step``."""
     shape, blocks = np.zeros(len(records), np.int64), []
     for name in dict.fromkeys(records):
-        def compute(part: str):
-            t = beat_templates(*beat_inputs(extract_beats(record_at(str(name), fs))))
-            return t.shape[t.assignment] if part == "shape" else t.gap
-        folder = Path("runs") / "templates" / digest
-        shape[records == name] = per_record(folder / f"{name}_{fs:g}_shape.npy", lambda: compute("shape")) + sum(
-            len(b) for b in blocks)
-        blocks.append(per_record(folder / f"{name}_{fs:g}_gap.npy", lambda: compute("gap")))
+        shape[records == name] = _template_part(str(name), fs, "shape") + sum(len(b) for b in blocks)
+        blocks.append(_template_part(str(name), fs, "gap"))
     gap = np.full((sum(len(b) for b in blocks),) * 2, np.inf)
     at = 0
     for b in blocks:

@@ -94,7 +94,7 @@ class BeatExplanation:
     on_time_v: bool = False  # the network read V, the beat comes on time: the rule moved V to N (rhythm.apply_v_gate)
     by_template: bool = False  # the network alone read another class; the beat's template gave its label
     sv_run: bool = False  # read as N inside a fast run the network reads as supraventricular: the rule made it S
-    far_shape: bool = False  # read as S, but its QRS shape is far from the record's dominant one: the rule made it V
+    far_shape: bool = False  # read as S, its QRS shape far from every normal one: the rule made it V
     network_probabilities: dict | None = None  # the network's own (gates, temperature) when ``probabilities`` are
     # the served ones (template consensus included: templates.template_consensus); None: the same
     regions: dict = None  # name -> (start, end) seconds from R (``beat_regions``); REGIONS_S when not given
@@ -163,7 +163,7 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
     ones shown and the predicted class is theirs; the attribution stays the network's own score for the target
     (the template's other beats are not inputs of this beat). ``by_template``, ``sv_run``, ``far_shape``: the table's
     columns (``sv_run``: the beat lies in a supraventricular run and the rule moved its N probability to S;
-    ``far_shape``: its shape is far from the record's dominant one and the rule moved its S probability to V; the
+    ``far_shape``: its shape is far from every normal one of the record and the rule moved its S probability to V; the
     ``served`` probabilities show both).
     """
     from captum.attr import IntegratedGradients, Occlusion, Saliency

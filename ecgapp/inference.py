@@ -64,7 +64,7 @@ def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
     model's ``v_gate``, ``rhythm.apply_v_gate``), offsets, temperature, then each beat's N, V, F and Q
     probabilities pulled towards its template's (the model's ``template_mix``, ``templates.template_consensus``
     over ``templates.beat_templates`` of these inputs; the logits are then log-probabilities), S moved to V for a
-    beat whose shape is far from the record's dominant one (the model's ``far_shape``), last N moved to S
+    beat whose shape is far from every normal one (the model's ``far_shape``), last N moved to S
     for the beats of a supraventricular run (the model's ``sv_run``, ``rhythm.sv_run_mask``). With ``return_af``
     also the bool (n,) mask of beats the AF detector read as atrial fibrillation (all False when the model has
     no gate); with ``return_rule`` a ``Ruled`` (the logits and every mask of the rule).
@@ -123,7 +123,7 @@ def beats_table(beats: BeatSet, probs: np.ndarray, af: np.ndarray | None = None,
     another class for this beat and its template's consensus gave the label: ``templates.template_consensus``) and
     sv_run (True where the beat read as N lies in a fast run that the network reads as supraventricular, so the
     rule labelled it S: ``rhythm.sv_run_mask``) and far_shape (True where the network read S but the beat's QRS shape
-    is far from the record's dominant one, so the rule labelled it V: ``templates.far_shape_step``)."""
+    is far from every normal shape of the record, so the rule labelled it V: ``templates.far_shape_step``)."""
     pred = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
     table = pd.DataFrame({
         "sample": beats.sample, "time_s": np.round(beats.time_s, 4),

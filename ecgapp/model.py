@@ -23,7 +23,7 @@ read from the record's RR intervals; needs the whole record, so it is applied by
 (``rhythm.apply_v_gate`` at ``v_gate``; zeros: off). Last, serving (``inference.predict_logits``, which has the
 whole record) pulls each beat's N, V, F and Q probabilities towards those of its morphology template
 (``templates.template_consensus`` at ``template_mix``; 0: off), as Holter software labels templates, a beat read
-as S whose shape is farther than ``far_shape`` from the record's dominant shape becomes V (0: off), and the
+as S whose shape is farther than ``far_shape`` from every normal shape of the record becomes V (0: off), and the
 N beats of a fast run that starts abruptly and holds a beat the network reads as S become S (a supraventricular
 tachycardia: ``rhythm.sv_run_mask`` at ``sv_run``; zeros: off).
 """
@@ -126,7 +126,7 @@ class BeatClassifier(nn.Module):
         self.register_buffer("v_gate", torch.zeros(4))  # on-time V gate (early, pause, fast, sure); 0 = off
         self.register_buffer("template_mix", torch.zeros(()))  # templates.template_consensus weight; 0 = off
         self.register_buffer("sv_run", torch.zeros(3))  # rhythm.sv_run_mask (fast, steady, onset); 0 = off
-        self.register_buffer("far_shape", torch.zeros(()))  # template_consensus: S far from the dominant shape; 0 = off
+        self.register_buffer("far_shape", torch.zeros(()))  # templates.far_shape_step threshold; 0 = off
 
     @property
     def is_sequence(self) -> bool:
@@ -213,7 +213,7 @@ class BeatClassifier(nn.Module):
         """(served logits, template mask, far-shape mask) of one whole record: with ``template_mix`` > 0 each beat's
         N, V, F and Q probabilities (softmax of ``logits``, the calibrated ones) pulled towards its template's
         (``templates.template_consensus`` over ``templates.beat_templates(waves, rr)``), then with ``far_shape`` > 0
-        a beat read as S whose shape is that far from the record's dominant one made V (``templates.far_shape_step``),
+        a beat read as S whose shape is that far from every normal one of the record made V (``far_shape_step``),
         returned as log-probabilities, with the bool (n,) masks of the beats whose label each changed; else
         (``logits``, all False, all False)."""
         mix, far = float(self.template_mix), float(self.far_shape)

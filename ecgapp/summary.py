@@ -100,7 +100,7 @@ RULE_NOTES = (
      "onset a few beats in). If a run is sinus tachycardia or atrial flutter, relabel it (the beats table sorted "
      "\"SV run first\", or its sv_run column)."),
     ("far_shape", "V", FAR_SHAPE_NOTE,
-     "{n:,} beats the network read as supraventricular have a QRS shape far from this patient's dominant beat, so the "
+     "{n:,} beats the network read as supraventricular have a QRS shape far from every normal shape of this patient, so the "
      "decision rule labelled them V (a supraventricular beat keeps the normal QRS; premature beats or runs of another "
      "shape are ventricular until shown otherwise). Aberrantly conducted atrial beats look like this too: if a P wave precedes them, relabel "
      "them S (the beats table sorted \"far shape first\", or its far_shape column)."),
