@@ -12,7 +12,8 @@ choose. Writes benchmarks/results/ablation_cv.json and .md and prints a markdown
 ``--summarise`` only reads what is cached; ``--refit`` recomputes the summary of every fully cached row with
 train.py's current decision rule (no training). ``--extend`` adds the given seeds to a row already in the JSON whose
 own seeds' caches are gone (the cross-validation means and spreads are combined exactly; the seeds must be new to
-the row). ``--compare A B`` prints B minus A over their seeds with the Welch standard error (sample spreads).
+the row). ``--compare A B`` prints B minus A over their seeds with the Welch standard error (sample spreads), from
+the JSON or from ``--results``.
 """
 
 from __future__ import annotations
@@ -193,13 +194,16 @@ def main() -> None:
     parser.add_argument("--summarise", action="store_true", help="only read cached results")
     parser.add_argument("--extend", action="store_true",
                         help="add the seeds to the rows already in the JSON (whose own caches may be gone)")
-    parser.add_argument("--compare", nargs=2, metavar=("A", "B"), choices=list(VARIANTS),
+    parser.add_argument("--compare", nargs=2, metavar=("A", "B"),
                         help="print B minus A (DS1 CV macro-F1) with its Welch standard error, from the JSON")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="the JSON --compare reads (e.g. benchmarks/results/ablation_cv_row37.json: the rows as "
+                             "experiments row 37 was decided, with the rule of the day)")
     parser.add_argument("--refit", action="store_true",
                         help="no training: refit each fully cached row's summary with train.py's current rule")
     args = parser.parse_args()
     if args.compare:
-        print(compare(json.loads(RESULTS.read_text()), *args.compare))
+        print(compare(json.loads(args.results.read_text()), *args.compare))
         return
     if args.refit:
         env = os.environ | {"PYTHONUNBUFFERED": "1"}
