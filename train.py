@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 from ecgapp.aami import AAMI_CLASSES
-from ecgapp.augment import (Augmenter, early_waves, irregular_rhythm, premature_beats, supraventricular_runs,
-                            ventricular_runs)
+from ecgapp.augment import (Augmenter, early_waves, irregular_rhythm, premature_beats, sinus_arrhythmia,
+                            supraventricular_runs, ventricular_runs)
 from ecgapp.beats import RR_FEATURES, extract_beats
 from ecgapp.calibration import best_temperature, expected_calibration_error, fit_logit_bias, fit_temperature
 from ecgapp.crossval import folds_of
@@ -78,6 +78,9 @@ ventricular_augment = 0.0  # chance that a stretch of only normal beats, in a re
 supraventricular_augment = 0.2  # chance that a stretch of only normal beats gets a run of 3-10 beats at a fast,
 # steady rate with an abrupt onset, labelled S (augment.supraventricular_runs: synthetic supraventricular tachycardia;
 # 0 before: chosen over 0 on 8 seeds of each, benchmarks/results/experiments.md rows 35 and 37)
+sinus_augment = 0.0  # chance that a stretch of only normal beats (none of the synthetic rhythms above drawn for it)
+# is re-timed as sinus arrhythmia, labels N (augment.sinus_arrhythmia: a gradual rise and fall of the rate is not S;
+# benchmarks/results/experiments.md row 39)
 premature_waves = False  # redraw each synthetic premature beat's window: its P wave rides on the previous T wave
 invariance = 0.3  # subject-invariant training: a patient classifier on each beat's embedding, its gradient
 # reversed and scaled by this (ramped up over training), so the embedding learns to hide who the patient is (0 = off;
@@ -327,6 +330,8 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
                 elif synthetic(cfg, "supraventricular_augment", rec, lo, hi, local, 12):
                     rr_new, y_all = supraventricular_runs(times, rec["label"][lo:hi], chunk_at, local)
                     r, y_chunk = rr_inputs(rr_new), y_all[a - lo: b - lo]
+                elif synthetic(cfg, "sinus_augment", rec, lo, hi, local, 12):
+                    r = rr_inputs(sinus_arrhythmia(times, local))
                 waves.append(w)
                 rr.append(r)
                 labels.append(y_chunk)
@@ -803,6 +808,9 @@ def main(argv=None) -> dict | None:
                 (f"synthetic supraventricular tachycardia: in {cfg['supraventricular_augment']:.0%} of all-normal runs, "
                  "3-10 beats at 0.45-0.75 of the sinus interval with an abrupt onset, labelled S",
                  cfg["supraventricular_augment"] > 0),
+                (f"synthetic sinus arrhythmia: in {cfg['sinus_augment']:.0%} of the all-normal runs left, the RR "
+                 "intervals scaled by a 4-10 s sine of depth 5-20% and a drift of up to 30%, labelled N",
+                 cfg["sinus_augment"] > 0),
                 (f"atrial-fibrillation re-timing of {cfg['rhythm_augment']:.0%} of all-normal runs",
                  cfg["rhythm_augment"] > 0)) if on) or "none",
         },

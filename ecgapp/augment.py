@@ -194,6 +194,32 @@ def supraventricular_runs(times_s: np.ndarray, labels: np.ndarray, candidates: n
     return rr_features(t), labels
 
 
+def sinus_arrhythmia(times_s: np.ndarray, rng: np.random.Generator, depth=(0.05, 0.2), period_s=(4.0, 10.0),
+                     drift=(-0.3, 0.3)) -> np.ndarray:
+    """RR features (beats.rr_features) of a stretch of normal beats re-timed as sinus arrhythmia, labels unchanged (N).
+
+    Synthetic supraventricular tachycardia (``supraventricular_runs``) teaches that a run of fast beats is S; a
+    sinus rate also rises and falls, but gradually: with breathing (respiratory sinus arrhythmia, marked in the
+    young) and with effort. Here the stretch keeps its mean rate, each RR interval is scaled by
+    1 + ``depth`` x sin(2 pi t / ``period_s`` + phase) (depth and period in seconds drawn per call) and by a linear
+    drift of the rate over the stretch (its total change drawn from ``drift``), so beats come early and late
+    against the local and the record's rhythm without being ectopic. The waveforms are left as they are.
+    """
+    from .beats import rr_features
+
+    t = np.asarray(times_s, dtype=np.float64)
+    n = t.size
+    if n < 3:
+        return rr_features(t)
+    rr = np.diff(t)
+    mid = (t[:-1] + t[1:]) / 2 - t[0]  # each interval's middle, s from the stretch's start
+    span = max(float(mid[-1]), 1e-9)
+    scale = 1 + rng.uniform(*depth) * np.sin(2 * np.pi * mid / rng.uniform(*period_s) + rng.uniform(0, 2 * np.pi))
+    scale *= 1 + rng.uniform(*drift) * (mid / span - 0.5)
+    rr = rr * scale * rr.sum() / (rr * scale).sum()
+    return rr_features(np.concatenate(([t[0]], t[0] + np.cumsum(rr))))
+
+
 def early_waves(windows: np.ndarray, pre_rr_old_s: np.ndarray, pre_rr_new_s: np.ndarray,
                 fs: float = MODEL_FS) -> np.ndarray:
     """Beat windows (n, L) in mV of consecutive beats, redrawn for beats whose pre RR changed (s, ``premature_beats``).

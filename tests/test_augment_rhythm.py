@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ecgapp.augment import irregular_rhythm, premature_beats, supraventricular_runs, ventricular_runs
+from ecgapp.augment import irregular_rhythm, premature_beats, sinus_arrhythmia, supraventricular_runs, ventricular_runs
 from ecgapp.beats import RR_FEATURES
 
 PRE, PRE_LOCAL = RR_FEATURES.index("pre_rr_s"), RR_FEATURES.index("pre_rr_local")
@@ -63,6 +63,23 @@ def test_synthetic_supraventricular_run_is_abrupt_fast_steady_and_labelled_s():
         rr, labels = supraventricular_runs(np.arange(60) * 0.8, np.zeros(60, int), np.arange(10, 50), rng)
         run = assert_run(rr, labels, 1, beats=(3, 10), rate=(0.45, 0.75), pause=1.4)
         assert rr[run[0], PRE_PREV] <= 0.75 + 1e-6  # abrupt: the first beat of the run is early against the last
+
+
+def test_sinus_arrhythmia_is_gradual_keeps_the_mean_rate_and_moves_beats_against_the_local_rhythm():
+    """The lesson is "early against the rhythm, but reached gradually, is not S": the rate swings (some beats 10% or
+    more off the local rhythm), yet no interval is as abrupt as a synthetic SVT's onset (at most 0.75 of the one
+    before), and the stretch keeps its length."""
+    rng = np.random.default_rng(2)
+    t = np.arange(64) * 0.8
+    swings = []
+    for _ in range(50):
+        rr = sinus_arrhythmia(t, rng)
+        assert abs(rr[1:, PRE].sum() - (t[-1] - t[0])) < 1e-3
+        assert rr[:, PRE_PREV].min() > 0.75
+        swings.append(np.abs(rr[:, PRE_LOCAL] - 1).max())
+    assert np.median(swings) > 0.1 and min(swings) > 0.02
+    a, b = sinus_arrhythmia(t, np.random.default_rng(3)), sinus_arrhythmia(t, np.random.default_rng(3))
+    assert np.array_equal(a, b)
 
 
 def test_af_retiming_keeps_the_mean_rate():
