@@ -589,12 +589,14 @@ def class_offsets(logits: np.ndarray, labels: np.ndarray, fit: bool) -> np.ndarr
 
 
 def rule_temperature(raw_logits: np.ndarray, gated_logits: np.ndarray, labels: np.ndarray, bias: np.ndarray,
-                     groups: np.ndarray | None = None, mix: float = 0.0, ventricular: bool = True) -> float:
+                     groups: np.ndarray | None = None, mix: float = 0.0, ventricular: bool = True,
+                     shapes: tuple | None = None, far: float = 0.0) -> float:
     """The temperature of the served probabilities: fitted on the gated logits plus offsets, leaving out the
     reference S and V beats the gates gave up on (their log-loss measures the rule, not the confidence, and a
     handful of them would otherwise set the temperature). With template consensus (``mix`` > 0 over ``groups``)
     the temperature minimises the log-loss of the served probabilities, consensus included (over every beat,
-    scored on the same ones)."""
+    scored on the same ones); with ``shapes`` and ``far`` > 0 after the far-shape step too (not the shipped fit:
+    cross-fitted, it calibrated worse, benchmarks/results/experiments.md row 40)."""
     given_up = np.zeros(len(labels), bool)
     for cls in ("S", "V"):
         k = AAMI_CLASSES.index(cls)
@@ -604,7 +606,7 @@ def rule_temperature(raw_logits: np.ndarray, gated_logits: np.ndarray, labels: n
     keep = ~given_up & (labels >= 0)
 
     def nll(t: float) -> float:
-        p = served(gated_logits, bias, t, groups, mix, ventricular)[keep, labels[keep]]
+        p = served(gated_logits, bias, t, groups, mix, ventricular, shapes, far)[keep, labels[keep]]
         return float(-np.log(np.maximum(p, 1e-12)).mean())
     return best_temperature(nll)
 
