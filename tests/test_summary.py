@@ -85,6 +85,10 @@ def test_trust_notes_fire_on_doubtful_tables_only():
     gated = calm.assign(on_time_v=np.arange(n) < 25)  # the network read V, the on-time V gate labelled them N
     assert any("25 beats the network read as ventricular came on time" in t for t in trust_notes(gated))
     assert trust_notes(calm.assign(on_time_v=np.arange(n) < 5)) == []
+    on_time_s = calm.assign(on_time_s=np.arange(n) < 30)  # the network read S, the on-time S gate labelled them N
+    assert any("30 beats the network read as supraventricular came neither early" in t for t in trust_notes(on_time_s))
+    relabelled = on_time_s.assign(label=np.where(np.arange(n) < 15, "S", "N"))  # a reader gave 15 of them S back
+    assert not any("neither early" in t for t in trust_notes(relabelled))  # 15 left, under 20
 
 
 def test_record_roles():
