@@ -40,8 +40,11 @@ ON_TIME_V_FIRST = "on-time V first"  # beats table sort: the beats the on-time V
 BY_TEMPLATE_FIRST = "by template first"  # beats table sort: beats whose label template consensus gave, first
 SV_RUN_FIRST = "SV run first"  # beats table sort: beats the supraventricular run rule labelled S, first
 FAR_SHAPE_FIRST = "far shape first"  # beats table sort: beats the far-shape step labelled V, first
+ON_TIME_S_FIRST = "on-time S first"  # beats table sort: beats the on-time S gate labelled N, first
 RULE_SORTS = {ON_TIME_V_FIRST: "on_time_v", BY_TEMPLATE_FIRST: "by_template", SV_RUN_FIRST: "sv_run",
-              FAR_SHAPE_FIRST: "far_shape"}  # -> column
+              FAR_SHAPE_FIRST: "far_shape", ON_TIME_S_FIRST: "on_time_s"}  # -> column
+# the beats table's label_by for a model label that a step of the rule gave (column -> name)
+RULE_LABEL_BY = {"by_template": "template", "sv_run": "SV run", "far_shape": "far shape", "on_time_s": "on-time S"}
 GALLERY = 8  # templates drawn in the review gallery (the rest are reached through the template picker)
 REVIEWS_KEPT = 12  # records whose review a session keeps (reader labels, undo, adapted model)
 SOURCES = {"reference": "reference annotations", "detected": "detected (QRS detector)"}
@@ -140,7 +143,7 @@ def explanation(key: str, lead: str, source: str, beat: int, method: str, target
                         in_af=bool(_a.table["af"].iloc[beat]),
                         on_time_v=rule_flag(_a.table, "on_time_v", beat),
                         by_template=rule_flag(_a.table, "by_template", beat), sv_run=rule_flag(_a.table, "sv_run", beat),
-                        far_shape=rule_flag(_a.table, "far_shape", beat),
+                        far_shape=rule_flag(_a.table, "far_shape", beat), on_time_s=rule_flag(_a.table, "on_time_s", beat),
                         served=_a.table[[f"p_{c}" for c in AAMI_CLASSES]].iloc[beat].to_numpy(float))
 
 
@@ -595,7 +598,9 @@ def render(choice: dict) -> None:
                                   "(label_by: template); SV run first: beats the network read as N inside a fast run "
                                   "it reads as supraventricular, labelled S by the rule (label_by: SV run); far shape "
                                   "first: beats the network read as S whose QRS shape is far from every normal shape of "
-                                  "this patient, labelled V by the rule (label_by: far shape)")
+                                  "this patient, labelled V by the rule (label_by: far shape); on-time S first: beats "
+                                  "the network read as S that came neither early nor fast, labelled N by the rule "
+                                  "(label_by: on-time S)")
         only_diff = f2.checkbox("only where the reference differs", key="only_diff",
                                 disabled=a.agreement is None)
         table = a.table.assign(beat=np.arange(1, n_beats + 1))
@@ -619,12 +624,9 @@ def render(choice: dict) -> None:
         small = {c: st.column_config.Column(width="small") for c in ("beat", "label", "reference", "label_by")}
         st.session_state.table_rows = part["beat"].tolist()
         view = part[cols_shown].copy()
-        if "by_template" in part:  # the model's label, given by the beat's template: say so in the table
-            view.loc[part["by_template"].to_numpy(bool) & (part["label_by"] == "model").to_numpy(), "label_by"] = "template"
-        if "sv_run" in part:  # the model's label, given by the supraventricular run rule
-            view.loc[part["sv_run"].to_numpy(bool) & (part["label_by"] == "model").to_numpy(), "label_by"] = "SV run"
-        if "far_shape" in part:  # the model's label, given by the far-shape step
-            view.loc[part["far_shape"].to_numpy(bool) & (part["label_by"] == "model").to_numpy(), "label_by"] = "far shape"
+        for column, by_rule in RULE_LABEL_BY.items():  # the model's label, given by a step of the rule: say which
+            if column in part:
+                view.loc[part[column].to_numpy(bool) & (part["label_by"] == "model").to_numpy(), "label_by"] = by_rule
         st.dataframe(view, hide_index=True, height=320, key="beat_table", on_select=on_table_select,
                      selection_mode="single-row",
                      column_config={**small, "confidence": st.column_config.NumberColumn(format="%.2f", width="small"),
@@ -716,6 +718,7 @@ def render(choice: dict) -> None:
         if rule:
             early, pause, fast, sure = (*(rule.get("v_gate") or (0.0, 0.0, 0.0)), 1.0)[:4]
             run = rule.get("sv_run") or (0.0, 0.0, 0.0)
+            s_gate = rule.get("s_gate") or (0.0, 0.0)
             st.markdown("Decision rule, chosen in cross-validation: "
                         + (f"no S where the RR intervals read as atrial fibrillation (irregularity above "
                            f"{rule['af_threshold']:g}); " if rule.get("af_threshold") else "")
@@ -724,6 +727,10 @@ def render(choice: dict) -> None:
                            + (f"and of which it is less than {sure:.0%} sure " if sure < 1 else "")
                            + "is labelled N, since premature ventricular beats come early, before a pause or in a "
                            "fast run (late-cycle PVCs are the exception: check them); " if early > 0 else "")
+                        + (f"a beat the network reads as S that comes neither early (at least {s_gate[0]:.0%} of the "
+                           f"local RR) nor fast (at least {s_gate[1]:.0%} of the record's usual RR) is labelled N, since "
+                           f"AAMI's S is the premature supraventricular beat (an escape beat is N); "
+                           if s_gate[0] > 0 else "")
                         + f"probabilities divided by a temperature of {rule.get('temperature', 1.0):.2f}"
                         + (f"; then each beat's N, V, F and Q probabilities pulled {rule['template_mix']:.0%} of the "
                            f"way towards the average of its template (this record's beats of its shape and timing), "

@@ -45,7 +45,7 @@ from ecgapp.inference import predict_logits
 from ecgapp.metrics import aami_report
 from ecgapp.mitdb import DS1, DS2, load_record
 from ecgapp.model import BeatClassifier, ModelConfig, pick_device, save_model
-from ecgapp.rhythm import apply_af_gate, apply_sv_runs, apply_v_gate
+from ecgapp.rhythm import apply_af_gate, apply_s_gate, apply_sv_runs, apply_v_gate
 from ecgapp import templates as templates_module
 from ecgapp.templates import beat_templates, consensus_probabilities
 
@@ -90,6 +90,8 @@ invariance_on = "embedding"  # what the patient classifier reads: "embedding" (e
 # patient classifiers, one on each)
 af_gate = True  # let cross-validation choose a threshold for the AF gate (no S inside atrial fibrillation)
 v_gate = True  # let cross-validation choose the on-time V gate (a beat read as V that comes on time is N)
+s_gate = True  # let cross-validation choose the on-time S gate (a beat read as S that is neither early nor fast is N:
+# rhythm.s_gate_mask; benchmarks/results/experiments.md row 43)
 template_mix = True  # let cross-validation choose how far each beat's N/V/F/Q probabilities are pulled towards its
 # morphology template's (templates.template_consensus; 0 among the candidates = off)
 far_shape = True  # let cross-validation choose the far-shape step (a beat read as S whose shape is far from every
@@ -130,6 +132,9 @@ AF_THRESHOLDS = (0.0, 0.08, 0.10, 0.12, 0.15)  # AF gate candidates (rhythm.af_i
 # (1 = whatever it is)
 V_GATES = ((0.0, 0.0, 0.0, 0.0), *((e, p, f, s) for e in (0.85, 0.9, 0.95) for p in (1.05, 1.1, 1.2) for f in (0.8, 0.9)
                                    for s in (1.0, 0.99, 0.95)))
+# on-time S gate candidates (rhythm.s_gate_mask: early, fast; zeros = no gate): pre RR at least 90, 95 or 100% of the
+# local RR (not premature) and at least 80, 90 or 100% of the record's median RR (not in a fast run)
+S_GATES = ((0.0, 0.0), *((e, f) for e in (0.9, 0.95, 1.0) for f in (0.8, 0.9, 1.0)))
 # supraventricular run rule candidates (rhythm.sv_run_mask: fast, steady, onset; zeros = off): every beat's pre RR under
 # 70 or 80% of the record's median, each within 15 or 20% of the one before, the first under 80 or 90% of the interval
 # before it
@@ -405,7 +410,7 @@ def predict_records(model, recs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 # settings that change what a fold's model learns (the others: where results go, how the run is split up)
 # settings whose default changed after fold caches without them were written: the value such a cache was trained with
 WITHOUT_THE_SETTING = {"supraventricular_augment": 0.0}
-NOT_TRAINING_KEYS = {"fold", "final", "evaluate_ds2", "device", "threads", "tag", "out", "af_gate", "v_gate",
+NOT_TRAINING_KEYS = {"fold", "final", "evaluate_ds2", "device", "threads", "tag", "out", "af_gate", "v_gate", "s_gate",
                      "template_mix", "far_shape", "sv_run", "offsets"}
 
 
@@ -589,12 +594,14 @@ def class_offsets(logits: np.ndarray, labels: np.ndarray, fit: bool) -> np.ndarr
 
 
 def rule_temperature(raw_logits: np.ndarray, gated_logits: np.ndarray, labels: np.ndarray, bias: np.ndarray,
-                     groups: np.ndarray | None = None, mix: float = 0.0, ventricular: bool = True) -> float:
+                     groups: np.ndarray | None = None, mix: float = 0.0, ventricular: bool = True,
+                     shapes: tuple | None = None, far: float = 0.0) -> float:
     """The temperature of the served probabilities: fitted on the gated logits plus offsets, leaving out the
     reference S and V beats the gates gave up on (their log-loss measures the rule, not the confidence, and a
     handful of them would otherwise set the temperature). With template consensus (``mix`` > 0 over ``groups``)
     the temperature minimises the log-loss of the served probabilities, consensus included (over every beat,
-    scored on the same ones)."""
+    scored on the same ones); with ``shapes`` and ``far`` > 0 after the far-shape step too (not the shipped fit:
+    cross-fitted, it calibrated worse, benchmarks/results/experiments.md row 40)."""
     given_up = np.zeros(len(labels), bool)
     for cls in ("S", "V"):
         k = AAMI_CLASSES.index(cls)
@@ -604,7 +611,7 @@ def rule_temperature(raw_logits: np.ndarray, gated_logits: np.ndarray, labels: n
     keep = ~given_up & (labels >= 0)
 
     def nll(t: float) -> float:
-        p = served(gated_logits, bias, t, groups, mix, ventricular)[keep, labels[keep]]
+        p = served(gated_logits, bias, t, groups, mix, ventricular, shapes, far)[keep, labels[keep]]
         return float(-np.log(np.maximum(p, 1e-12)).mean())
     return best_temperature(nll)
 
@@ -629,6 +636,18 @@ def choose_v_gate(logits, labels, rr, fit_offsets: bool) -> tuple[tuple, dict]:
         pred = (z + class_offsets(z, labels, fit_offsets)).argmax(axis=1)
         scores[gate] = round(float(aami_report(labels, pred).macro_f1), 4)
     best = max(scores, key=lambda g: (scores[g], -g[0]))
+    return best, {",".join(f"{x:g}" for x in g): v for g, v in scores.items()}
+
+
+def choose_s_gate(logits, labels, rr, fit_offsets: bool) -> tuple[tuple, dict]:
+    """The on-time S gate (early, fast; zeros = none) with the best pooled out-of-fold macro-F1, on the AF- and
+    V-gated logits, and the figure of every candidate (ties go to the earlier candidate: off first)."""
+    scores = {}
+    for gate in S_GATES:
+        z = apply_s_gate(logits, rr, gate)[0]  # per beat: it reads only the beat's own RR features
+        pred = (z + class_offsets(z, labels, fit_offsets)).argmax(axis=1)
+        scores[gate] = round(float(aami_report(labels, pred).macro_f1), 4)
+    best = max(scores, key=lambda g: (scores[g], -S_GATES.index(g)))
     return best, {",".join(f"{x:g}" for x in g): v for g, v in scores.items()}
 
 
@@ -660,6 +679,9 @@ def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
             v_gate, v_scores = (choose_v_gate(logits, labels, rr, cfg["offsets"])
                                 if cfg["v_gate"] else (V_GATES[0], {}))
             logits = apply_v_gate(logits, rr, v_gate)[0]
+            s_gate, s_scores = (choose_s_gate(logits, labels, rr, cfg["offsets"])
+                                if cfg.get("s_gate", False) else (S_GATES[0], {}))
+            logits = apply_s_gate(logits, rr, s_gate)[0]
             bias = class_offsets(logits, labels, cfg["offsets"])
             temperature = rule_temperature(raw_logits, logits, labels, bias)
             groups = templates_of(records, fs)
@@ -674,13 +696,14 @@ def cross_validate(cfg: dict, names: list[str], cache: Path) -> dict | None:
                                                   labels, rr, records, af) if cfg.get("sv_run", False) else (SV_RUNS[0], {}))
             cv["decision_rule"] = {"af_threshold": af_threshold, "af_threshold_macro_f1": af_scores,
                                    "v_gate": list(v_gate), "v_gate_macro_f1": v_scores,
+                                   "s_gate": list(s_gate), "s_gate_macro_f1": s_scores,
                                    "logit_bias": dict(zip(AAMI_CLASSES, map(float, bias))), "temperature": temperature,
                                    "template_mix": mix, "template_mix_macro_f1": mix_scores,
                                    "far_shape": far, "far_shape_macro_f1": far_scores,
                                    "sv_run": list(run_gate), "sv_run_macro_f1": run_scores}
         else:
             logits, af = gated(raw_logits, records, pre_rr, af_threshold, return_af=True)
-            logits = apply_v_gate(logits, rr, v_gate)[0]
+            logits = apply_s_gate(apply_v_gate(logits, rr, v_gate)[0], rr, s_gate)[0]
             groups, shapes = templates_of(records, fs), shapes_of(records, fs)
         probs = in_runs(served(logits, bias, temperature, groups, mix, True, shapes, far), rr, records, af, run_gate)
         pred = probs.argmax(axis=1)
@@ -777,6 +800,7 @@ def main(argv=None) -> dict | None:
         model.temperature.fill_(rule["temperature"])
         model.af_threshold.fill_(rule["af_threshold"])
         model.v_gate.copy_(torch.tensor(rule.get("v_gate", [0.0, 0.0, 0.0, 0.0])))
+        model.s_gate.copy_(torch.tensor(rule.get("s_gate", [0.0, 0.0])))
         model.template_mix.fill_(rule.get("template_mix", 0.0))
         model.sv_run.copy_(torch.tensor(rule.get("sv_run", [0.0, 0.0, 0.0])))
         model.far_shape.fill_(rule.get("far_shape", 0.0))

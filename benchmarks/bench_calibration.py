@@ -3,12 +3,13 @@
 Run from the project root: .venv/bin/python -m benchmarks.bench_calibration [--weights weights/hybrid] [--folds runs/hybrid/seed1]
 
 The out-of-fold logits of every DS1 beat (train.py's cross-validation) with the shipped decision rule (AF gate,
-on-time V gate, offsets, template consensus): for each fold, the temperature is fitted on the other four folds and the
-held-out fold is scored (cross-fitted), so the figures are honest; prints pooled and per-fold expected calibration error
-and log-loss of the served probabilities without and with the temperature. Then the rule itself cross-fitted (the AF
-threshold, the on-time V gate, the template consensus weight, the far-shape step and the supraventricular run rule chosen
-on four folds, the fifth scored), against no run rule, no far-shape step, no consensus, no V gate and no gate at all; then per record the S and V beats real,
-found and predicted out of fold, and what the V gate, the consensus and the run rule changed.
+on-time V and S gates, offsets, template consensus, far-shape step): for each fold, the temperature is fitted on the
+other four folds and the held-out fold is scored (cross-fitted), so the figures are honest; prints pooled and per-fold
+expected calibration error and log-loss of the served probabilities without and with the temperature. Then the rule
+itself cross-fitted (the AF threshold, the on-time V and S gates, the template consensus weight, the far-shape step and
+the supraventricular run rule chosen on four folds, the fifth scored), against the rule with or without the S gate
+(whichever is not shipped), no run rule, no far-shape step, no consensus, no V gate and no gate at all; then per record
+the S and V beats real, found and predicted out of fold, and what the gates, the consensus and the run rule changed.
 Writes benchmarks/results/calibration.md.
 """
 
@@ -24,7 +25,7 @@ from ecgapp.aami import AAMI_CLASSES
 from ecgapp.calibration import expected_calibration_error
 from ecgapp.metrics import aami_report
 from ecgapp.model import load_model
-from ecgapp.rhythm import apply_v_gate
+from ecgapp.rhythm import apply_s_gate, apply_v_gate
 from ecgapp.templates import far_shape_step
 
 RESULTS = Path("benchmarks/results/calibration.md")
@@ -56,29 +57,33 @@ def main() -> None:
     pre_rr = rr[:, 0]
     model, card = load_model(args.weights, device="cpu")
     bias = model.logit_bias.numpy()
-    threshold, v_gate = float(model.af_threshold), tuple(model.v_gate.tolist())
+    threshold, v_gate, s_gate = float(model.af_threshold), tuple(model.v_gate.tolist()), tuple(model.s_gate.tolist())
     mix, far = float(getattr(model, "template_mix", 0.0)), float(model.far_shape)
     run_gate = tuple(model.sv_run.tolist())
     groups = train.templates_of(records, 360.0)  # each beat's template, as serving groups them
     shape, gap = train.shapes_of(records, 360.0)  # ... and its morphology group, with the groups' gaps
     shapes = (shape, gap)
     af_gated, af = train.gated(z, records, pre_rr, threshold, return_af=True)
-    gated = apply_v_gate(af_gated, rr, v_gate)[0]
+    gated = apply_s_gate(apply_v_gate(af_gated, rr, v_gate)[0], rr, s_gate)[0]
     raw, fitted = np.zeros_like(z), np.zeros_like(z)
     source = f"`{args.folds}` (shipped rule from `{args.weights}`)" if args.folds else f"`{args.weights}`"
     command = "python -m benchmarks.bench_calibration" + (f" --folds {args.folds}" if args.folds else "")
     lines = [f"# Out-of-fold calibration, {source}", "", f"`.venv/bin/{command}`",
              "", f"Decision rule: AF gate threshold {threshold:g}; on-time V gate (early, pause, fast, sure) "
-             f"{', '.join(f'{g:g}' for g in v_gate)}; logit offsets N S V F Q "
+             f"{', '.join(f'{g:g}' for g in v_gate)}; on-time S gate (early, fast) {', '.join(f'{g:g}' for g in s_gate)}; logit offsets N S V F Q "
              f"{' '.join(f'{b:+.2f}' for b in bias)}; template consensus weight {mix:g}; supraventricular run rule "
              f"(fast, steady, onset) {', '.join(f'{g:g}' for g in run_gate)}; temperature on all folds "
              f"{train.rule_temperature(z, gated, y, bias, groups, mix):.3f}; far-shape step {far:g} (fitted on the served probabilities, template "
              "consensus included, without the reference S and V beats the gates gave up on)", "",
              "| fold | beats | temperature (other folds) | ECE raw | ECE calibrated | log-loss raw | log-loss calibrated |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    after_far = np.zeros_like(z)  # the temperature fitted after the far-shape step (experiments row 40, not kept)
     for k in np.unique(fold):
         held = fold == k
         t = train.rule_temperature(z[~held], gated[~held], y[~held], bias, groups[~held], mix)
+        t_far = train.rule_temperature(z[~held], gated[~held], y[~held], bias, groups[~held], mix, True,
+                                       (shape[~held], gap), far)
+        after_far[held] = train.served(gated[held], bias, t_far, groups[held], mix, True, (shape[held], gap), far)
         raw[held] = train.served(gated[held], bias, 1.0, groups[held], mix, True, (shape[held], gap), far)
         fitted[held] = train.served(gated[held], bias, t, groups[held], mix, True, (shape[held], gap), far)
         lines.append(f"| {k} | {held.sum()} | {t:.3f} | {expected_calibration_error(raw[held], y[held]):.3f} | "
@@ -86,18 +91,34 @@ def main() -> None:
                      f"{nll(fitted[held], y[held]):.3f} |")
     lines.append(f"| pooled | {len(y)} | | {expected_calibration_error(raw, y):.3f} | "
                  f"{expected_calibration_error(fitted, y):.3f} | {nll(raw, y):.3f} | {nll(fitted, y):.3f} |")
+    if far > 0:
+        lines.append(f"| pooled, the temperature fitted after the far-shape step (experiments row 40, not kept) | "
+                     f"{len(y)} | | | {expected_calibration_error(after_far, y):.3f} | | {nll(after_far, y):.3f} |")
     fit_offsets = card["train_config"].get("offsets", True)
     crossfit, af_only, no_mix = np.zeros(len(y), int), np.zeros(len(y), int), np.zeros(len(y), int)
     no_runs, no_vt, no_far = np.zeros(len(y), int), np.zeros(len(y), int), np.zeros(len(y), int)
     commonest = np.zeros(len(y), int)  # the far-shape step with the commonest shape alone as normal
-    chosen, chosen_v, chosen_mix, chosen_run, chosen_far = [], [], [], [], []
+    shipped_s = s_gate[0] > 0
+    other_s = np.zeros(len(y), int)  # the rule with the on-time S gate when it is not shipped, without it when it is
+    chosen, chosen_v, chosen_mix, chosen_run, chosen_far, chosen_s = [], [], [], [], [], []
     for k in np.unique(fold):
         held = fold == k
         th, _ = train.choose_af_threshold(z[~held], y[~held], records[~held], pre_rr[~held], fit_offsets)
         zk, afk = train.gated(z, records, pre_rr, th, return_af=True)
         af_only[held] = (zk[held] + train.class_offsets(zk[~held], y[~held], fit_offsets)).argmax(axis=1)
         vg, _ = train.choose_v_gate(zk[~held], y[~held], rr[~held], fit_offsets)
-        zk = apply_v_gate(zk, rr, vg)[0]
+        zv = apply_v_gate(zk, rr, vg)[0]
+        sg, _ = train.choose_s_gate(zv[~held], y[~held], rr[~held], fit_offsets)
+        zs = apply_s_gate(zv, rr, sg)[0]
+        zk, zo = (zs, zv) if shipped_s else (zv, zs)  # the rule as shipped, and the other
+        bo = train.class_offsets(zo[~held], y[~held], fit_offsets)
+        to = train.rule_temperature(z[~held], zo[~held], y[~held], bo)
+        mo, _ = train.choose_template_mix(zo[~held], y[~held], bo, to, groups[~held])
+        to = train.rule_temperature(z[~held], zo[~held], y[~held], bo, groups[~held], mo)
+        fo, _ = train.choose_far_shape(lambda f: train.served(zo[~held], bo, to, groups[~held], mo, True,
+                                                              (shape[~held], gap), f), y[~held])
+        other_s[held] = train.served(zo[held], bo, to, groups[held], mo, True, (shape[held], gap), fo).argmax(axis=1)
+        chosen_s.append("/".join(f"{g:g}" for g in sg))
         bk = train.class_offsets(zk[~held], y[~held], fit_offsets)
         no_mix[held] = (zk[held] + bk).argmax(axis=1)
         tk = train.rule_temperature(z[~held], zk[~held], y[~held], bk)
@@ -133,17 +154,23 @@ def main() -> None:
                      f"{', '.join(chosen)}; V early/pause/fast/sure {', '.join(chosen_v)}; consensus weight "
                      f"{', '.join(chosen_mix)}; far shape {', '.join(chosen_far)}; run fast/steady/onset {', '.join(chosen_run)})",
                      crossfit)
-    no_runs_row = (f"AF gate, on-time V gate, template consensus and far-shape step chosen per fold (far shape "
-                   f"{', '.join(chosen_far)}), no run rule"
+    no_runs_row = (f"AF gate, on-time V gate{', on-time S gate' if shipped_s else ''}, template consensus and far-shape "
+                   f"step chosen per fold (far shape {', '.join(chosen_far)}"
+                   + (f"; S early/fast {', '.join(chosen_s)}" if shipped_s else "") + "), no run rule"
                    f"{'' if shipped_runs else ' (the shipped rule)'}", no_runs)
     for label, pred_ in (*((with_runs_row, no_runs_row) if shipped_runs else (no_runs_row, with_runs_row)),
+                         ("the same without the on-time S gate (a beat read as S that is neither early nor fast "
+                          "stays S: the rule before experiments row 43)" if shipped_s else
+                          f"the same with the on-time S gate chosen per fold after the V gate (experiments row 43, not "
+                          f"shipped; early/fast {', '.join(chosen_s)})", other_s),
                          ("the same, the far-shape step's normal shapes the commonest alone (not also the shapes read "
                           "mostly as N: experiments row 38's first form)", commonest),
                          ("the same without the far-shape step (a beat read as S whose shape is far from every normal "
                           "one stays S: the rule before experiments row 38)", no_far),
                          ("the same, template consensus without its last step (a beat read as S in a template "
                           "that reads V stays S: the rule before experiments row 31)", no_vt),
-                         ("AF gate and on-time V gate chosen per fold, no template consensus", no_mix),
+                         (f"AF gate and on-time V{' and S' if shipped_s else ''} gate{'s' if shipped_s else ''} chosen "
+                          f"per fold, no template consensus", no_mix),
                          ("AF gate chosen per fold, no V gate", af_only), ("no gate", none)):
         r = aami_report(y, pred_)
         lines.append(f"| {label} | {r.macro_f1:.3f} | {r.se['S']:.3f} | {r.ppv['S']:.3f} | {r.se['V']:.3f} | "
@@ -159,22 +186,25 @@ def main() -> None:
     s, v, n = AAMI_CLASSES.index("S"), AAMI_CLASSES.index("V"), AAMI_CLASSES.index("N")
     network = z.argmax(axis=1)  # the network's own label, before any step of the rule
     no_v = (train.gated(z, records, pre_rr, threshold) + bias).argmax(axis=1)  # the same rule without the V gate
+    no_s = (apply_v_gate(af_gated, rr, v_gate)[0] + bias).argmax(axis=1)  # ... and without the S gate
     lines += ["", "## Per record, out of fold (with the rule; then the real S and V beats the network itself reads as N, "
-              "before any rule; the V beats the on-time V gate took, and the beats "
+              "before any rule; the V beats the on-time V gate took, the S beats the on-time S gate took, and the beats "
               "whose label template consensus changed, and those the supraventricular run rule made S, and those the "
               "far-shape step made V (experiments row 38), to the "
               "reference's label or away from it; the run rule " + ("shipped" if shipped_runs else
               "of experiments row 30, not shipped, as chosen on all folds") + ": fast/steady/onset "
               + "/".join(f"{g:g}" for g in runs_gate) + ")", "",
               "| record | fold | S real | S found | S predicted | V real | V found | V predicted | network: real S read "
-              "as N | network: real V read as N | V gate: real V lost | V gate: false V removed | real V read as S "
+              "as N | network: real V read as N | V gate: real V lost | V gate: false V removed | S gate: real S lost | "
+              "S gate: false S removed | real V read as S "
               "before consensus | consensus: labels righted | consensus: labels wronged | run rule: labels righted | "
               "run rule: labels wronged | far shape: labels righted | far shape: labels wronged |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
-              "---: | ---: | ---: | ---: |"]
+              "---: | ---: | ---: | ---: | ---: | ---: |"]
     for name in [*sorted(set(records)), "all"]:
         m = records == name if name != "all" else np.ones(len(y), bool)
         took = m & (no_v == v) & (before != v)
+        took_s = m & (no_s == s) & (before != s)
         changed = m & (before_far != before)
         farred = m & (before_runs != before_far)
         ran = m & (with_runs != before_runs)
@@ -182,7 +212,8 @@ def main() -> None:
                      f"{((y[m] == s) & (pred[m] == s)).sum()} | {(pred[m] == s).sum()} | {(y[m] == v).sum()} | "
                      f"{((y[m] == v) & (pred[m] == v)).sum()} | {(pred[m] == v).sum()} | "
                      f"{(m & (y == s) & (network == n)).sum()} | {(m & (y == v) & (network == n)).sum()} | "
-                     f"{(took & (y == v)).sum()} | {(took & (y != v)).sum()} | {(m & (y == v) & (before == s)).sum()} | "
+                     f"{(took & (y == v)).sum()} | {(took & (y != v)).sum()} | {(took_s & (y == s)).sum()} | "
+                     f"{(took_s & (y != s)).sum()} | {(m & (y == v) & (before == s)).sum()} | "
                      f"{(changed & (before_runs == y)).sum()} | {(changed & (before == y)).sum()} | "
                      f"{(ran & (with_runs == y)).sum()} | {(ran & (before_runs == y)).sum()} | "
                      f"{(farred & (before_runs == y)).sum()} | {(farred & (before_far == y)).sum()} |")

@@ -1,6 +1,7 @@
 """DS2 at three sampling rates: AAMI table, calibration, F predicted vs real and per-record S/V counts.
 
 Run from the project root: .venv/bin/python -m benchmarks.bench_ds2 [--weights weights/hybrid] [--far-shape 0]
+[--no-s-gate]
 
 Every DS2 record is classified as recorded (360 Hz) and after resampling to 128 Hz and 250 Hz through the
 normal loading path (``evaluation.resample_record`` -> ``make_record`` -> ``extract_beats``), the way an
@@ -8,7 +9,8 @@ upload from another recorder would be. Writes benchmarks/results/ds2.md (and pri
 gross statistics, the expected calibration error with and without the model's temperature, and one row
 per record (S and V beats: real, found, predicted; F predicted), so a failing record shows at a glance.
 ``--far-shape X`` evaluates the same weights with the far-shape step at X (0 = off), to show that step's part
-(written to benchmarks/results/ds2_far_shape_<X>.md).
+(written to benchmarks/results/ds2_far_shape_<X>.md); ``--no-s-gate`` without the on-time S gate
+(benchmarks/results/ds2_no_s_gate.md).
 """
 
 from __future__ import annotations
@@ -49,14 +51,22 @@ def main() -> None:
     parser.add_argument("--out", default=None)
     parser.add_argument("--far-shape", type=float, default=None,
                         help="the far-shape step's threshold to evaluate the weights with (0 = off)")
+    parser.add_argument("--no-s-gate", action="store_true", help="evaluate the weights without the on-time S gate")
     args = parser.parse_args()
     model, _ = load_model(args.weights, device="cpu")
-    command = "python -m benchmarks.bench_ds2"
+    command, changed, name = "python -m benchmarks.bench_ds2", [], "ds2"
     if args.far_shape is not None:
         model.far_shape.fill_(args.far_shape)
         command += f" --far-shape {args.far_shape:g}"
-    out = args.out or (RESULTS if args.far_shape is None else RESULTS.with_name(f"ds2_far_shape_{args.far_shape:g}.md"))
-    text = markdown(args.weights + ("" if args.far_shape is None else f" with far_shape {args.far_shape:g}"),
+        changed.append(f"far_shape {args.far_shape:g}")
+        name += f"_far_shape_{args.far_shape:g}"
+    if args.no_s_gate:
+        model.s_gate.zero_()
+        command += " --no-s-gate"
+        changed.append("no on-time S gate")
+        name += "_no_s_gate"
+    out = args.out or RESULTS.with_name(f"{name}.md")
+    text = markdown(args.weights + (f" with {', '.join(changed)}" if changed else ""),
                     evaluate_at_rates(model, DS2), command)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(text)

@@ -8,9 +8,9 @@ its beats look like here. ``adapt_model`` fine-tunes a copy of the network on th
   (cross-entropy, classes weighted by the inverse square root of their share, as in training), 100 full-batch
   Adam steps; optionally (``keep_weight``) the beats nobody labelled are held to the shipped network's own
   probabilities by a KL term (off: on DS1, out of fold, it only held the corrections back);
-- the AF gate stays unless the reader labelled supraventricular beats where it acts, and the on-time V gate
-  unless the reader labelled ventricular beats that come on time (the reader's reading of the rhythm wins over
-  the rule's).
+- the AF gate stays unless the reader labelled supraventricular beats where it acts, the on-time V gate
+  unless the reader labelled ventricular beats that come on time, and the on-time S gate unless the reader labelled
+  supraventricular beats that are neither early nor fast (the reader's reading of the rhythm wins over the rule's).
 
 ``propagate_by_template`` gives the other beats of a template the label its reader-labelled beats agree on; the
 app (``review.adapt_to_review``) uses both: template labels where a template holds reader labels, the network
@@ -29,7 +29,7 @@ from torch import nn
 
 from .aami import AAMI_CLASSES
 from .inference import embed_beats
-from .rhythm import S_INDEX, V_INDEX, on_time
+from .rhythm import S_INDEX, V_INDEX, neither_early_nor_fast, on_time
 
 ADAPT_STEPS = 100
 ADAPT_LR = 3e-3
@@ -116,6 +116,9 @@ def adapt_model(model: nn.Module, waves: np.ndarray, rr: np.ndarray, labelled: n
     gate = adapted.v_gate.tolist() if hasattr(adapted, "v_gate") else [0.0]
     if gate[0] > 0 and np.any(on_time(np.asarray(rr)[labelled[labels == V_INDEX]], *gate[:3])):
         adapted.v_gate.zero_()  # the reader found V beats that come on time (a slow ventricular rhythm): no V gate
+    gate = adapted.s_gate.tolist() if hasattr(adapted, "s_gate") else [0.0]
+    if gate[0] > 0 and np.any(neither_early_nor_fast(np.asarray(rr)[labelled[labels == S_INDEX]], *gate[:2])):
+        adapted.s_gate.zero_()  # the reader found S beats that are neither early nor fast: no S gate
     return adapted.eval()
 
 

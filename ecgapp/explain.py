@@ -28,7 +28,7 @@ from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_BEFORE, WINDOW_LENGTH
 from .delineation import delineate
 from .processing import MODEL_FS
-from .rhythm import AF_GATE_PENALTY, S_INDEX, v_to_n
+from .rhythm import AF_GATE_PENALTY, N_INDEX, S_INDEX, move_class, v_to_n
 
 METHODS = ("Occlusion", "Integrated Gradients", "Saliency")  # the first is the default: the most faithful by
 # deletion curves on DS2 (benchmarks/bench_faithfulness.py: AUC 0.573 against 0.594 and 0.712; random order 0.742)
@@ -95,6 +95,7 @@ class BeatExplanation:
     by_template: bool = False  # the network alone read another class; the beat's template gave its label
     sv_run: bool = False  # read as N inside a fast run the network reads as supraventricular: the rule made it S
     far_shape: bool = False  # read as S, its QRS shape far from every normal one: the rule made it V
+    on_time_s: bool = False  # read as S, neither early nor fast: the rule moved S to N (rhythm.apply_s_gate)
     network_probabilities: dict | None = None  # the network's own (gates, temperature) when ``probabilities`` are
     # the served ones (template consensus included: templates.template_consensus); None: the same
     regions: dict = None  # name -> (start, end) seconds from R (``beat_regions``); REGIONS_S when not given
@@ -145,7 +146,8 @@ def _beat_function(model: torch.nn.Module, template: torch.Tensor | None, contex
 def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, method: str = METHODS[0],
                    target: str | int | None = None, context: tuple[np.ndarray, np.ndarray, int] | None = None,
                    in_af: bool = False, on_time_v: bool = False, served=None,
-                   by_template: bool = False, sv_run: bool = False, far_shape: bool = False) -> BeatExplanation:
+                   by_template: bool = False, sv_run: bool = False, far_shape: bool = False,
+                   on_time_s: bool = False) -> BeatExplanation:
     """Attribute the logit of ``target`` (class letter or index; None = the predicted class) for one beat.
 
     ``wave``: (C, WINDOW_LENGTH) or (1, C, WINDOW_LENGTH) normalised beat (channel 1, when there, the
@@ -164,7 +166,8 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
     (the template's other beats are not inputs of this beat). ``by_template``, ``sv_run``, ``far_shape``: the table's
     columns (``sv_run``: the beat lies in a supraventricular run and the rule moved its N probability to S;
     ``far_shape``: its shape is far from every normal one of the record and the rule moved its S probability to V; the
-    ``served`` probabilities show both).
+    ``served`` probabilities show both). ``on_time_s``: the table's column (the network read S, the beat is neither
+    early nor fast): S's probability moves to N as in serving (``rhythm.move_class``), like ``on_time_v``.
     """
     from captum.attr import IntegratedGradients, Occlusion, Saliency
 
@@ -199,6 +202,8 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
         raw = network(*inputs) * temperature - bias - gate  # the head's raw logits, then the decision rule
         if on_time_v:
             raw = v_to_n(raw)
+        if on_time_s:
+            raw = move_class(raw, None, S_INDEX, N_INDEX)
         return (raw + bias) / temperature
     w0 = torch.zeros_like(w)
     r0 = torch.as_tensor(rr_reference(r.cpu().numpy()), device=device)
@@ -241,6 +246,7 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
         time_s=(np.arange(n) - WINDOW_BEFORE) / MODEL_FS, wave=w.cpu().numpy().reshape(-1),
         wave_attribution=wa, rr=r.cpu().numpy().reshape(-1), rr_attribution=ra, in_af=bool(in_af and gate.any()),
         on_time_v=bool(on_time_v), by_template=bool(by_template), sv_run=bool(sv_run), far_shape=bool(far_shape),
+        on_time_s=bool(on_time_s),
         network_probabilities=network_probs,
         regions=beat_regions(wave[0], pre_rr_s=float(np.asarray(rr).reshape(-1)[RR_FEATURES.index("pre_rr_s")])),
     )
@@ -249,16 +255,16 @@ def explain_inputs(model: torch.nn.Module, wave: np.ndarray, rr: np.ndarray, met
 def explain_beat(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, index: int,
                  method: str = METHODS[0], target: str | int | None = None, in_af: bool = False,
                  on_time_v: bool = False, served=None, by_template: bool = False,
-                 sv_run: bool = False, far_shape: bool = False) -> BeatExplanation:
+                 sv_run: bool = False, far_shape: bool = False, on_time_s: bool = False) -> BeatExplanation:
     """Explain beat ``index`` of one record's model inputs (``features.beat_inputs(beats)``): the beat's own
     waveform and RR features are attributed; its template and (sequence model) neighbours are held fixed.
-    ``in_af``, ``on_time_v``, ``by_template``, ``sv_run``, ``far_shape``, ``served`` (p_N..p_Q): the beats table's
+    ``in_af``, ``on_time_v``, ``by_template``, ``sv_run``, ``far_shape``, ``on_time_s``, ``served`` (p_N..p_Q): the beats table's
     columns for this beat (see explain_inputs)."""
     if not 0 <= index < len(waves):
         raise IndexError(f"beat {index} out of range: the record has {len(waves)} beats")
     return explain_inputs(model, waves[index], rr[index], method=method, target=target,
                           context=(waves, rr, index), in_af=in_af, on_time_v=on_time_v, served=served,
-                          by_template=by_template, sv_run=sv_run, far_shape=far_shape)
+                          by_template=by_template, sv_run=sv_run, far_shape=far_shape, on_time_s=on_time_s)
 
 
 def summarise_regions(expl: BeatExplanation) -> dict[str, dict[str, float]]:
@@ -345,6 +351,12 @@ def reading(expl: BeatExplanation) -> list[str]:
                      "ventricular beat comes early, or before a pause, or in a fast run (wide conducted beats, "
                      "pre-excitation and noise fooled the network across patients). Late-cycle PVCs come on time "
                      "too: if this patient has them, relabel. Explain class V to see what the network read.")
+    if expl.on_time_s:
+        lines.append("The network read this beat as supraventricular (S), but it comes neither early against the "
+                     "local rhythm nor fast for this patient, so the decision rule labels it N: AAMI's S is the "
+                     "premature supraventricular beat (or a beat of a fast supraventricular run); one that comes on "
+                     "time or late is an escape beat, N. If a P wave of another shape shows this is an ectopic atrial "
+                     "rhythm you want marked, relabel it. Explain class S to see what the network read.")
     return lines
 
 

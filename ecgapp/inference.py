@@ -21,14 +21,16 @@ from .quality import template_correlation
 
 
 class Ruled(NamedTuple):
-    """One record's output with the decision rule's masks (``return_rule=True``); unpacks as a 6-tuple.
+    """One record's output with the decision rule's masks (``return_rule=True``); unpacks as a 7-tuple.
 
     ``scores`` (n, 5) float32: logits (``predict_logits``) or probabilities (``predict_inputs``); then bool (n,)
     masks: ``af`` beats the AF detector read as atrial fibrillation (S not called there), ``on_time_v`` beats read
     as V that came on time (moved to N) and still labelled N after the rest of the rule (template consensus can give a
     gated beat its template's V back), ``by_template`` beats whose label template consensus changed from the
     network's own, ``sv_run`` beats the supraventricular run rule labelled S, ``far_shape`` beats read as S whose shape
-    is far from every normal shape of the record, labelled V (``templates.far_shape_step``)."""
+    is far from every normal shape of the record, labelled V (``templates.far_shape_step``), ``on_time_s`` beats read as S
+    that were neither early nor fast (moved to N: ``rhythm.apply_s_gate``) and still labelled N after the rest of the
+    rule."""
 
     scores: np.ndarray
     af: np.ndarray
@@ -36,6 +38,7 @@ class Ruled(NamedTuple):
     by_template: np.ndarray
     sv_run: np.ndarray
     far_shape: np.ndarray
+    on_time_s: np.ndarray
 
 
 @torch.no_grad()
@@ -61,7 +64,8 @@ def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
                    return_rule: bool = False):
     """Logits (n, 5) float32 for one record's model inputs, with the whole decision rule: S lowered inside
     atrial fibrillation (the model's ``af_threshold``), V moved to N where a beat read as V comes on time (the
-    model's ``v_gate``, ``rhythm.apply_v_gate``), offsets, temperature, then each beat's N, V, F and Q
+    model's ``v_gate``, ``rhythm.apply_v_gate``), S moved to N where a beat read as S is neither early nor fast (the
+    model's ``s_gate``, ``rhythm.apply_s_gate``), offsets, temperature, then each beat's N, V, F and Q
     probabilities pulled towards its template's (the model's ``template_mix``, ``templates.template_consensus``
     over ``templates.beat_templates`` of these inputs; the logits are then log-probabilities), S moved to V for a
     beat whose shape is far from every normal one (the model's ``far_shape``), last N moved to S
@@ -76,7 +80,7 @@ def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
     if n == 0:
         empty = np.zeros((0, len(AAMI_CLASSES)), np.float32)
         none = np.zeros(0, bool)
-        return Ruled(empty, none, none, none, none, none) if return_rule else (empty, none) if return_af else empty
+        return Ruled(empty, none, none, none, none, none, none) if return_rule else (empty, none) if return_af else empty
     device = next(model.parameters()).device
     step = progress or (lambda done: None)
     emb = embed_beats(model, waves, rr, batch_size, progress=lambda done: step(0.8 * done))
@@ -86,12 +90,13 @@ def predict_logits(model: torch.nn.Module, waves: np.ndarray, rr: np.ndarray, ba
         raw.append(model.classify_raw(emb, index[i: i + batch_size]))
         step(0.8 + 0.2 * min(i + batch_size, n) / n)
     raw = torch.cat(raw)
-    gated, af, on_time_v = model.gate(raw, np.asarray(rr))
+    gated, af, on_time_v, on_time_s = model.gate(raw, np.asarray(rr))
     logits = model.calibrate(gated).float().cpu().numpy()
     logits, by_template, far_shape = model.consensus(logits, waves, rr)
     logits, sv_run = model.runs(logits, np.asarray(rr), af)
-    on_time_v = on_time_v & (logits.argmax(axis=1) == AAMI_CLASSES.index("N"))  # the gate's N still stands
-    rule = Ruled(logits, af, on_time_v, by_template & ~sv_run & ~far_shape, sv_run, far_shape & ~sv_run)
+    still_n = logits.argmax(axis=1) == AAMI_CLASSES.index("N")
+    on_time_v, on_time_s = on_time_v & still_n, on_time_s & still_n  # the gates' N still stands
+    rule = Ruled(logits, af, on_time_v, by_template & ~sv_run & ~far_shape, sv_run, far_shape & ~sv_run, on_time_s)
     return rule if return_rule else (logits, af) if return_af else logits
 
 
@@ -114,7 +119,7 @@ def predict_beats(model: torch.nn.Module, beats: BeatSet, return_af: bool = Fals
 def beats_table(beats: BeatSet, probs: np.ndarray, af: np.ndarray | None = None,
                 template_r: np.ndarray | None = None, on_time_v: np.ndarray | None = None,
                 by_template: np.ndarray | None = None, sv_run: np.ndarray | None = None,
-                far_shape: np.ndarray | None = None) -> pd.DataFrame:
+                far_shape: np.ndarray | None = None, on_time_s: np.ndarray | None = None) -> pd.DataFrame:
     """One row per beat: sample (at the record's own rate), time_s, label, confidence, p_N..p_Q, reference,
     af (True where the rhythm around the beat reads as atrial fibrillation: S is not called there),
     template_r (the beat's correlation with the record's dominant beat, ``quality.template_correlation``;
@@ -123,7 +128,9 @@ def beats_table(beats: BeatSet, probs: np.ndarray, af: np.ndarray | None = None,
     another class for this beat and its template's consensus gave the label: ``templates.template_consensus``) and
     sv_run (True where the beat read as N lies in a fast run that the network reads as supraventricular, so the
     rule labelled it S: ``rhythm.sv_run_mask``) and far_shape (True where the network read S but the beat's QRS shape
-    is far from every normal shape of the record, so the rule labelled it V: ``templates.far_shape_step``)."""
+    is far from every normal shape of the record, so the rule labelled it V: ``templates.far_shape_step``) and on_time_s
+    (True where the network read S but the beat is neither early against the local rhythm nor fast for the patient,
+    so the rule labelled it N: ``rhythm.apply_s_gate``)."""
     pred = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
     table = pd.DataFrame({
         "sample": beats.sample, "time_s": np.round(beats.time_s, 4),
@@ -140,15 +147,16 @@ def beats_table(beats: BeatSet, probs: np.ndarray, af: np.ndarray | None = None,
     table["by_template"] = np.zeros(len(table), bool) if by_template is None else np.asarray(by_template, bool)
     table["sv_run"] = np.zeros(len(table), bool) if sv_run is None else np.asarray(sv_run, bool)
     table["far_shape"] = np.zeros(len(table), bool) if far_shape is None else np.asarray(far_shape, bool)
+    table["on_time_s"] = np.zeros(len(table), bool) if on_time_s is None else np.asarray(on_time_s, bool)
     return table
 
 
 def classify_beats(model: torch.nn.Module, beats: BeatSet, progress: Callable[[float], None] | None = None
                    ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """(waves, rr, table): one record's model inputs and its beats table (labels, probabilities, AF, on-time V
+    """(waves, rr, table): one record's model inputs and its beats table (labels, probabilities, AF, on-time V and S,
     template and run masks, beat-template correlation), the path of the CLI, the app and evaluation alike.
     ``progress(fraction)``: see predict_logits."""
     waves, rr = beat_inputs(beats)
     rule = predict_inputs(model, waves, rr, progress=progress, return_rule=True)
     return waves, rr, beats_table(beats, rule.scores, rule.af, template_correlation(waves), rule.on_time_v,
-                                  rule.by_template, rule.sv_run, rule.far_shape)
+                                  rule.by_template, rule.sv_run, rule.far_shape, rule.on_time_s)

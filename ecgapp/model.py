@@ -20,7 +20,8 @@ in cross-validation: S lowered inside atrial fibrillation (``rhythm.apply_af_gat
 read from the record's RR intervals; needs the whole record, so it is applied by ``forward`` and
 ``inference.predict_logits``, not by ``classify``), ``logit_bias`` added, then divided by ``temperature``
 (0, 0 and 1 until fitted: no gate, no offsets); and V moved to N for a beat read as V that comes on time
-(``rhythm.apply_v_gate`` at ``v_gate``; zeros: off). Last, serving (``inference.predict_logits``, which has the
+(``rhythm.apply_v_gate`` at ``v_gate``; zeros: off), and S moved to N for a beat read as S that is neither early
+nor fast (``rhythm.apply_s_gate`` at ``s_gate``; zeros: off). Last, serving (``inference.predict_logits``, which has the
 whole record) pulls each beat's N, V, F and Q probabilities towards those of its morphology template
 (``templates.template_consensus`` at ``template_mix``; 0: off), as Holter software labels templates, a beat read
 as S whose shape is farther than ``far_shape`` from every normal shape of the record becomes V (0: off), and the
@@ -41,7 +42,7 @@ from torch import nn
 from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_LENGTH
 from .errors import InputError
-from .rhythm import AF_GATE_PENALTY, S_INDEX, af_gate_mask, apply_sv_runs, v_gate_mask, v_to_n
+from .rhythm import AF_GATE_PENALTY, S_INDEX, af_gate_mask, apply_sv_runs, move_class, s_gate_mask, v_gate_mask, v_to_n
 from .templates import beat_templates, consensus_probabilities, far_shape_step
 
 ARCHITECTURES = ("hybrid", "cnn", "intrabeat", "lstm")
@@ -124,6 +125,7 @@ class BeatClassifier(nn.Module):
         self.register_buffer("temperature", torch.ones(()))
         self.register_buffer("af_threshold", torch.zeros(()))
         self.register_buffer("v_gate", torch.zeros(4))  # on-time V gate (early, pause, fast, sure); 0 = off
+        self.register_buffer("s_gate", torch.zeros(2))  # on-time S gate (early, fast); 0 = off
         self.register_buffer("template_mix", torch.zeros(()))  # templates.template_consensus weight; 0 = off
         self.register_buffer("sv_run", torch.zeros(3))  # rhythm.sv_run_mask (fast, steady, onset); 0 = off
         self.register_buffer("far_shape", torch.zeros(()))  # templates.far_shape_step threshold; 0 = off
@@ -194,9 +196,10 @@ class BeatClassifier(nn.Module):
     def calibrate(self, raw: torch.Tensor) -> torch.Tensor:
         return (raw + self.logit_bias) / self.temperature
 
-    def gate(self, raw: torch.Tensor, rr: np.ndarray) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
-        """(``raw`` logits of one whole record with S lowered inside atrial fibrillation and V moved to N where a
-        beat read as V comes on time, the AF mask, the on-time V mask); ``rr`` (n, 10): the model's RR input."""
+    def gate(self, raw: torch.Tensor, rr: np.ndarray) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
+        """(``raw`` logits of one whole record with S lowered inside atrial fibrillation, V moved to N where a
+        beat read as V comes on time and S moved to N where a beat read as S is neither early nor fast, the AF mask,
+        the on-time V mask, the on-time S mask); ``rr`` (n, 10): the model's RR input."""
         rr = np.asarray(rr)
         z = raw.detach().float().cpu().numpy()
         af = af_gate_mask(z, rr[:, 0], float(self.af_threshold))
@@ -206,7 +209,10 @@ class BeatClassifier(nn.Module):
         on_time_v = v_gate_mask(z - penalty.float().cpu().numpy(), rr, self.v_gate.tolist())
         if on_time_v.any():
             gated = v_to_n(gated, on_time_v)
-        return gated, af, on_time_v
+        on_time_s = s_gate_mask(gated.detach().float().cpu().numpy(), rr, self.s_gate.tolist())
+        if on_time_s.any():
+            gated = move_class(gated, on_time_s, S_INDEX, AAMI_CLASSES.index("N"))
+        return gated, af, on_time_v, on_time_s
 
     def consensus(self, logits: np.ndarray, waves: np.ndarray,
                   rr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -237,7 +243,7 @@ class BeatClassifier(nn.Module):
         """Final logits (n, 5) of one record's beats in time order (decision rule, AF gate, template consensus and
         supraventricular runs included; with consensus or runs they carry no gradient)."""
         rr_np = rr.detach().cpu().numpy()
-        gated, af, _ = self.gate(self.classify_raw(self.encode(waves, rr)), rr_np)
+        gated, af, _, _ = self.gate(self.classify_raw(self.encode(waves, rr)), rr_np)
         logits = self.calibrate(gated)
         if float(self.template_mix) <= 0 and float(self.far_shape) <= 0 and float(self.sv_run[0]) <= 0:
             return logits
@@ -275,6 +281,7 @@ def complete_state(state: dict) -> dict:
     dict, for ``load_state_dict``)."""
     state.setdefault("af_threshold", torch.zeros(()))  # weights from before the AF gate: no gate
     state.setdefault("v_gate", torch.zeros(4))  # weights from before the on-time V gate: no gate
+    state.setdefault("s_gate", torch.zeros(2))  # weights from before the on-time S gate: no gate
     state.setdefault("template_mix", torch.zeros(()))  # weights from before template consensus: none
     state.setdefault("sv_run", torch.zeros(3))  # weights from before the supraventricular run rule: none
     state.setdefault("far_shape", torch.zeros(()))  # weights from before the far-shape step: none

@@ -179,6 +179,30 @@ def apply_v_gate(logits: np.ndarray, rr: np.ndarray, gate) -> tuple[np.ndarray, 
     return v_to_n(logits, mask), mask
 
 
+def neither_early_nor_fast(rr: np.ndarray, early: float, fast: float) -> np.ndarray:
+    """bool (n,): beats whose pre RR is at least ``early`` of the local RR and at least ``fast`` of the record's median
+    RR (``rr``: (n, 10) ``beats.RR_FEATURES``): what the on-time S gate reads; late (escape) beats included."""
+    rr = np.asarray(rr, dtype=np.float64).reshape(-1, len(RR_FEATURES))
+    return (rr[:, _PRE_LOCAL] >= early) & (rr[:, _PRE_NORM] >= fast)
+
+
+def s_gate_mask(logits: np.ndarray, rr: np.ndarray, gate) -> np.ndarray:
+    """bool (n,): beats whose best class is S but which are neither early nor fast (``neither_early_nor_fast`` at
+    ``gate`` = (early, fast)). AAMI's S class is the supraventricular premature beat (and the beats of a
+    supraventricular run, fast for this patient); a supraventricular beat that comes on time or late is an escape
+    beat, N. ``gate[0]`` <= 0 turns the gate off (all False)."""
+    early, fast = (float(g) for g in gate)
+    if early <= 0 or len(logits) == 0:
+        return np.zeros(len(logits), bool)
+    return (np.asarray(logits).argmax(axis=1) == S_INDEX) & neither_early_nor_fast(rr, early, fast)
+
+
+def apply_s_gate(logits: np.ndarray, rr: np.ndarray, gate) -> tuple[np.ndarray, np.ndarray]:
+    """(a copy of ``logits`` with S moved to N where ``s_gate_mask``, that mask): the on-time S gate."""
+    mask = s_gate_mask(logits, rr, gate)
+    return move_class(logits, mask, S_INDEX, N_INDEX), mask
+
+
 def sv_runs(rr: np.ndarray, gate, af: np.ndarray | None = None) -> list[tuple[int, int]]:
     """The fast runs of one record's beats, as (first, stop) beat indices: a beat that comes abruptly early (pre RR
     under ``onset`` of the interval before it) starts a run, which goes on while the beats stay fast (pre RR under

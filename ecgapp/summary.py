@@ -83,6 +83,7 @@ LOW_AGREEMENT = 0.9
 ON_TIME_V_NOTE = 20  # at least this many beats the network read as V but the on-time V gate labelled N: say so
 SV_RUN_NOTE = 3  # at least this many beats the supraventricular run rule labelled S: say so
 FAR_SHAPE_NOTE = 10  # at least this many beats the far-shape step labelled V: say so
+ON_TIME_S_NOTE = 20  # at least this many beats the network read as S but the on-time S gate labelled N: say so
 
 
 # the steps of the decision rule that change labels by rhythm, and what the app says when at least `minimum` beats
@@ -100,16 +101,23 @@ RULE_NOTES = (
      "onset a few beats in). If a run is sinus tachycardia or atrial flutter, relabel it (the beats table sorted "
      "\"SV run first\", or its sv_run column)."),
     ("far_shape", "V", FAR_SHAPE_NOTE,
-     "{n:,} beats the network read as supraventricular have a QRS shape far from every normal shape of this patient, so the "
+     "{n:,} beats the network read as supraventricular have a QRS complex far from every normal QRS of this patient (the "
+     "median QRS of their template against each normal template's, not the whole beat window), so the "
      "decision rule labelled them V (a supraventricular beat keeps the normal QRS; premature beats or runs of another "
      "shape are ventricular until shown otherwise). Aberrantly conducted atrial beats look like this too: if a P wave precedes them, relabel "
      "them S (the beats table sorted \"far shape first\", or its far_shape column)."),
+    ("on_time_s", "N", ON_TIME_S_NOTE,
+     "{n:,} beats the network read as supraventricular came neither early against the local rhythm nor fast for this "
+     "patient, so the decision rule labelled them N (AAMI's S is the premature supraventricular beat; one that comes "
+     "on time is an escape beat, N). Premature beats that are only slightly early, or an ectopic atrial rhythm you "
+     "want marked, look like this too: check these beats (the beats table sorted \"on-time S first\", or its "
+     "on_time_s column) or relabel their template."),
 )
 
 
 def ruled(table: pd.DataFrame, column: str, label: str) -> int:
-    """How many beats a step of the decision rule (the beats table's bool ``column``: on_time_v, sv_run, far_shape) gave
-    ``label`` and still show it (a reader may have relabelled them since); 0 when the table has no such column."""
+    """How many beats a step of the decision rule (the beats table's bool ``column``: on_time_v, sv_run, far_shape,
+    on_time_s) gave ``label`` and still show it (a reader may have relabelled them since); 0 when the table has no such column."""
     if column not in table:
         return 0
     return int((table[column].to_numpy(bool) & (table["label"] == label).to_numpy()).sum())
@@ -118,9 +126,11 @@ def ruled(table: pd.DataFrame, column: str, label: str) -> int:
 def trust_notes(table: pd.DataFrame, report: AamiReport | None = None) -> list[str]:
     """Plain-language warnings when a record's labels deserve less trust than usual (empty when none apply):
     many low-confidence beats (the ECG looks unlike the training data), ventricular labels on beats shaped like
-    the record's dominant beat, a supraventricular burden beyond anything met in training, many beats the
-    network read as V that the on-time V gate labelled N (``rhythm.apply_v_gate``), and low agreement
-    with the reference (``report``: ``agreement``). Thresholds above; read from the beats table only."""
+    the record's dominant beat over the whole window (leaving out the beats the far-shape step made V: their QRS
+    was measured directly, and a noisy window can still correlate well), a supraventricular burden beyond anything
+    met in training, enough beats still carrying the label a step of the decision rule gave them (RULE_NOTES: the
+    on-time V and S gates, the run rule, the far-shape step), and low agreement with the reference (``report``:
+    ``agreement``). Thresholds above; read from the beats table only."""
     notes = []
     n = len(table)
     if n == 0:
@@ -129,11 +139,14 @@ def trust_notes(table: pd.DataFrame, report: AamiReport | None = None) -> list[s
     if low >= LOW_CONFIDENCE_SHARE:
         notes.append(f"{100 * low:.0f}% of beats were labelled with less than {100 * LOW_CONFIDENCE:.0f}% confidence: "
                      f"this ECG looks unlike the model's training data; check the labels before using them.")
-    v = table[table["label"] == "V"]
+    v_label = (table["label"] == "V").to_numpy()
+    if "far_shape" in table:  # their QRS was measured against the normal shapes directly (the far-shape note)
+        v_label = v_label & ~table["far_shape"].to_numpy(bool)
+    v = table[v_label]
     if len(v) >= 20 and "template_r" in table and float(np.nanmedian(v["template_r"])) >= V_LIKE_DOMINANT_R:
-        notes.append(f"{len(v):,} beats labelled V have this record's dominant beat shape (median correlation "
-                     f"{float(np.nanmedian(v['template_r'])):.2f}): ventricular beats usually look different; "
-                     f"they may be supraventricular beats or noise.")
+        notes.append(f"{len(v):,} beats labelled V look like this record's dominant beat over the whole beat window "
+                     f"(median correlation {float(np.nanmedian(v['template_r'])):.2f}): ventricular beats usually look "
+                     f"different; they may be supraventricular beats or noise.")
     s_pct = 100.0 * float((table["label"] == "S").mean())
     if s_pct >= HIGH_S_BURDEN_PCT:
         notes.append(f"{s_pct:.0f}% of beats labelled S: more than in any patient the model was trained on (at most "

@@ -30,8 +30,7 @@ def test_classify_writes_csv_and_wfdb_annotations(tmp_path, mitdb_copy, weights,
     table = pd.read_csv(out, keep_default_na=False)
     assert list(table.columns) == ["sample", "time_s", "label", "confidence", "p_N", "p_S", "p_V", "p_F", "p_Q",
                                    "reference", "af", "template_r", "on_time_v", "by_template", "sv_run", "far_shape",
-                                   "network_label",
-                                   "unreadable"]
+                                   "on_time_s", "network_label", "unreadable"]
     ref = load_record("100").annotations
     np.testing.assert_array_equal(table["sample"], ref.sample[is_beat(ref.symbol)])  # every beat, in order
     np.testing.assert_allclose(table[["p_N", "p_S", "p_V", "p_F", "p_Q"]].sum(axis=1), 1.0, atol=1e-3)

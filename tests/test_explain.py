@@ -39,9 +39,9 @@ def logit(model, waves, rr, i, k, beat=None, beat_rr=None):
     if beat_rr is not None:
         rr[i] = beat_rr
     lo, hi = max(i - 10, 0), i + 11  # the sequence model reads 4 beats each side: 10 is plenty
-    kept = {name: getattr(model, name).clone() for name in ("template_mix", "far_shape", "v_gate")}
-    for name in kept:  # the on-time V gate off too: the explained beats here are not gated, but the zero beat at
-        getattr(model, name).zero_()  # reference RR that IG starts from comes on time and could be
+    kept = {name: getattr(model, name).clone() for name in ("template_mix", "far_shape", "v_gate", "s_gate")}
+    for name in kept:  # the on-time V and S gates off too: the explained beats here are not gated, but the zero beat
+        getattr(model, name).zero_()  # at reference RR that IG starts from comes on time and could be
     try:
         return float(predict_logits(model, waves[lo:hi], rr[lo:hi])[i - lo, k])
     finally:

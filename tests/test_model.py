@@ -197,6 +197,44 @@ def test_on_time_v_gate_is_part_of_every_path():
     assert [expl.probabilities[c] for c in "NSVFQ"] == pytest.approx(probs.tolist(), abs=1e-4)
 
 
+def test_on_time_s_gate_is_part_of_every_path():
+    """A model that reads every beat as S, every second beat premature: with the on-time S gate set, the on-time beats
+    are labelled N in predict_logits and forward alike, the mask says which, and the explanation shows the served
+    probabilities and says why; a reader who labels an on-time beat S turns the gate off in the adapted model."""
+    from ecgapp.adapt import adapt_model
+    from ecgapp.explain import explain_beat, reading
+    from ecgapp.inference import predict_logits
+
+    torch.manual_seed(0)
+    model = BeatClassifier(ModelConfig(arch="hybrid", context=2)).eval()
+    with torch.no_grad():
+        model.head[-1].bias[1] = 20.0  # every beat reads as S
+    rng = np.random.default_rng(0)
+    n = 40
+    waves = rng.normal(size=(n, 2, WINDOW_LENGTH)).astype(np.float32)
+    rr = np.ones((n, len(RR_FEATURES)), np.float32)
+    rr[::2, RR_FEATURES.index("pre_rr_local")] = 0.7  # every second beat premature
+    assert (predict_logits(model, waves, rr).argmax(axis=1) == 1).all()
+    model.s_gate.copy_(torch.tensor([0.9, 0.8]))
+    model.temperature.fill_(2.0)
+    rule = predict_logits(model, waves, rr, return_rule=True)
+    assert rule.on_time_s.tolist() == [False, True] * (n // 2) and not rule.on_time_v.any()
+    assert (rule.scores.argmax(axis=1) == np.where(rule.on_time_s, 0, 1)).all()
+    with torch.no_grad():
+        np.testing.assert_allclose(model(torch.from_numpy(waves), torch.from_numpy(rr)).numpy(), rule.scores,
+                                   rtol=1e-5, atol=1e-5)
+    expl = explain_beat(model, waves, rr, 1, method="Saliency", on_time_s=True)
+    assert expl.predicted == "N" and expl.on_time_s
+    assert any("neither early against the local rhythm nor fast" in line for line in reading(expl))
+    probs = np.exp(rule.scores[1]) / np.exp(rule.scores[1]).sum()
+    assert [expl.probabilities[c] for c in "NSVFQ"] == pytest.approx(probs.tolist(), abs=1e-4)
+    premature_s = adapt_model(model, waves, rr, np.array([0, 1]), np.array([1, 0]), steps=1)
+    assert premature_s.s_gate.tolist() == pytest.approx([0.9, 0.8])  # the reader's S is premature: the gate stays
+    on_time_s = adapt_model(model, waves, rr, np.array([0, 1]), np.array([0, 1]), steps=1)
+    assert on_time_s.s_gate.tolist() == [0.0, 0.0]  # the reader says an on-time beat is S: no gate for this patient
+    assert model.s_gate.tolist() == pytest.approx([0.9, 0.8])  # the shipped model untouched
+
+
 def two_shape_record(seed: int):
     """An untrained hybrid (context 2) and a record of two shapes in shuffled order, 40 beats of a narrow one and 20 of
     a wide, inverted one, at a steady rate: (model, kind (n,) 0/1, waves (n, 2, L), rr (n, 10))."""
@@ -224,7 +262,7 @@ def test_the_far_shape_step_is_part_of_every_path():
         model.head[-1].bias[1] += 20.0
     assert np.all(predict_logits(model, waves, rr).argmax(axis=1) == 1)
     model.far_shape.fill_(0.6)
-    logits, _, _, _, _, far_v = predict_logits(model, waves, rr, return_rule=True)
+    logits, _, _, _, _, far_v, _ = predict_logits(model, waves, rr, return_rule=True)
     assert np.all(logits[kind == 1].argmax(axis=1) == 2) and np.all(logits[kind == 0].argmax(axis=1) == 1)
     assert np.array_equal(far_v, kind == 1)
     with torch.no_grad():
@@ -252,7 +290,7 @@ def test_template_consensus_is_part_of_every_path():
     own = predict_logits(model, waves, rr)
     assert len(np.unique(own[kind == 0].argmax(axis=1))) == 2
     model.template_mix.fill_(1.0)
-    logits, af, on_time_v, by_template, _, _ = predict_logits(model, waves, rr, return_rule=True)
+    logits, af, on_time_v, by_template, _, _, _ = predict_logits(model, waves, rr, return_rule=True)
     with torch.no_grad():
         np.testing.assert_allclose(model(torch.from_numpy(waves), torch.from_numpy(rr)).numpy(), logits,
                                    rtol=1e-5, atol=1e-5)
@@ -299,10 +337,10 @@ def test_sv_run_rule_is_part_of_every_path():
         rows = torch.arange(emb.shape[0]) if index is None else index[:, index.shape[1] // 2]
         return head[rows.cpu()].to(emb.device)
     model.classify_raw = classify_raw
-    logits, af, on_time_v, by_template, sv_run, _ = predict_logits(model, waves, rr, return_rule=True)
+    logits, af, on_time_v, by_template, sv_run, _, _ = predict_logits(model, waves, rr, return_rule=True)
     assert not sv_run.any() and (logits.argmax(axis=1) == 1).sum() == 1  # the rule is off
     model.sv_run.copy_(torch.tensor([0.8, 0.2, 0.9]))
-    logits, af, on_time_v, by_template, sv_run, _ = predict_logits(model, waves, rr, return_rule=True)
+    logits, af, on_time_v, by_template, sv_run, _, _ = predict_logits(model, waves, rr, return_rule=True)
     assert np.flatnonzero(sv_run).tolist() == list(range(32, 39))
     assert np.flatnonzero(logits.argmax(axis=1) == 1).tolist() == list(range(31, 39))
     with torch.no_grad():

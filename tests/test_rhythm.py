@@ -185,3 +185,31 @@ def test_sv_run_rule_moves_n_to_s_only_in_runs_the_network_reads_as_supraventric
     assert not apply_sv_runs(no_s, rr, (0.8, 0.2, 0.9))[1].any()
     off, none = apply_sv_runs(logits, rr, (0.0, 0.0, 0.0))
     assert not none.any() and np.array_equal(off, logits)
+
+
+def test_on_time_s_gate_moves_s_to_n_for_beats_neither_early_nor_fast():
+    """Five beats read as S: premature, in a fast run, late (an escape beat: N in AAMI), on time, and one on time read
+    as N. The premature and the fast one stay S; the late and the on-time ones become N, their S probability moved
+    to N (the others' unchanged); the gate off moves nothing."""
+    from ecgapp.beats import RR_FEATURES
+    from ecgapp.rhythm import apply_s_gate, neither_early_nor_fast
+
+    col = {c: RR_FEATURES.index(c) for c in ("pre_rr_norm", "pre_rr_local")}
+    rr = np.ones((5, len(RR_FEATURES)), np.float32)
+    rr[0, col["pre_rr_local"]] = 0.75  # premature
+    rr[1, col["pre_rr_norm"]] = 0.6  # a beat of a run faster than the patient's usual rate, not early within it
+    rr[2, col["pre_rr_local"]] = 1.5  # late
+    logits = np.tile(np.array([1.0, 3.0, 0.5, 0.2, -1.0], np.float32), (5, 1))
+    logits[4] = [3.0, 1.0, 0.5, 0.2, -1.0]  # on time, read as N: nothing to do
+    gate = (0.9, 0.8)
+    assert neither_early_nor_fast(rr, *gate).tolist() == [False, False, True, True, True]
+    out, moved = apply_s_gate(logits, rr, gate)
+    assert moved.tolist() == [False, False, True, True, False]
+    np.testing.assert_array_equal(out[~moved], logits[~moved])
+    p = lambda z: np.exp(z) / np.exp(z).sum()
+    np.testing.assert_allclose(p(out[3])[0], p(logits[3])[0] + p(logits[3])[1], rtol=1e-4)
+    np.testing.assert_allclose(p(out[3])[[2, 3, 4]], p(logits[3])[[2, 3, 4]], rtol=1e-4)
+    assert out[3].argmax() == 0
+    off, none = apply_s_gate(logits, rr, (0.0, 0.0))
+    assert not none.any() and np.array_equal(off, logits)
+    assert apply_s_gate(logits, rr, (0.7, 0.5))[1].tolist() == [True, True, True, True, False]  # nothing is early

@@ -74,12 +74,21 @@ def test_trust_notes_fire_on_doubtful_tables_only():
     unsure = calm.assign(confidence=np.where(np.arange(n) % 5 == 0, 0.5, 0.99))  # 20% under 60%
     assert any("less than 60% confidence" in t for t in trust_notes(unsure))
     v_like = calm.assign(label=np.where(np.arange(n) < 40, "V", "N"))  # V beats shaped like the dominant beat
-    assert any("dominant beat shape" in t for t in trust_notes(v_like))
+    assert any("40 beats labelled V look like this record's dominant beat" in t for t in trust_notes(v_like))
+    # beats the far-shape step made V had their QRS measured against the normal shapes: not counted again by the
+    # whole-window correlation, so the two notes never speak of the same beats
+    far = v_like.assign(far_shape=np.arange(n) < 30)
+    assert not any("dominant beat" in t for t in trust_notes(far))  # 10 left, under 20
+    assert any("40 beats labelled V" in t for t in trust_notes(v_like.assign(far_shape=False)))
     s_heavy = calm.assign(label=np.where(np.arange(n) < 60, "S", "N"))
     assert any("30% of beats labelled S" in t for t in trust_notes(s_heavy))
     gated = calm.assign(on_time_v=np.arange(n) < 25)  # the network read V, the on-time V gate labelled them N
     assert any("25 beats the network read as ventricular came on time" in t for t in trust_notes(gated))
     assert trust_notes(calm.assign(on_time_v=np.arange(n) < 5)) == []
+    on_time_s = calm.assign(on_time_s=np.arange(n) < 30)  # the network read S, the on-time S gate labelled them N
+    assert any("30 beats the network read as supraventricular came neither early" in t for t in trust_notes(on_time_s))
+    relabelled = on_time_s.assign(label=np.where(np.arange(n) < 15, "S", "N"))  # a reader gave 15 of them S back
+    assert not any("neither early" in t for t in trust_notes(relabelled))  # 15 left, under 20
 
 
 def test_record_roles():

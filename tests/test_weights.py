@@ -24,7 +24,7 @@ from ecgapp.inference import predict_logits
 from ecgapp.metrics import aami_report
 from ecgapp.mitdb import DS1, DS2, load_record
 from ecgapp.model import BeatClassifier, ModelConfig, load_model
-from ecgapp.rhythm import apply_v_gate
+from ecgapp.rhythm import apply_s_gate, apply_v_gate
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "hybrid"
 
@@ -81,6 +81,7 @@ def test_weights_load_safely_and_card_is_complete(shipped):
     assert model.logit_bias.tolist() == pytest.approx([cv["decision_rule"]["logit_bias"][c] for c in AAMI_CLASSES])
     assert model.af_threshold.item() == pytest.approx(cv["decision_rule"]["af_threshold"])
     assert model.v_gate.tolist() == pytest.approx(cv["decision_rule"]["v_gate"]) and model.v_gate[0] > 0
+    assert model.s_gate.tolist() == pytest.approx(cv["decision_rule"]["s_gate"]) and model.s_gate[0] > 0
     assert set(card["ds2"]) == {"360Hz", "128Hz", "250Hz"}
     assert card["ds2"]["360Hz"]["report"]["support"]["S"] == 1837
 
@@ -108,7 +109,7 @@ def test_labels_do_not_depend_on_batching_or_other_records(shipped):
 
 def test_temperature_calibrates_held_out_folds(shipped):
     """The shipped out-of-fold logits (DS1 cross-validation), gated and offset as served. The card's rule (AF gate
-    threshold, on-time V gate, offsets, template consensus weight) and temperature are the ones these logits give.
+    threshold, on-time V and S gates, offsets, template consensus weight) and temperature are the ones these logits give.
     Each fold scored with what was fitted on the other four: the temperature alone (no consensus) lowers the
     pooled calibration error and log-loss, and the log-loss in most folds; the served probabilities (consensus and
     temperature) have a lower log-loss than the network's uncalibrated ones in every fold, and stay calibrated
@@ -127,6 +128,9 @@ def test_temperature_calibrates_held_out_folds(shipped):
     v_gate, _ = train.choose_v_gate(gated, y, rr, fit_offsets)
     assert list(v_gate) == pytest.approx(model.v_gate.tolist())
     gated = apply_v_gate(gated, rr, v_gate)[0]
+    s_gate, _ = train.choose_s_gate(gated, y, rr, fit_offsets)
+    assert list(s_gate) == pytest.approx(model.s_gate.tolist())
+    gated = apply_s_gate(gated, rr, s_gate)[0]
     bias = train.class_offsets(gated, y, fit_offsets)
     assert bias.tolist() == pytest.approx(model.logit_bias.tolist())
     groups = train.templates_of(records, 360.0)
