@@ -321,6 +321,21 @@ def test_beats_the_on_time_v_gate_labelled_n_are_named_and_can_be_listed_first()
     assert "on-time V first" not in at.selectbox(key="table_sort").options
 
 
+def test_beats_the_on_time_s_gate_labelled_n_are_listed_first_and_explained():
+    """118 (DS1, right bundle branch block with atrial premature beats): a few beats the network read as S come
+    neither early nor fast, and the rule labelled them N; the beats table lists them first on request, its label_by
+    says "on-time S", and the explanation of one says why it is N."""
+    at = open_record("118")
+    at.selectbox(key="table_sort").select("on-time S first")
+    ok(at)
+    shown = next(d.value for d in at.dataframe if "beat" in d.value)
+    gated = shown[shown["label_by"] == "on-time S"]
+    assert len(gated) >= 3 and (gated["label"] == "N").all() and gated.index[0] == shown.index[0]
+    at.number_input(key="beat").set_value(int(gated["beat"].iloc[0]))
+    ok(at)
+    assert "comes neither early against the local rhythm nor fast for this patient" in texts(at)
+
+
 def test_a_beat_labelled_by_its_template_is_explained_with_the_served_probabilities():
     """233 (DS2): template consensus changed some beats' labels from the network's own (the beats table's
     by_template); the explanation of such a beat shows the label and probabilities of the table, not the network's,
