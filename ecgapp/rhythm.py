@@ -1,5 +1,5 @@
 """Rhythm from beat timing: where the rhythm is atrial fibrillation (irregularly irregular), and which beats
-come on time (the on-time V gate).
+come on time (the on-time V and S gates).
 
 In atrial fibrillation there are no P waves and every RR interval is random: an early beat is not a
 supraventricular ectopic beat (AAMI labels it N). Beat-level classifiers trained on a handful of AF
@@ -28,6 +28,13 @@ to N (chosen by cross-validation in ``train.py``: DS1 macro-F1 0.749 -> 0.784 cr
 ``python -m benchmarks.bench_calibration [--folds runs/hybrid/seed<S>]``), unless
 the network is sure of V (a late-cycle PVC of clear ventricular shape also comes on time). Late beats (pre RR at
 least ON_TIME_LATE of the local RR: escape beats, which AAMI counts as V) are never gated.
+
+AAMI's S class is the supraventricular premature beat (and the beats of a supraventricular run, fast for the
+patient); a supraventricular beat that comes on time or late is an escape beat, N. ``apply_s_gate`` moves the S
+probability of a beat read as S to N when its pre RR is at least 0.9 of the local RR and 0.8 of the record's median
+(the shipped model's ``s_gate``, chosen by cross-validation in ``train.py``): cross-fitted over eight seeds DS1
+macro-F1 0.861 -> 0.886, nearly all of it false S removed (118's bundle-branch beats, 109, 223;
+benchmarks/results/experiments.md row 43).
 
 The beats of a supraventricular tachycardia are S, but inside a run the network, which reads 4 beats on each side,
 loses the onset a few beats in and reads the rest as N (DS1's 209: about half its S beats). ``apply_sv_runs`` labels

@@ -164,22 +164,31 @@ def test_save_and_safe_load(tmp_path):
         load_model(tmp_path / "bad", device="cpu")
 
 
+def one_class_record(k: int, n: int = 40):
+    """(model, waves, rr): a small hybrid whose head reads every beat as class ``k`` and a record of ``n`` random beats,
+    every second one premature (pre RR 0.7 of the local RR), the rest on time at the record's usual rate."""
+    from ecgapp.inference import predict_logits
+
+    torch.manual_seed(0)
+    model = BeatClassifier(ModelConfig(arch="hybrid", context=2)).eval()
+    with torch.no_grad():
+        model.head[-1].bias[k] = 20.0
+    rng = np.random.default_rng(0)
+    waves = rng.normal(size=(n, 2, WINDOW_LENGTH)).astype(np.float32)
+    rr = np.ones((n, len(RR_FEATURES)), np.float32)
+    rr[::2, RR_FEATURES.index("pre_rr_local")] = 0.7  # every second beat premature
+    assert (predict_logits(model, waves, rr).argmax(axis=1) == k).all()
+    return model, waves, rr
+
+
 def test_on_time_v_gate_is_part_of_every_path():
     """With the on-time V gate set, a beat read as V that comes on time is N in forward, predict_logits and the
     explanation alike; a premature beat read as V stays V."""
     from ecgapp.explain import explain_beat
     from ecgapp.inference import predict_logits
 
-    torch.manual_seed(0)
-    model = BeatClassifier(ModelConfig(arch="hybrid", context=2)).eval()
-    with torch.no_grad():
-        model.head[-1].bias[2] = 20.0  # every beat reads as V
-    rng = np.random.default_rng(0)
-    n = 40
-    waves = rng.normal(size=(n, 2, WINDOW_LENGTH)).astype(np.float32)
-    rr = np.ones((n, len(RR_FEATURES)), np.float32)
-    rr[::2, RR_FEATURES.index("pre_rr_local")] = 0.7  # every second beat premature
-    assert (predict_logits(model, waves, rr).argmax(axis=1) == 2).all()
+    model, waves, rr = one_class_record(2)  # every beat reads as V
+    n = len(waves)
     model.v_gate.copy_(torch.tensor([0.9, 1.1, 0.8, 1.0]))
     model.temperature.fill_(2.0)
     rule = predict_logits(model, waves, rr, return_rule=True)
@@ -205,16 +214,8 @@ def test_on_time_s_gate_is_part_of_every_path():
     from ecgapp.explain import explain_beat, reading
     from ecgapp.inference import predict_logits
 
-    torch.manual_seed(0)
-    model = BeatClassifier(ModelConfig(arch="hybrid", context=2)).eval()
-    with torch.no_grad():
-        model.head[-1].bias[1] = 20.0  # every beat reads as S
-    rng = np.random.default_rng(0)
-    n = 40
-    waves = rng.normal(size=(n, 2, WINDOW_LENGTH)).astype(np.float32)
-    rr = np.ones((n, len(RR_FEATURES)), np.float32)
-    rr[::2, RR_FEATURES.index("pre_rr_local")] = 0.7  # every second beat premature
-    assert (predict_logits(model, waves, rr).argmax(axis=1) == 1).all()
+    model, waves, rr = one_class_record(1)  # every beat reads as S
+    n = len(waves)
     model.s_gate.copy_(torch.tensor([0.9, 0.8]))
     model.temperature.fill_(2.0)
     rule = predict_logits(model, waves, rr, return_rule=True)
