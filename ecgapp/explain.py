@@ -351,8 +351,8 @@ def reading(expl: BeatExplanation) -> list[str]:
                      "ventricular beat comes early, or before a pause, or in a fast run (wide conducted beats, "
                      "pre-excitation and noise fooled the network across patients). Late-cycle PVCs come on time "
                      "too: if this patient has them, relabel. Explain class V to see what the network read.")
-    if expl.on_time_s:
-        lines.append("The network read this beat as supraventricular (S), but it comes neither early against the "
+    if expl.on_time_s:  # said second, right after the label: the rule, not the network, gave it
+        lines.insert(1, "The network read this beat as supraventricular (S), but it comes neither early against the "
                      "local rhythm nor fast for this patient, so the decision rule labels it N: AAMI's S is the "
                      "premature supraventricular beat (or a beat of a fast supraventricular run); one that comes on "
                      "time or late is an escape beat, N. If a P wave of another shape shows this is an ectopic atrial "
