@@ -103,6 +103,8 @@ sv_run = False  # let cross-validation choose the supraventricular run rule (rhy
 offsets = False  # fit per-class logit offsets on the out-of-fold logits (off: in nested cross-validation
 # they lowered macro-F1 on the held-out fold for every seed; benchmarks/results/experiments.md)
 rates = "360,128"  # sampling rates the training records are seen at (resampled through the loading path)
+leads = 1  # leads each training record is seen in: 1 = its default lead (MLII); 2 = also its other lead (V1, V2, V4
+# or V5 in MIT-BIH), drawn per training stretch like the rates, labels unchanged (held-out patients: MLII only)
 folds = 5  # patient-grouped cross-validation folds inside DS1 (0 = skip cross-validation)
 fold = -1  # >= 0: run only this fold (results cached in runs/), then stop
 final = True  # after cross-validation, train the shipped model on all of DS1
@@ -156,16 +158,32 @@ def record_at(name: str, fs: float):
     return record if fs == 360.0 else resample_record(record, fs)
 
 
-def load_beats(names, fs_list) -> list[dict]:
-    """One entry per (record, rate): mV windows plus the record's scale and template (features.py)."""
+def other_lead(record) -> str | None:
+    """The record's first lead other than its default one (MIT-BIH: V1, V2, V4 or V5 beside MLII), or None."""
+    return next((lead for lead in record.leads if lead != record.default_lead), None)
+
+
+def load_beats(names, fs_list, leads: int = 1) -> list[dict]:
+    """One entry per (record, rate, lead): mV windows plus the record's scale and template (features.py), the
+    default lead first; with ``leads`` 2 also the other lead (``other_lead``), where it holds the same beats (a
+    lead masked where the default one is not would lose some)."""
     out = []
     for name in names:
         for fs in fs_list:
-            beats = extract_beats(record_at(name, fs))
-            scale = record_scale(beats.windows)
-            out.append({"name": name, "fs": fs, "windows": beats.windows, "scale": np.float32(scale),
-                        "template": record_template(normalise_waves(beats.windows, scale)),
-                        "rr": rr_inputs(beats.rr), "label": beats.label})
+            record = record_at(name, fs)
+            first = None
+            for lead in [record.default_lead, other_lead(record)][:leads]:
+                if lead is None:
+                    continue
+                beats = extract_beats(record, lead=lead)
+                if first is not None and not np.array_equal(beats.sample, first.sample):
+                    continue
+                if first is None:
+                    first = beats
+                scale = record_scale(beats.windows)
+                out.append({"name": name, "fs": fs, "lead": lead, "windows": beats.windows, "scale": np.float32(scale),
+                            "template": record_template(normalise_waves(beats.windows, scale)),
+                            "rr": rr_inputs(beats.rr), "label": beats.label})
     return out
 
 
@@ -436,7 +454,7 @@ def run_fold(cfg: dict, f: int, held_out: tuple[str, ...], train_names: list[str
     rates_ = [float(x) for x in cfg["rates"].split(",")]
     if distributed()[0] == 0:
         print(f"fold {f}: held out {' '.join(held_out)}", flush=True)
-    train_recs = load_beats(train_names, rates_)
+    train_recs = load_beats(train_names, rates_, cfg["leads"])
     eval_recs = load_beats(held_out, EVAL_RATES)
     model, history = train_model(cfg, train_recs, eval_recs, run_seed=cfg["seed"] * 1000 + f)
     if distributed()[0] != 0:  # under torchrun only the first process evaluates and writes
@@ -788,7 +806,7 @@ def main(argv=None) -> dict | None:
     if distributed()[0] == 0:
         print(f"final model: all {len(names)} DS1 records", flush=True)
     t_final = time.perf_counter()
-    model, history = train_model(cfg, load_beats(names, rates_), [], run_seed=cfg["seed"])
+    model, history = train_model(cfg, load_beats(names, rates_, cfg["leads"]), [], run_seed=cfg["seed"])
     rank, world = distributed()
     if rank != 0:  # the other processes of a torchrun have done their share: wait for the first to write
         torch.distributed.barrier()
@@ -812,7 +830,8 @@ def main(argv=None) -> dict | None:
         "command": "python train.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "train_config": cfg,
         "data": {
-            "database": "MIT-BIH Arrhythmia Database 1.0.0 (PhysioNet), lead MLII",
+            "database": "MIT-BIH Arrhythmia Database 1.0.0 (PhysioNet), lead MLII"
+                        + (" (training also on each record's other lead)" if cfg["leads"] == 2 else ""),
             "split": "inter-patient (de Chazal 2004): settings, decision rule and temperature chosen by "
                      f"{cfg['folds']}-fold patient-grouped cross-validation inside DS1; the shipped model trains "
                      "on all of DS1; DS2 is evaluated once, after training",

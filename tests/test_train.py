@@ -42,6 +42,20 @@ def test_training_inputs_are_the_serving_inputs():
     assert len(low["label"]) == len(recs[0]["label"]) and (low["label"] == recs[0]["label"]).all()
 
 
+def test_the_other_lead_is_a_second_view_of_the_same_beats():
+    """--leads 2: each record also in its other lead (114 stores V5 first, MLII second), same beats and labels,
+    through the serving path for that lead; the default lead (what held-out patients are read in) comes first."""
+    recs = train.load_beats(["114"], [360.0], leads=2)
+    assert [r["lead"] for r in recs] == ["MLII", "V5"]
+    assert (recs[0]["label"] == recs[1]["label"]).all() and (recs[0]["label"] > 0).any()
+    w, r = train.batch_inputs(recs[1], 0, len(recs[1]["label"]), None)
+    waves, rr = beat_inputs(extract_beats(load_record("114"), lead="V5"))
+    np.testing.assert_array_equal(w, waves)
+    np.testing.assert_array_equal(r, rr)
+    assert not np.allclose(w[:, 0], train.batch_inputs(recs[0], 0, len(recs[0]["label"]), None)[0][:, 0])
+    assert [r["lead"] for r in train.load_beats(["114"], [360.0])] == ["MLII"]
+
+
 def test_cross_validation_and_final_fit_write_weights_and_card(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "tiny"
