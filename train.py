@@ -158,21 +158,16 @@ def record_at(name: str, fs: float):
     return record if fs == 360.0 else resample_record(record, fs)
 
 
-def other_lead(record) -> str | None:
-    """The record's first lead other than its default one (MIT-BIH: V1, V2, V4 or V5 beside MLII), or None."""
-    return next((lead for lead in record.leads if lead != record.default_lead), None)
-
-
 def load_beats(names, fs_list, leads: int = 1) -> list[dict]:
     """One entry per (record, rate, lead): mV windows plus the record's scale and template (features.py), the
-    default lead first; with ``leads`` 2 also the other lead (``other_lead``), where it holds the same beats (a
+    default lead first; with ``leads`` 2 also the other lead (``Record.second_lead``), where it holds the same beats (a
     lead masked where the default one is not would lose some)."""
     out = []
     for name in names:
         for fs in fs_list:
             record = record_at(name, fs)
             first = None
-            for lead in [record.default_lead, other_lead(record)][:leads]:
+            for lead in [record.default_lead, record.second_lead][:leads]:
                 if lead is None:
                     continue
                 beats = extract_beats(record, lead=lead)

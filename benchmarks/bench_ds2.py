@@ -1,7 +1,7 @@
 """DS2 at three sampling rates: AAMI table, calibration, F predicted vs real and per-record S/V counts.
 
 Run from the project root: .venv/bin/python -m benchmarks.bench_ds2 [--weights weights/hybrid] [--far-shape 0]
-[--no-s-gate]
+[--no-s-gate] [--second-lead]
 
 Every DS2 record is classified as recorded (360 Hz) and after resampling to 128 Hz and 250 Hz through the
 normal loading path (``evaluation.resample_record`` -> ``make_record`` -> ``extract_beats``), the way an
@@ -10,7 +10,9 @@ gross statistics, the expected calibration error with and without the model's te
 per record (S and V beats: real, found, predicted; F predicted), so a failing record shows at a glance.
 ``--far-shape X`` evaluates the same weights with the far-shape step at X (0 = off), to show that step's part
 (written to benchmarks/results/ds2_far_shape_<X>.md); ``--no-s-gate`` without the on-time S gate
-(benchmarks/results/ds2_no_s_gate.md).
+(benchmarks/results/ds2_no_s_gate.md); ``--second-lead`` reads every record in its other lead instead of MLII (V1 for
+most DS2 records, V2 or V5 for a few: ``evaluation.second_lead_only``), as a recorder of that lead would give it
+(benchmarks/results/ds2_second_lead.md).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ecgapp.evaluation import evaluate_at_rates
+from ecgapp.evaluation import evaluate_at_rates, second_lead_only
 from ecgapp.mitdb import DS2
 from ecgapp.model import load_model
 
@@ -52,6 +54,7 @@ def main() -> None:
     parser.add_argument("--far-shape", type=float, default=None,
                         help="the far-shape step's threshold to evaluate the weights with (0 = off)")
     parser.add_argument("--no-s-gate", action="store_true", help="evaluate the weights without the on-time S gate")
+    parser.add_argument("--second-lead", action="store_true", help="read each record's other lead instead of MLII")
     args = parser.parse_args()
     model, _ = load_model(args.weights, device="cpu")
     command, changed, name = "python -m benchmarks.bench_ds2", [], "ds2"
@@ -65,9 +68,13 @@ def main() -> None:
         command += " --no-s-gate"
         changed.append("no on-time S gate")
         name += "_no_s_gate"
+    if args.second_lead:
+        command += " --second-lead"
+        changed.append("each record's second lead")
+        name += "_second_lead"
     out = args.out or RESULTS.with_name(f"{name}.md")
     text = markdown(args.weights + (f" with {', '.join(changed)}" if changed else ""),
-                    evaluate_at_rates(model, DS2), command)
+                    evaluate_at_rates(model, DS2, lead_transform=second_lead_only if args.second_lead else None), command)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(text)
     print(text)

@@ -9,7 +9,7 @@ every held-out DS1 patient is classified by the fold network that never saw it, 
 cross-validation chose (``cv.json``: AF gate, on-time V and S gates, offsets, temperature, template consensus,
 far-shape step, run rule), through the serving path (``evaluation.record_logits``: the record loaded, the lead cut,
 beats at the reference annotations), once in MLII (which reproduces the run's own cross-validated figure) and once in
-the record's other lead (V1 for most MIT-BIH records; V2, V4 or V5 for a few; ``train.other_lead``). Prints per run
+the record's other lead (V1 for most MIT-BIH records; V2, V4 or V5 for a few; ``Record.second_lead``). Prints per run
 the mean and spread over seeds of macro-F1 (N, S, V) and VEB / SVEB Se and +P on each lead, and B minus A with its
 Welch standard error for the first two runs (experiments row 45). Writes benchmarks/results/other_lead.md.
 """
@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import train
 from ecgapp.aami import AAMI_CLASSES
 from ecgapp.evaluation import record_logits
 from ecgapp.metrics import aami_report
@@ -64,7 +63,7 @@ def scores(folds: Path, config: dict) -> dict[str, dict]:
     pooled = {"MLII": ([], []), "other lead": ([], [])}
     for model, held_out in fold_networks(folds, config):
         for name in held_out:
-            other = train.other_lead(load_record(name, annotations=False))
+            other = load_record(name, annotations=False).second_lead
             for key, lead in (("MLII", None), ("other lead", other)):
                 z, y = record_logits(model, [name], lead=lead)[name]
                 pooled[key][0].append(z.argmax(axis=1))

@@ -6,12 +6,15 @@ Paced records (102, 104, 107, 217) are never part of DS1 or DS2.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from scipy.special import softmax
 
 from .aami import AAMI_CLASSES
 from .beats import extract_beats
+from .errors import InputError
 from .features import beat_inputs
 from .inference import predict_logits
 from .metrics import AamiReport, aami_report
@@ -93,10 +96,20 @@ def per_record_table(per: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[dict
 EVAL_RATES_HZ = (360.0, 128.0, 250.0)
 
 
-def evaluate_at_rates(model, names, rates=EVAL_RATES_HZ) -> dict[str, dict]:
+def second_lead_only(record: Record) -> Record:
+    """``record`` with only its ``second_lead`` (MIT-BIH: V1, V2, V4 or V5), as a recorder of that lead alone would
+    give it; a record with one lead is refused."""
+    lead = record.second_lead
+    if lead is None:
+        raise InputError(f"{record.name}: only one lead ({record.leads[0]}), no second lead to read")
+    i = record.lead_index(lead)
+    return replace(record, signal=record.signal[:, i: i + 1], leads=(lead,), units=(record.units[i],))
+
+
+def evaluate_at_rates(model, names, rates=EVAL_RATES_HZ, lead_transform=None) -> dict[str, dict]:
     """AAMI report, per-record table and expected calibration error (with the model's temperature and
     without it: the whole rule run again at temperature 1) of ``model`` on ``names``, at each sampling rate
-    (records resampled through make_record)."""
+    (records resampled through make_record); ``lead_transform(record) -> record`` first (e.g. ``second_lead_only``)."""
     import copy
 
     from .calibration import expected_calibration_error
@@ -105,7 +118,9 @@ def evaluate_at_rates(model, names, rates=EVAL_RATES_HZ) -> dict[str, dict]:
     untempered.temperature.fill_(1.0)  # so the served probabilities are recomputed, not rescaled)
     out = {}
     for fs in rates:
-        transform = None if fs == 360.0 else (lambda r, fs=fs: resample_record(r, fs))
+        first = lead_transform or (lambda r: r)
+        transform = (None if fs == 360.0 and lead_transform is None
+                     else lambda r, fs=fs: first(r) if fs == 360.0 else resample_record(first(r), fs))
         per = record_logits(model, names, transform=transform)
         z = np.concatenate([v[0] for v in per.values()])
         y = np.concatenate([v[1] for v in per.values()])

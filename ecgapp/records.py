@@ -83,6 +83,11 @@ class Record:
         (``LEAD_II_NAMES``: "II" in a 12-lead record, "Lead II", "ECG II"), else the first lead."""
         return preferred_lead(self.leads)
 
+    @property
+    def second_lead(self) -> str | None:
+        """The first lead other than ``default_lead`` (in MIT-BIH: V1, or V2, V4 or V5 beside MLII), or None."""
+        return next((lead for lead in self.leads if lead != self.default_lead), None)
+
     def lead_index(self, lead: str | int | None = None) -> int:
         """Column of ``lead`` (name or index; None picks ``default_lead``)."""
         if lead is None:

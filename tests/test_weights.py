@@ -180,3 +180,17 @@ def test_on_time_v_gate_acts_on_213_and_says_so(shipped):
     assert any("came on time" in note for note in trust_notes(a.table))
     a100 = analyse(model, load_record("100"), source="reference")
     assert not any("came on time" in note for note in trust_notes(a100.table))
+
+
+def test_another_lead_still_finds_the_pvcs(shipped):
+    """Read in V1 alone (``evaluation.second_lead_only``, as a recorder of that lead would give it), 200's PVCs are
+    still found and 100 stays normal: the network reads each beat against the record's own dominant beat, in
+    whatever lead it is given (DS2 on the second lead in full: benchmarks.bench_ds2 --second-lead)."""
+    model, _ = shipped
+    v1 = evaluation.second_lead_only(load_record("200"))
+    assert v1.leads == ("V1",) and v1.signal.shape[1] == 1
+    for name, check in (("200", lambda r: r.se["V"] >= 0.8 and r.ppv["V"] >= 0.7), ("100", lambda r: r.se["N"] >= 0.95)):
+        z, y = evaluation.record_logits(model, [name], transform=evaluation.second_lead_only)[name]
+        assert check(aami_report(y, z.argmax(axis=1))), name
+    with pytest.raises(evaluation.InputError, match="no second lead"):
+        evaluation.second_lead_only(v1)
