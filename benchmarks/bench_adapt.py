@@ -61,20 +61,25 @@ ROWS = {
 }
 
 
+# every buffer of the decision rule (model.BeatClassifier): until this list, the fold networks lacked the on-time S
+# gate and the far-shape step, so the DS1 comparison below ran without two of the shipped rule's steps
+RULE_BUFFERS = ("logit_bias", "temperature", "af_threshold", "v_gate", "s_gate", "template_mix", "sv_run", "far_shape")
+
+
 def split_key(split: tuple[float, int] | None) -> str:
     return "a_unsplit" if split is None else f"a_split_{split[0]:g}_{split[1]}"
 
 
 def fold_models(folds: Path, weights: str) -> dict[str, torch.nn.Module]:
     """DS1 record -> the cross-validation fold's network that never saw it (``<folds>/fold<f>.pt``, written by
-    train.py), with the shipped model's config, decision rule (AF gate threshold, on-time V gate, template consensus,
-    run rule) and temperature."""
+    train.py), with the shipped model's config, decision rule (``RULE_BUFFERS``: offsets, temperature, AF gate, on-time V
+    and S gates, template consensus, run rule, far-shape step)."""
     shipped, card = load_model(weights, "cpu")
     out = {}
     for pt in sorted(folds.glob("fold*.pt")):
         model = BeatClassifier(ModelConfig.from_dict(card["config"]))
         model.load_state_dict(complete_state(torch.load(pt, map_location="cpu", weights_only=True)))
-        for rule in ("af_threshold", "v_gate", "template_mix", "sv_run", "temperature"):  # the shipped rule
+        for rule in RULE_BUFFERS:  # the shipped rule (the fold state dicts hold it off: it is chosen after them)
             getattr(model, rule).copy_(getattr(shipped, rule))
         meta = json.loads(str(np.load(pt.with_suffix(".npz"))["meta"]))
         out |= {name: model.eval() for name in meta["held_out"]}

@@ -83,7 +83,7 @@ def main() -> None:
                              f"{(y[m] == N).sum()} | {r.macro_f1:.4f} | {r.se['S']:.3f} | {r.ppv['S']:.3f} |")
     missed = (y == S) & (best == N)
     q = np.quantile(rr[missed, LOCAL], [0.1, 0.25, 0.5, 0.75, 0.9])
-    lines += ["", f"Real S served as N: {missed.sum()} (in AF: {(missed & af).sum()}); their pre RR / local RR, deciles "
+    lines += ["", f"Real S served as N: {missed.sum()} (in AF: {(missed & af).sum()}); their pre RR / local RR, quantiles "
               f"10/25/50/75/90%: {' / '.join(f'{v:.2f}' for v in q)}; by record: "
               + ", ".join(f"{r} {c}" for r, c in collections.Counter(records[missed]).most_common()) + "."]
     text = "\n".join(lines) + "\n"
