@@ -58,6 +58,7 @@ ROWS = {
     "b_adapted": "(b) every beat of the first 5 minutes labelled, network adapted (network alone)",
     "b_vote": "(b) the same, each template's labelled beats label its other beats; the network the rest",
     "b_vote_trained": "(b) the same, the network trained on the reader's and the templates' labels",
+    "b_vote_shipped": "(b) the same template labels, the shipped network (not adapted) the rest",
 }
 
 
@@ -86,8 +87,9 @@ def fold_models(folds: Path, weights: str) -> dict[str, torch.nn.Module]:
     return out
 
 
-def run(models, names, **settings) -> tuple[dict, list, dict]:
-    """``models``: record name -> network; ``settings``: passed to ``adapt.adapt_model``."""
+def run(models, names, keep_absent: bool = False, **settings) -> tuple[dict, list, dict]:
+    """``models``: record name -> network; ``settings``: passed to ``adapt.adapt_model``; ``keep_absent``: each
+    adaptation is also given the shipped model's labels (``served``: classes the reader labelled nowhere stay)."""
     torch.manual_seed(0)
     pooled = {k: ([], []) for k in ROWS}
     labels_used = {"a": 0, "b": 0} | {split_key(sp): 0 for sp in SPLITS}
@@ -100,6 +102,7 @@ def run(models, names, **settings) -> tuple[dict, list, dict]:
         known = y >= 0
         logits, af = predict_logits(model, waves, rr, return_af=True)
         shipped = logits.argmax(axis=1)
+        served = shipped if keep_absent else None
         t0 = time.perf_counter()
         network = np.asarray(AAMI_CLASSES)[shipped]  # the app's templates: split where the network's labels differ
         templates = beat_templates(waves, rr, labels=network)
@@ -112,18 +115,22 @@ def run(models, names, **settings) -> tuple[dict, list, dict]:
         template_label[templates.assignment[rep]] = y[rep]
         propagated = template_label[templates.assignment]
         t0 = time.perf_counter()
-        logits_a = predict_logits(adapt_model(model, waves, rr, rep, y[rep], af=af, **settings), waves, rr)
+        logits_a = predict_logits(adapt_model(model, waves, rr, rep, y[rep], af=af, served=served, **settings),
+                                  waves, rr)
         adapted_a = logits_a.argmax(axis=1)
         seconds.append(time.perf_counter() - t0)
         first = np.flatnonzero(known & (beats.time_s < FIRST_S))
         rest_b = known & (beats.time_s >= FIRST_S)
-        logits_b = predict_logits(adapt_model(model, waves, rr, first, y[first], af=af, **settings), waves, rr)
+        logits_b = predict_logits(adapt_model(model, waves, rr, first, y[first], af=af, served=served, **settings),
+                                  waves, rr)
         adapted_b = logits_b.argmax(axis=1)
         voted, vote = propagate_by_template(templates.assignment, first, y[first])
         vote_b = adapted_b.copy()
         vote_b[voted] = vote
+        vote_shipped = shipped.copy()
+        vote_shipped[voted] = vote
         both = np.concatenate([first, voted])
-        trained = predict_logits(adapt_model(model, waves, rr, both, np.concatenate([y[first], vote]), af=af,
+        trained = predict_logits(adapt_model(model, waves, rr, both, np.concatenate([y[first], vote]), af=af, served=served,
                                              **settings), waves, rr).argmax(axis=1)
         trained[voted] = vote
         overridden = {}
@@ -155,7 +162,7 @@ def run(models, names, **settings) -> tuple[dict, list, dict]:
         for key, mask, pred in (("a_shipped", rest_a, shipped), ("a_template", rest_a, propagated),
                                 ("a_adapted", rest_a, adapted_a), ("b_shipped", rest_b, shipped),
                                 ("b_adapted", rest_b, adapted_b), ("b_vote", rest_b, vote_b),
-                                ("b_vote_trained", rest_b, trained),
+                                ("b_vote_trained", rest_b, trained), ("b_vote_shipped", rest_b, vote_shipped),
                                 *((k, *v) for k, v in overridden.items())):
             pooled[key][0].append(y[mask])
             pooled[key][1].append(pred[mask])
@@ -204,6 +211,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=ADAPT_STEPS)
     parser.add_argument("--keep-weight", type=float, default=KEEP_WEIGHT)
     parser.add_argument("--lr", type=float, default=ADAPT_LR)
+    parser.add_argument("--keep-absent", action="store_true",
+                        help="train the adapted network also on the beats the shipped model labels as a class the "
+                             "reader labelled nowhere (adapt.with_absent_classes)")
     parser.add_argument("--override", type=float, nargs="*", default=[],
                         help="extra rows: each template-labelled beat keeps the template's label unless the network "
                              "adapted to the reader's labels alone gives another class at least this probability")
@@ -225,13 +235,13 @@ def main() -> None:
     if args.ds1:
         names = args.records or list(DS1)
         models = fold_models(args.ds1, args.weights)
-        title = f"A simulated reader on DS1, out of fold (`{args.ds1}`), adaptation {settings}"
+        title = f"A simulated reader on DS1, out of fold (`{args.ds1}`), adaptation {settings | {'keep_absent': args.keep_absent}}"
     else:
         names = args.records or list(DS2)
         model = load_model(args.weights, "cpu")[0]
         models = {name: model for name in names}
-        title = f"A simulated reader on DS2, `{args.weights}`, adaptation {settings}"
-    reports, per_record, info = run(models, names, **settings)
+        title = f"A simulated reader on DS2, `{args.weights}`, adaptation {settings | {'keep_absent': args.keep_absent}}"
+    reports, per_record, info = run(models, names, args.keep_absent, **settings)
     command = "python -m benchmarks.bench_adapt " + " ".join(sys.argv[1:])
     text = markdown(title, command.strip(), reports, per_record, info)
     if args.ds1 and args.records is None:

@@ -54,13 +54,16 @@ def adaptable_parameters(model: nn.Module) -> list[nn.Parameter]:
 
 def adapt_model(model: nn.Module, waves: np.ndarray, rr: np.ndarray, labelled: np.ndarray, labels: np.ndarray,
                 steps: int = ADAPT_STEPS, lr: float = ADAPT_LR, keep_weight: float = KEEP_WEIGHT,
-                seed: int = 0, af: np.ndarray | None = None) -> nn.Module:
+                seed: int = 0, af: np.ndarray | None = None, served: np.ndarray | None = None) -> nn.Module:
     """A copy of ``model`` fine-tuned on this record's labelled beats (see the module docstring).
 
     ``waves``, ``rr``: the record's model inputs (``features.beat_inputs``, beats in time order);
     ``labelled``: indices of the labelled beats; ``labels``: their AAMI class indices (0-4);
     ``af``: the shipped model's AF mask (``inference.predict_logits(..., return_af=True)``), to tell whether
-    the reader labelled S where the gate acts. Returns the adapted model in eval mode on ``model``'s device.
+    the reader labelled S where the gate acts; ``served``: the shipped model's own labels (class indices, one per
+    beat, decision rule included): the unlabelled beats it labels as a class absent from ``labels`` are trained on
+    with that label too (``with_absent_classes``), so the adapted network keeps what the reader did not speak to.
+    Returns the adapted model in eval mode on ``model``'s device.
     """
     labelled = np.asarray(labelled, dtype=np.int64)
     labels = np.asarray(labels, dtype=np.int64)
@@ -81,6 +84,9 @@ def adapt_model(model: nn.Module, waves: np.ndarray, rr: np.ndarray, labelled: n
     n = len(waves)
     emb = embed_beats(adapted, waves, rr)
     index = adapted.context_index(n, device)
+    reader_labelled, reader_labels = labelled, labels
+    if served is not None:
+        labelled, labels = with_absent_classes(labelled, labels, served)
     # the labelled beats: at most MAX_LABELLED, spread over time within each class
     present = np.unique(labels)
     keep = np.concatenate([_spread(np.flatnonzero(labels == c), MAX_LABELLED // present.size) for c in present])
@@ -111,6 +117,7 @@ def adapt_model(model: nn.Module, waves: np.ndarray, rr: np.ndarray, labelled: n
         optimiser.step()
     for p in adapted.parameters():
         p.requires_grad_(False)
+    labelled, labels = reader_labelled, reader_labels  # the gates follow the reader's own labels
     if af is not None and np.any(np.asarray(af, bool)[labelled[labels == S_INDEX]]):
         adapted.af_threshold.zero_()  # the reader found S beats where the rule reads AF: no gate here
     gate = adapted.v_gate.tolist() if hasattr(adapted, "v_gate") else [0.0]
@@ -120,6 +127,18 @@ def adapt_model(model: nn.Module, waves: np.ndarray, rr: np.ndarray, labelled: n
     if gate[0] > 0 and np.any(neither_early_nor_fast(np.asarray(rr)[labelled[labels == S_INDEX]], *gate[:2])):
         adapted.s_gate.zero_()  # the reader found S beats that are neither early nor fast: no S gate
     return adapted.eval()
+
+
+def with_absent_classes(labelled: np.ndarray, labels: np.ndarray, served: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``labelled``, ``labels`` (the reader's beats and class indices) plus every other beat that ``served`` (the
+    shipped model's labels, one class index per beat) gives a class the reader labelled nowhere, with that label.
+    Fine-tuned on labels that lack a class, the network forgets it: on DS1, out of fold, a reader labelling the first 5
+    minutes of 201, which hold no PVC, left none of the 196 PVCs the shipped model found after them
+    (benchmarks/results/adapt_ds1.md); the reader's labels say nothing about that class, so the shipped model's stand."""
+    served = np.asarray(served)
+    others = np.setdiff1d(np.arange(served.size), labelled)
+    take = others[np.isin(served[others], np.setdiff1d(np.arange(len(AAMI_CLASSES)), labels))]
+    return np.concatenate([labelled, take]), np.concatenate([labels, served[take]])
 
 
 def propagate_by_template(assignment: np.ndarray, labelled: np.ndarray, labels: np.ndarray,

@@ -21,7 +21,7 @@ from ecgapp.metrics import aami_report
 from ecgapp.mitdb import load_record
 from ecgapp.model import BeatClassifier, ModelConfig, load_model
 from ecgapp.review import Review, adapt_to_review, adapted_model_zip, confirm, record_templates, reviewed
-from ecgapp.adapt import propagate_by_template
+from ecgapp.adapt import adapt_model, propagate_by_template, with_absent_classes
 from ecgapp.templates import beat_templates, counted, describe, template_sample
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "hybrid"
@@ -318,6 +318,34 @@ def test_adapted_model_improves_the_rest_of_the_record_and_leaves_shipped_weight
     # undo takes the adaptation back
     assert review.undo()
     assert (reviewed(a, review).table["label_by"][rest] == "model").all()
+
+
+def test_classes_the_reader_never_labelled_keep_the_shipped_labels():
+    """with_absent_classes adds the beats the shipped model gives a class absent from the reader's labels. On 234
+    (DS2) the first 5 minutes hold no S beat: a network fine-tuned on them alone finds none of the S beats after them,
+    while one also given the shipped labels of the absent classes keeps at least those the shipped model found."""
+    idx, given = with_absent_classes(np.array([0, 1]), np.array([0, 0]), np.array([0, 0, 1, 2, 0, 1]))
+    assert idx.tolist() == [0, 1, 2, 3, 5] and given.tolist() == [0, 0, 1, 2, 1]
+    idx, given = with_absent_classes(np.array([0, 2]), np.array([0, 1]), np.array([0, 1, 1, 0]))
+    assert idx.tolist() == [0, 2] and given.tolist() == [0, 1]  # S labelled by the reader: nothing added
+    from ecgapp.beats import extract_beats
+    from ecgapp.features import beat_inputs
+    from ecgapp.inference import predict_logits
+    model, _ = load_model(WEIGHTS, device="cpu")
+    beats = extract_beats(load_record("234"))
+    waves, rr = beat_inputs(beats)
+    z, af = predict_logits(model, waves, rr, return_af=True)
+    served = z.argmax(axis=1)
+    first, rest = np.flatnonzero(beats.sample < 300 * beats.fs), beats.sample >= 300 * beats.fs
+    s = AAMI_CLASSES.index("S")
+    assert not (beats.label[first] == s).any()
+    found = {}
+    for key, given in (("alone", None), ("kept", served)):
+        adapted = adapt_model(model, waves, rr, first, beats.label[first], af=af, served=given)
+        pred = predict_logits(adapted, waves, rr).argmax(axis=1)
+        found[key] = int(((pred == s) & (beats.label == s) & rest).sum())
+    shipped_found = int(((served == s) & (beats.label == s) & rest).sum())
+    assert shipped_found >= 5 and found["alone"] < shipped_found <= found["kept"], (shipped_found, found)
 
 
 def test_template_labels_spread_only_where_the_reader_agrees_with_himself():
