@@ -14,7 +14,8 @@ its beats look like here. ``adapt_model`` fine-tunes a copy of the network on th
 
 ``propagate_by_template`` gives the other beats of a template the label its reader-labelled beats agree on; the
 app (``review.adapt_to_review``) uses both: template labels where a template holds reader labels, the network
-(fine-tuned on the reader's and those template labels) for the rest. The shipped weights are never touched:
+(fine-tuned on the reader's and those template labels, and on the shipped model's labels of the classes the reader
+labelled nowhere: ``with_absent_classes``) for the rest. The shipped weights are never touched:
 the result is a new module (``copy.deepcopy``). Deterministic: a fixed seed, full-batch steps, no dropout.
 Settings chosen on DS1 out of fold, measured on DS2: ``python -m benchmarks.bench_adapt``.
 """

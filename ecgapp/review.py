@@ -29,6 +29,10 @@ from .templates import Templates, beat_templates
 
 TRAIN_ON_VOTES = True  # the network learns from the reader's and the templates' labels (chosen on DS1, out of
 # fold: macro-F1 0.862 against 0.819 from the reader's labels alone; benchmarks/results/adapt_ds1.md)
+KEEP_ABSENT = True  # the network also learns the shipped labels of the classes the reader labelled nowhere
+# (adapt.with_absent_classes), else it forgets them: on DS1, out of fold, a reader labelling the first 5 minutes, this
+# path scored macro-F1 0.920 against 0.858 without it and 0.902 for the shipped model on the same beats
+# (`python -m benchmarks.bench_adapt --ds1 runs/hybrid/seed0 [--keep-absent]`, benchmarks/results/adapt_ds1.md)
 MAX_UNDO = 50
 
 
@@ -168,7 +172,8 @@ def adapt_to_review(model: torch.nn.Module, a: Analysis, review: Review, seed: i
     """Adapt to the reader's labels of this record and store the result in ``review`` (one undo step): the other
     beats of every template holding reader labels take the labelled beats' majority label
     (``adapt.propagate_by_template``); every other beat is labelled by a copy of ``model`` fine-tuned on the
-    reader's and those template labels (``adapt.adapt_model``). Returns how many beats not labelled by
+    reader's and those template labels (``adapt.adapt_model``), and with KEEP_ABSENT on the shipped model's labels of
+    the classes the reader labelled nowhere. Returns how many beats not labelled by
     the reader now show a different label than before. Raises ValueError without reader labels."""
     labelled = np.flatnonzero(review.reader != "")
     if labelled.size == 0:
@@ -179,7 +184,9 @@ def adapt_to_review(model: torch.nn.Module, a: Analysis, review: Review, seed: i
     voted, vote = propagate_by_template(record_templates(a).assignment, labelled, labels)
     train_idx, train_labels = ((np.concatenate([labelled, voted]), np.concatenate([labels, vote]))
                                if TRAIN_ON_VOTES else (labelled, labels))
-    adapted = adapt_model(model, a.waves, a.rr, train_idx, train_labels, af=af, seed=seed)
+    network = a.table["network_label"] if "network_label" in a.table else a.table["label"]
+    served = np.array([index[c] for c in network.to_numpy()]) if KEEP_ABSENT else None
+    adapted = adapt_model(model, a.waves, a.rr, train_idx, train_labels, af=af, seed=seed, served=served)
     probs = predict_inputs(adapted, a.waves, a.rr)
     pred = probs.argmax(axis=1)
     pred[voted] = vote  # a template the reader labelled beats of: its other beats take their label
@@ -192,7 +199,9 @@ def adapt_to_review(model: torch.nn.Module, a: Analysis, review: Review, seed: i
             "method": "beats of templates holding reader labels take their majority label "
                       "(adapt.propagate_by_template); the rest are labelled by a copy of the network whose LSTM "
                       "across beats and head were fine-tuned on the reader's and the template labels "
-                      "(adapt.adapt_model: encoder fixed)",
+                      "(adapt.adapt_model: encoder fixed)"
+                      + (", and on the shipped model's labels of the classes the reader labelled nowhere "
+                         "(adapt.with_absent_classes)" if KEEP_ABSENT else ""),
             "template_labelled_beats": int(voted.size),
             "seed": seed, "gate_kept": bool(float(adapted.af_threshold) > 0)}
     new = np.where(new != a.table["label"].to_numpy(), new, "")  # "adapted" marks the labels it changed
