@@ -138,17 +138,21 @@ def extend(stored: dict, added: dict) -> dict:
     return out
 
 
+def welch_line(label: str, a: str, stats_a: tuple, b: str, stats_b: tuple) -> str:
+    """One line: B minus A, each (mean, population sd, seeds), with the Welch standard error of the difference from
+    the sample spreads (sd^2 n / (n - 1) per seed, so s^2 / n = sd^2 / (n - 1))."""
+    (ma, sa, na), (mb, sb, nb) = stats_a, stats_b
+    se = float(np.sqrt(sa ** 2 / (na - 1) + sb ** 2 / (nb - 1)))
+    return (f"{label}: {b} {mb:.4f} ({nb} seeds) - {a} {ma:.4f} ({na} seeds) = {mb - ma:+.4f}, "
+            f"Welch SE {se:.4f}, {(mb - ma) / se:+.2f} SE")
+
+
 def compare(summary: dict, a: str, b: str) -> str:
     """B minus A in DS1 cross-validation (360 and 128 Hz): difference of the means over seeds and its Welch
-    standard error from the sample spreads (the JSON keeps population spreads: scaled by n / (n - 1))."""
-    lines = []
-    for where, label in (("cv", "DS1 CV"), ("cv128", "DS1 CV @128 Hz")):
-        (ma, sa), na = summary[a][where]["macro-F1"], summary[a][where]["n"]
-        (mb, sb), nb = summary[b][where]["macro-F1"], summary[b][where]["n"]
-        se = float(np.sqrt(sa ** 2 / (na - 1) + sb ** 2 / (nb - 1)))  # s^2 / n with s^2 = sd^2 n / (n - 1)
-        lines.append(f"{label}: {b} {mb:.4f} ({nb} seeds) - {a} {ma:.4f} ({na} seeds) = {mb - ma:+.4f}, "
-                     f"Welch SE {se:.4f}, {(mb - ma) / se:+.2f} SE")
-    return "\n".join(lines)
+    standard error (``welch_line``; the JSON keeps population spreads)."""
+    return "\n".join(welch_line(label, a, (*summary[a][where]["macro-F1"], summary[a][where]["n"]),
+                                b, (*summary[b][where]["macro-F1"], summary[b][where]["n"]))
+                     for where, label in (("cv", "DS1 CV"), ("cv128", "DS1 CV @128 Hz")))
 
 
 def summarise(rows: dict[str, list[dict]]) -> dict:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.ablation import welch_line
 from ecgapp.aami import AAMI_CLASSES
 from ecgapp.evaluation import record_logits
 from ecgapp.metrics import aami_report
@@ -112,13 +113,10 @@ def main() -> None:
         a, b = list(per_run)[:2]
         lines.append("")
         for lead in ("MLII", "other lead"):
-            xa = np.array([r["macro-F1"] for r in per_run[a][lead]])
-            xb = np.array([r["macro-F1"] for r in per_run[b][lead]])
-            if len(xa) < 2 or len(xb) < 2:
-                continue
-            se = float(np.sqrt(xa.var(ddof=1) / len(xa) + xb.var(ddof=1) / len(xb)))
-            lines.append(f"{lead}: {b} {xb.mean():.4f} ({len(xb)} seeds) - {a} {xa.mean():.4f} ({len(xa)} seeds) = "
-                         f"{xb.mean() - xa.mean():+.4f}, Welch SE {se:.4f}, {(xb.mean() - xa.mean()) / se:+.2f} SE  ")
+            xa, xb = (np.array([r["macro-F1"] for r in per_run[run][lead]]) for run in (a, b))
+            if len(xa) >= 2 and len(xb) >= 2:
+                lines.append(welch_line(lead, a, (xa.mean(), xa.std(), len(xa)), b, (xb.mean(), xb.std(), len(xb)))
+                             + "  ")
     text = "\n".join(lines) + "\n"
     RESULTS.write_text(text)
     print(text)
