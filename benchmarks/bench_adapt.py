@@ -59,6 +59,8 @@ ROWS = {
     "b_vote": "(b) the same, each template's labelled beats label its other beats; the network the rest",
     "b_vote_trained": "(b) the same, the network trained on the reader's and the templates' labels",
     "b_vote_shipped": "(b) the same template labels, the shipped network (not adapted) the rest",
+    "b_vote_frozen": "(b) the app's adapt, but a beat the shipped model or the adapted network puts in a class the "
+                     "reader labelled nowhere keeps the shipped label",
 }
 
 
@@ -130,9 +132,12 @@ def run(models, names, keep_absent: bool = False, **settings) -> tuple[dict, lis
         vote_shipped = shipped.copy()
         vote_shipped[voted] = vote
         both = np.concatenate([first, voted])
-        trained = predict_logits(adapt_model(model, waves, rr, both, np.concatenate([y[first], vote]), af=af, served=served,
-                                             **settings), waves, rr).argmax(axis=1)
+        trained = predict_logits(adapt_model(model, waves, rr, both, np.concatenate([y[first], vote]), af=af,
+                                             served=served, **settings), waves, rr).argmax(axis=1)
         trained[voted] = vote
+        absent = ~np.isin(np.arange(len(AAMI_CLASSES)), y[first])  # classes the reader labelled nowhere
+        frozen = np.where(absent[shipped] | absent[trained], shipped, trained)
+        frozen[voted] = vote  # a template holding the reader's labels takes theirs
         overridden = {}
         for sp in SPLITS:  # other templates: not split, or split at other settings; the reader labels each
             # template's representative, and its label goes to every member
@@ -163,6 +168,7 @@ def run(models, names, keep_absent: bool = False, **settings) -> tuple[dict, lis
                                 ("a_adapted", rest_a, adapted_a), ("b_shipped", rest_b, shipped),
                                 ("b_adapted", rest_b, adapted_b), ("b_vote", rest_b, vote_b),
                                 ("b_vote_trained", rest_b, trained), ("b_vote_shipped", rest_b, vote_shipped),
+                                ("b_vote_frozen", rest_b, frozen),
                                 *((k, *v) for k, v in overridden.items())):
             pooled[key][0].append(y[mask])
             pooled[key][1].append(pred[mask])

@@ -104,7 +104,8 @@ def main() -> None:
                 per_run.setdefault(run, {}).setdefault(lead, []).append(s)
                 lines.append(f"| {run} | {seed} | {lead} | " + " | ".join(f"{s[k]:.3f}" for k in keys) + " |")
                 print(lines[-1], flush=True)
-    lines += ["", "| run | seeds | lead | " + " | ".join(keys) + " |", "| --- | ---: | --- | " + " | ".join("---:" for _ in keys) + " |"]
+    lines += ["", "| run | seeds | lead | " + " | ".join(keys) + " |",
+              "| --- | ---: | --- | " + " | ".join("---:" for _ in keys) + " |"]
     for run, leads in per_run.items():
         for lead, rows in leads.items():
             lines.append(f"| {run} | {len(rows)} | {lead} | " + " | ".join(

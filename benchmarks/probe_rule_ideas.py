@@ -45,11 +45,13 @@ def main() -> None:
     best = train.served(gated, bias, t, groups, mix, True, (shape, gap), far).argmax(axis=1)
     base = aami_report(y, best)
     lines = ["# Two rule ideas on the shipped model's out-of-fold DS1 beats (experiments row 44)", "",
-             "`.venv/bin/python -m benchmarks.probe_rule_ideas` (the shipped rule fitted on all folds: in-sample, a probe)", "",
+             "`.venv/bin/python -m benchmarks.probe_rule_ideas` (the shipped rule fitted on all folds: in-sample, "
+             "a probe)", "",
              f"Served: macro-F1 {base.macro_f1:.4f}, SVEB Se / +P {base.se['S']:.3f} / {base.ppv['S']:.3f}, "
              f"VEB Se / +P {base.se['V']:.3f} / {base.ppv['V']:.3f}.", "",
              "## (1) Beats read as V, by their shape's gap to the nearest normal shape and by timing", "",
-             "| gap to a normal shape | pre RR / local RR | read as V | real V | real N | real S | real F | records (most) |",
+             "| gap to a normal shape | pre RR / local RR | read as V | real V | real N | real S | real F | "
+             "records (most) |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     votes = np.zeros((len(gap), len(AAMI_CLASSES)))
     np.add.at(votes, (shape, best), 1)
@@ -69,7 +71,8 @@ def main() -> None:
             lines.append(f"| {label} | {a:g}-{b:g} | {m.sum()} | {(y[m] == V).sum()} | {(y[m] == N).sum()} | "
                          f"{(y[m] == S).sum()} | {(y[m] == AAMI_CLASSES.index('F')).sum()} | {top} |")
     lines += ["", "## (2) Premature beats served as N made S", "",
-              "| pre RR / local under | pre RR / median under | pre RR / previous under | beats made S | real S | real N | "
+              "| pre RR / local under | pre RR / median under | pre RR / previous under | beats made S | real S | "
+              "real N | "
               "macro-F1 | SVEB Se | SVEB +P |", "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     candidates = (best == N) & ~af
     for x in (0.7, 0.75, 0.8, 0.85):

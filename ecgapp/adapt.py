@@ -135,7 +135,8 @@ def with_absent_classes(labelled: np.ndarray, labels: np.ndarray, served: np.nda
     shipped model's labels, one class index per beat) gives a class the reader labelled nowhere, with that label.
     Fine-tuned on labels that lack a class, the network forgets it: on DS1, out of fold, a reader labelling the first 5
     minutes of 201, which hold no PVC, left none of the 196 PVCs the shipped model found after them
-    (benchmarks/results/adapt_ds1.md); the reader's labels say nothing about that class, so the shipped model's stand."""
+    (benchmarks/results/adapt_ds1.md); the reader's labels say nothing about that class, so the shipped model's
+    labels of it stand."""
     served = np.asarray(served)
     others = np.setdiff1d(np.arange(served.size), labelled)
     take = others[np.isin(served[others], np.setdiff1d(np.arange(len(AAMI_CLASSES)), labels))]
