@@ -44,7 +44,7 @@ from ecgapp.features import beat_inputs, normalise_waves, record_scale, record_t
 from ecgapp.inference import predict_logits
 from ecgapp.metrics import aami_report
 from ecgapp.mitdb import DS1, DS2, load_record
-from ecgapp.model import BeatClassifier, ModelConfig, pick_device, save_model
+from ecgapp.model import BeatClassifier, ModelConfig, complete_state, pick_device, save_model
 from ecgapp.rhythm import apply_af_gate, apply_s_gate, apply_sv_runs, apply_v_gate
 from ecgapp import templates as templates_module
 from ecgapp.templates import beat_templates, consensus_probabilities
@@ -470,6 +470,18 @@ def run_fold(cfg: dict, f: int, held_out: tuple[str, ...], train_names: list[str
     np.savez(cache / f"fold{f}.tmp.npz", meta=json.dumps(result), **arrays)
     (cache / f"fold{f}.tmp.npz").replace(path)
     return arrays | result
+
+
+def fold_networks(cache: Path, config: dict) -> list[tuple[BeatClassifier, list[str]]]:
+    """(network, held-out records) of each fold of a cached cross-validation run (``<cache>/fold<f>.pt`` and its
+    ``.npz``, written by ``run_fold``), built with ``config`` (a card's ``config``), in eval mode; the decision rule
+    off, as saved (it is chosen after the folds): callers set the rule they mean."""
+    out = []
+    for pt in sorted(cache.glob("fold[0-9].pt")):
+        model = BeatClassifier(ModelConfig.from_dict(config))
+        model.load_state_dict(complete_state(torch.load(pt, map_location="cpu", weights_only=True)))
+        out.append((model.eval(), json.loads(str(np.load(pt.with_suffix(".npz"))["meta"]))["held_out"]))
+    return out
 
 
 def per_record(path: Path, compute):

@@ -26,7 +26,6 @@ on every DS1 record with the cross-validation fold's network that never saw that
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -34,13 +33,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import train
 from ecgapp.adapt import ADAPT_LR, ADAPT_STEPS, KEEP_WEIGHT, adapt_model, propagate_by_template
 from ecgapp.beats import extract_beats
 from ecgapp.features import beat_inputs
 from ecgapp.inference import predict_logits
 from ecgapp.metrics import aami_report
 from ecgapp.mitdb import DS1, DS2, load_record
-from ecgapp.model import BeatClassifier, ModelConfig, complete_state, load_model
+from ecgapp.model import load_model
 from ecgapp.aami import AAMI_CLASSES
 from ecgapp.templates import beat_templates
 
@@ -79,13 +79,10 @@ def fold_models(folds: Path, weights: str) -> dict[str, torch.nn.Module]:
     and S gates, template consensus, run rule, far-shape step)."""
     shipped, card = load_model(weights, "cpu")
     out = {}
-    for pt in sorted(folds.glob("fold*.pt")):
-        model = BeatClassifier(ModelConfig.from_dict(card["config"]))
-        model.load_state_dict(complete_state(torch.load(pt, map_location="cpu", weights_only=True)))
+    for model, held_out in train.fold_networks(folds, card["config"]):
         for rule in RULE_BUFFERS:  # the shipped rule (the fold state dicts hold it off: it is chosen after them)
             getattr(model, rule).copy_(getattr(shipped, rule))
-        meta = json.loads(str(np.load(pt.with_suffix(".npz"))["meta"]))
-        out |= {name: model.eval() for name in meta["held_out"]}
+        out |= {name: model for name in held_out}
     return out
 
 

@@ -23,12 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import train
 from benchmarks.ablation import welch_line
 from ecgapp.aami import AAMI_CLASSES
 from ecgapp.evaluation import record_logits
 from ecgapp.metrics import aami_report
 from ecgapp.mitdb import load_record
-from ecgapp.model import BeatClassifier, ModelConfig, complete_state, load_model
+from ecgapp.model import BeatClassifier, load_model
 
 RUNS = Path("runs")
 RESULTS = Path("benchmarks/results/other_lead.md")
@@ -50,13 +51,7 @@ def with_rule(model: BeatClassifier, rule: dict) -> BeatClassifier:
 def fold_networks(folds: Path, config: dict) -> list[tuple[BeatClassifier, list[str]]]:
     """(fold network with its run's rule, its held-out records) for each fold of one run and seed."""
     rule = json.loads((folds / "cv.json").read_text())["decision_rule"]
-    out = []
-    for pt in sorted(folds.glob("fold[0-9].pt")):
-        model = BeatClassifier(ModelConfig.from_dict(config))
-        model.load_state_dict(complete_state(torch.load(pt, map_location="cpu", weights_only=True)))
-        held_out = json.loads(str(np.load(pt.with_suffix(".npz"))["meta"]))["held_out"]
-        out.append((with_rule(model, rule), held_out))
-    return out
+    return [(with_rule(model, rule), held_out) for model, held_out in train.fold_networks(folds, config)]
 
 
 def scores(folds: Path, config: dict) -> dict[str, dict]:
