@@ -55,6 +55,8 @@ arch = "hybrid"  # hybrid (CNN per beat + BiLSTM across beats) | cnn | intrabeat
 template = True  # read each beat beside the record's dominant beat
 context = 4  # hybrid: beats on each side of the labelled one
 dropout = 0.2  # before each layer of the head
+pool = "global"  # how each beat's CNN output is pooled: "global" (over the whole window) or "regions" (the part
+# before the QRS, where the P wave is, the QRS and the ST-T apart: model.POOL_REGIONS; experiments row 46)
 rr_features = 10  # RR context columns the model reads (the first N of beats.RR_FEATURES; 8 = without
 # pre_rr_prev and rr_irregularity)
 seed = 0
@@ -264,7 +266,8 @@ def train_model(cfg: dict, train_recs: list[dict], eval_recs: list[dict], run_se
     if dev.type == "cuda" and not cfg["tf32"]:
         torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     model = BeatClassifier(ModelConfig(arch=cfg["arch"], template=cfg["template"], context=cfg["context"],
-                                    dropout=cfg["dropout"], rr_features=cfg["rr_features"])).to(dev)
+                                    dropout=cfg["dropout"], rr_features=cfg["rr_features"],
+                                    pool=cfg["pool"])).to(dev)
     averaged = (torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema"]), use_buffers=True)
         if cfg["ema"] else None)

@@ -59,6 +59,7 @@ VARIANTS: dict[str, list[str]] = {
     "hybrid, synthetic SV and ventricular runs 0.2": ["--supraventricular-augment", "0.2", "--ventricular-augment", "0.2"],
     "hybrid, synthetic sinus arrhythmia 0.3": ["--sinus-augment", "0.3"],  # experiments row 39
     "hybrid, MLII and the other lead": ["--leads", "2"],  # experiments row 45
+    "hybrid, P-wave pooling": ["--pool", "regions"],  # experiments row 46
     "hybrid, AF re-timing 0.3": ["--rhythm-augment", "0.3", *NO_APC, *NO_INV, *NO_SVR],
     "hybrid, 8 beats each side": ["--context", "8", *NO_SVR],
     "intrabeat": ["--arch", "intrabeat", "--template", "false", *NO_APC, *NO_INV, *NO_SVR],

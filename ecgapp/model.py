@@ -40,12 +40,17 @@ import torch
 from torch import nn
 
 from .aami import AAMI_CLASSES
-from .beats import RR_FEATURES, WINDOW_LENGTH
+from .beats import RR_FEATURES, WINDOW_BEFORE, WINDOW_LENGTH
 from .errors import InputError
 from .rhythm import AF_GATE_PENALTY, S_INDEX, af_gate_mask, apply_sv_runs, move_class, s_gate_mask, v_gate_mask, v_to_n
 from .templates import beat_templates, consensus_probabilities, far_shape_step
 
 ARCHITECTURES = ("hybrid", "cnn", "intrabeat", "lstm")
+POOLS = ("global", "regions")
+# the window's parts that ``pool="regions"`` pools apart, in samples at MODEL_FS from the window's start (the R peak at
+# WINDOW_BEFORE): before the QRS (from 250 ms before the R peak to 50 ms before it: the P wave, or the T wave of the
+# beat before an early one), the QRS (50 ms before to 100 ms after the R peak) and the ST segment and T wave
+POOL_REGIONS = ((0, WINDOW_BEFORE - 18), (WINDOW_BEFORE - 18, WINDOW_BEFORE + 36), (WINDOW_BEFORE + 36, WINDOW_LENGTH))
 SEQUENCE_ARCHITECTURES = ("hybrid",)
 
 
@@ -65,6 +70,8 @@ class ModelConfig:
     embed: int = 64  # hybrid/cnn: size of one beat's embedding
     head_hidden: int = 64
     dropout: float = 0.2
+    pool: str = "global"  # hybrid/cnn: how the CNN's output is pooled over the window: "global" (average and max over
+    # the whole window) or "regions" (average and max over each of POOL_REGIONS: the P wave, the QRS, the ST-T)
     window: int = WINDOW_LENGTH
     classes: tuple[str, ...] = field(default=AAMI_CLASSES)
 
@@ -96,6 +103,8 @@ class BeatClassifier(nn.Module):
         super().__init__()
         if config.arch not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {config.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+        if config.pool not in POOLS:
+            raise ValueError(f"unknown pooling {config.pool!r}; choose one of {', '.join(POOLS)}")
         self.config = c = config
         if c.arch in ("hybrid", "cnn", "intrabeat"):
             chans = (c.in_channels, *c.channels)
@@ -107,7 +116,7 @@ class BeatClassifier(nn.Module):
             self.lstm = nn.LSTM(lstm_in, c.hidden, batch_first=True, bidirectional=c.bidirectional)
             seq_out = c.hidden * (2 if c.bidirectional else 1) * 2  # last state + mean over time
         else:
-            seq_out = c.channels[-1] * 2  # average + max pooling
+            seq_out = c.channels[-1] * 2 * len(self.pool_steps())  # average + max pooling (per region)
         self.rr = nn.Sequential(nn.Linear(c.rr_features, c.rr_hidden), nn.ReLU(inplace=True))
         if c.arch in ("hybrid", "cnn"):
             self.embed = nn.Sequential(nn.Linear(seq_out + c.rr_hidden, c.embed), nn.ReLU(inplace=True))
@@ -130,6 +139,15 @@ class BeatClassifier(nn.Module):
         self.register_buffer("sv_run", torch.zeros(3))  # rhythm.sv_run_mask (fast, steady, onset); 0 = off
         self.register_buffer("far_shape", torch.zeros(()))  # templates.far_shape_step threshold; 0 = off
 
+    def pool_steps(self) -> list[tuple[int, int]]:
+        """The CNN output's time steps pooled together: the whole window, or each of POOL_REGIONS (its samples
+        divided by the CNN's downsampling, one halving per conv block)."""
+        steps = self.config.window >> len(self.config.channels)
+        if self.config.pool == "global":
+            return [(0, steps)]
+        down = 1 << len(self.config.channels)
+        return [(round(a / down), round(b / down)) for a, b in POOL_REGIONS]
+
     @property
     def is_sequence(self) -> bool:
         return self.config.arch in SEQUENCE_ARCHITECTURES
@@ -148,7 +166,8 @@ class BeatClassifier(nn.Module):
         x = self._wave_input(waves)
         if arch in ("hybrid", "cnn"):
             h = self.cnn(x)
-            seq = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)
+            seq = torch.cat([torch.cat([part.mean(dim=2), part.amax(dim=2)], dim=1)
+                             for part in (h[:, :, a:b] for a, b in self.pool_steps())], dim=1)
         else:
             s = self.cnn(x) if arch == "intrabeat" else self.pool(x)  # (B, C, T)
             out, _ = self.lstm(s.transpose(1, 2))

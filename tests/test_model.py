@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ecgapp.augment import Augmenter, noise_bank, scale_noise_to_snr
-from ecgapp.beats import RR_FEATURES, WINDOW_LENGTH, extract_beats
+from ecgapp.beats import RR_FEATURES, WINDOW_BEFORE, WINDOW_LENGTH, extract_beats
 from ecgapp.features import beat_inputs, normalise_waves, record_scale, record_template
 from ecgapp.mitdb import load_record
 from ecgapp.model import ARCHITECTURES, BeatClassifier, ModelConfig, load_model, pick_device, save_model
@@ -96,6 +96,35 @@ def test_hybrid_and_baselines_share_parts():
     assert hybrid.is_sequence and not cnn.is_sequence
     with pytest.raises(ValueError, match="unknown architecture"):
         BeatClassifier(ModelConfig(arch="transformer"))
+
+
+def test_region_pooling_tells_where_a_beat_differs():
+    """pool="regions" (experiments row 46): the R peak falls in the QRS region, and a bump before the QRS (a P wave
+    unlike the template's) and the same bump after it (a T wave) reach different parts of the embedding's input,
+    while whole-window pooling mixes them."""
+    regions = BeatClassifier(ModelConfig(pool="regions")).eval()
+    (p0, p1), (q0, q1), (t0, t1) = regions.pool_steps()
+    down = 1 << len(regions.config.channels)
+    assert p0 == 0 and p1 == q0 and q1 == t0 and t1 * down == WINDOW_LENGTH
+    assert q0 * down < WINDOW_BEFORE < q1 * down
+    assert BeatClassifier(ModelConfig()).pool_steps() == [(0, WINDOW_LENGTH // down)]
+    with pytest.raises(ValueError, match="unknown pooling"):
+        BeatClassifier(ModelConfig(pool="median"))
+
+    def pooled(model, centre=None):
+        waves = torch.zeros(1, 2, WINDOW_LENGTH)
+        if centre is not None:
+            waves[0, 0, centre - 10:centre + 10] = 1.0  # the beat differs from the template here only
+        seen = {}
+        handle = model.embed.register_forward_hook(lambda m, x, y: seen.update(z=x[0]))
+        model.encode(waves, torch.ones(1, len(RR_FEATURES)))
+        handle.remove()
+        return seen["z"][0, :-model.config.rr_hidden].reshape(-1, 2 * model.config.channels[-1])
+
+    flat, p_wave, t_wave = pooled(regions), pooled(regions, WINDOW_BEFORE - 50), pooled(regions, WINDOW_BEFORE + 100)
+    assert p_wave.shape == (3, 2 * regions.config.channels[-1])
+    assert (p_wave[0] - flat[0]).abs().max() > 1e-3 and torch.equal(p_wave[2], flat[2])  # a P wave: P region only
+    assert (t_wave[2] - flat[2]).abs().max() > 1e-3 and torch.equal(t_wave[0], flat[0])  # a T wave: ST-T only
 
 
 def test_sequence_model_reads_a_fixed_neighbourhood():
