@@ -63,7 +63,8 @@ def main() -> None:
                 proc.kill()
                 return "stopped"
 
-    jobs = [(v, s, f) for s in args.seeds for v in args.variants for f in range(FOLDS)]
+    jobs = [(v, s, f) for s in args.seeds for v in args.variants for f in range(FOLDS)
+            if not (RUNS / tag(v) / f"seed{s}" / "cv.json").exists()]  # rows summarised in an earlier call: kept
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
         for job, status in zip(jobs, pool.map(fold, jobs)):
             print(f"{job[0]} seed {job[1]} fold {job[2]}: {status}", flush=True)
@@ -71,13 +72,15 @@ def main() -> None:
 
     complete = [(v, s) for s in args.seeds for v in args.variants
                 if all((RUNS / tag(v) / f"seed{s}" / f"fold{f}.npz").exists() for f in range(FOLDS))]
+    earlier = [(v, s) for s in args.seeds for v in args.variants if (RUNS / tag(v) / f"seed{s}" / "cv.json").exists()
+               and (v, s) not in complete]
     summaries = [subprocess.Popen(fold_command(v, s, ["--final", "false", "--tag", tag(v), *more]), env=env,
                                   stdout=(args.out / "logs" / f"{tag_of(v)}_s{s}_cv.log").open("w"),
                                   stderr=subprocess.STDOUT) for v, s in complete]
     for proc in summaries:
         proc.wait()
     result: dict = {}
-    for v, s in complete:
+    for v, s in sorted(complete + earlier, key=lambda vs: (vs[0], vs[1])):
         path = RUNS / tag(v) / f"seed{s}" / "cv.json"
         if path.exists():
             cv = json.loads(path.read_text())
