@@ -94,12 +94,12 @@ def run_all(variants, seeds, workers: int, ds2: bool, folds: int = 5) -> None:
                 subprocess.run(fold_command(v, s, ["--final", "false"]), check=True, env=env)
 
 
-def load_row(variant: str, seed: int) -> dict:
+def load_row(variant: str, seed: int, runs: Path = RUNS) -> dict:
     """One row and seed: its cross-validation (``cv.json``, rewritten by ``--refit`` with the current rule; else
     the DS2 run's card) and its DS2 figures (the card of ``--ds2``, with the rule of the day it was trained)."""
-    out = RUNS / "ablation" / f"{tag_of(variant)}_s{seed}.json"
+    out = runs / "ablation" / f"{tag_of(variant)}_s{seed}.json"
     card = json.loads(out.read_text()) if out.exists() else None
-    cv_path = RUNS / tag_of(variant) / f"seed{seed}" / "cv.json"
+    cv_path = runs / tag_of(variant) / f"seed{seed}" / "cv.json"
     if not cv_path.exists() and card is None:
         raise FileNotFoundError(cv_path)
     cv = json.loads(cv_path.read_text()) if cv_path.exists() else card["cross_validation"]
@@ -204,8 +204,10 @@ def main() -> None:
     parser.add_argument("--compare", nargs=2, metavar=("A", "B"),
                         help="print B minus A (DS1 CV macro-F1) with its Welch standard error, from the JSON")
     parser.add_argument("--results", type=Path, default=RESULTS,
-                        help="the JSON --compare reads (e.g. benchmarks/results/ablation_cv_row37.json: the rows as "
-                             "experiments row 37 was decided, with the rule of the day)")
+                        help="the JSON --compare reads and a summary writes (e.g. benchmarks/results/"
+                             "ablation_cv_row37.json: the rows as experiments row 37 was decided, with the rule of the day)")
+    parser.add_argument("--runs", type=Path, default=RUNS,
+                        help="where --summarise reads the rows' cv.json (runs/cuda: benchmarks.gpu_folds' runs on a GPU)")
     parser.add_argument("--refit", action="store_true",
                         help="no training: refit each fully cached row's summary with train.py's current rule")
     args = parser.parse_args()
@@ -224,17 +226,18 @@ def main() -> None:
     for variant in args.variants:
         for seed in args.seeds:
             try:
-                rows.setdefault(variant, []).append(load_row(variant, seed))
+                rows.setdefault(variant, []).append(load_row(variant, seed, args.runs))
             except FileNotFoundError:
                 continue
     summary = summarise({k: v for k, v in rows.items() if v})
-    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results = args.results
+    previous = json.loads(results.read_text()) if results.exists() else {}
     previous = {k: v for k, v in previous.items() if k in VARIANTS}  # rows renamed or retired since
     if args.extend:
         summary = {k: extend(previous[k], v) if k in previous else v for k, v in summary.items()}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(previous | summary, indent=2) + "\n")
-    RESULTS.with_suffix(".md").write_text(markdown(previous | summary) + "\n")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(previous | summary, indent=2) + "\n")
+    results.with_suffix(".md").write_text(markdown(previous | summary) + "\n")
     print(markdown(previous | summary))
 
 
