@@ -40,7 +40,9 @@ def main() -> None:
                         "\"--max-records 10 --epochs 1\")")
     args = parser.parse_args()
     (args.out / "logs").mkdir(parents=True, exist_ok=True)
-    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    # 16 fold processes on one H200 ran out of its 139 GB (a process's cache grew to 7-25 GB); 15 with expandable
+    # segments all ran (benchmarks/results/cuda.md)
+    env = {"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"} | os.environ | {"PYTHONUNBUFFERED": "1"}
     start = time.time()
 
     more = args.train_flags.split()
