@@ -76,11 +76,12 @@ def main() -> None:
                 if all((RUNS / tag(v) / f"seed{s}" / f"fold{f}.npz").exists() for f in range(FOLDS))]
     earlier = [(v, s) for s in args.seeds for v in args.variants if (RUNS / tag(v) / f"seed{s}" / "cv.json").exists()
                and (v, s) not in complete]
+    logs = [(args.out / "logs" / f"{tag_of(v)}_s{s}_cv.log").open("w") for v, s in complete]
     summaries = [subprocess.Popen(fold_command(v, s, ["--final", "false", "--tag", tag(v), *more]), env=env,
-                                  stdout=(args.out / "logs" / f"{tag_of(v)}_s{s}_cv.log").open("w"),
-                                  stderr=subprocess.STDOUT) for v, s in complete]
-    for proc in summaries:
+                                  stdout=log, stderr=subprocess.STDOUT) for (v, s), log in zip(complete, logs)]
+    for proc, log in zip(summaries, logs):
         proc.wait()
+        log.close()
     result: dict = {}
     for v, s in sorted(complete + earlier, key=lambda vs: (vs[0], vs[1])):
         path = RUNS / tag(v) / f"seed{s}" / "cv.json"

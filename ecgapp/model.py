@@ -42,15 +42,18 @@ from torch import nn
 from .aami import AAMI_CLASSES
 from .beats import RR_FEATURES, WINDOW_BEFORE, WINDOW_LENGTH
 from .errors import InputError
+from .processing import MODEL_FS
 from .rhythm import AF_GATE_PENALTY, S_INDEX, af_gate_mask, apply_sv_runs, move_class, s_gate_mask, v_gate_mask, v_to_n
 from .templates import beat_templates, consensus_probabilities, far_shape_step
 
 ARCHITECTURES = ("hybrid", "cnn", "intrabeat", "lstm")
 POOLS = ("global", "regions")
+QRS_BEFORE_S, QRS_AFTER_S = 0.05, 0.10  # seconds: the QRS region of ``pool="regions"`` around the R peak
+_QRS_START, _QRS_END = WINDOW_BEFORE - round(QRS_BEFORE_S * MODEL_FS), WINDOW_BEFORE + round(QRS_AFTER_S * MODEL_FS)
 # the window's parts that ``pool="regions"`` pools apart, in samples at MODEL_FS from the window's start (the R peak at
 # WINDOW_BEFORE): before the QRS (from 250 ms before the R peak to 50 ms before it: the P wave, or the T wave of the
 # beat before an early one), the QRS (50 ms before to 100 ms after the R peak) and the ST segment and T wave
-POOL_REGIONS = ((0, WINDOW_BEFORE - 18), (WINDOW_BEFORE - 18, WINDOW_BEFORE + 36), (WINDOW_BEFORE + 36, WINDOW_LENGTH))
+POOL_REGIONS = ((0, _QRS_START), (_QRS_START, _QRS_END), (_QRS_END, WINDOW_LENGTH))
 SEQUENCE_ARCHITECTURES = ("hybrid",)
 
 

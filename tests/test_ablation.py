@@ -1,7 +1,11 @@
-"""The ablation's bookkeeping: seeds added to a stored row give the figures all the seeds would have given."""
+"""The ablation's bookkeeping: seeds added to a stored row give the figures all the seeds would have given; two weight
+files compared tensor by tensor."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from benchmarks.ablation import _combine, compare, extend
 
@@ -34,3 +38,17 @@ def test_compare_uses_the_welch_standard_error_of_sample_spreads():
     first = text.splitlines()[0]
     assert f"= {np.mean(b) - np.mean(a):+.4f}" in first and f"Welch SE {se:.4f}" in first
     assert f"{(np.mean(b) - np.mean(a)) / se:+.2f} SE" in first
+
+
+def test_same_weights_finds_the_tensor_that_differs():
+    """benchmarks.same_weights backs the README's "bit for bit" claims: the shipped weights equal themselves, and a
+    copy with one value changed by one ulp, or one tensor missing, is told apart by name."""
+    from benchmarks.same_weights import compare
+
+    shipped = torch.load(Path(__file__).resolve().parent.parent / "weights" / "hybrid.pt", weights_only=True)
+    assert compare(shipped, {k: v.clone() for k, v in shipped.items()}) == ([], [])
+    nudged = {k: v.clone() for k, v in shipped.items()}
+    w = nudged["head.1.weight"].view(-1)
+    w[0] = torch.nextafter(w[0], torch.tensor(float("inf")))
+    del nudged["temperature"]
+    assert compare(shipped, nudged) == (["head.1.weight"], ["temperature"])
