@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 import train
-from ecgapp.adapt import ADAPT_LR, ADAPT_STEPS, KEEP_WEIGHT, adapt_model, propagate_by_template
+from ecgapp.adapt import ADAPT_LR, ADAPT_PARTS, ADAPT_STEPS, KEEP_WEIGHT, adapt_model, propagate_by_template
 from ecgapp.beats import extract_beats
 from ecgapp.features import beat_inputs
 from ecgapp.inference import predict_logits
@@ -86,7 +86,7 @@ def fold_models(folds: Path, weights: str) -> dict[str, torch.nn.Module]:
     return out
 
 
-def run(models, names, keep_absent: bool = False, **settings) -> tuple[dict, list, dict]:
+def run(models, names, keep_absent: bool = False, absent_min_prob: float = 0.0, **settings) -> tuple[dict, list, dict]:
     """``models``: record name -> network; ``settings``: passed to ``adapt.adapt_model``; ``keep_absent``: each
     adaptation is also given the shipped model's labels (``served``: classes the reader labelled nowhere stay)."""
     torch.manual_seed(0)
@@ -102,6 +102,9 @@ def run(models, names, keep_absent: bool = False, **settings) -> tuple[dict, lis
         logits, af = predict_logits(model, waves, rr, return_af=True)
         shipped = logits.argmax(axis=1)
         served = shipped if keep_absent else None
+        prob = np.exp(logits - logits.max(axis=1, keepdims=True))
+        settings = settings | {"served_prob": (prob / prob.sum(axis=1, keepdims=True)).max(axis=1),
+                               "absent_min_prob": absent_min_prob}
         t0 = time.perf_counter()
         network = np.asarray(AAMI_CLASSES)[shipped]  # the app's templates: split where the network's labels differ
         templates = beat_templates(waves, rr, labels=network)
@@ -217,6 +220,11 @@ def main() -> None:
     parser.add_argument("--keep-absent", action="store_true",
                         help="train the adapted network also on the beats the shipped model labels as a class the "
                              "reader labelled nowhere (adapt.with_absent_classes)")
+    parser.add_argument("--parts", nargs="+", default=list(ADAPT_PARTS), choices=["head", "beat_lstm"],
+                        help="what the adaptation trains (experiments row 48: the head alone)")
+    parser.add_argument("--absent-min-prob", type=float, default=0.0, metavar="P",
+                        help="with --keep-absent: only the beats the shipped model gives that label with at least "
+                             "this probability (experiments row 47)")
     parser.add_argument("--override", type=float, nargs="*", default=[],
                         help="extra rows: each template-labelled beat keeps the template's label unless the network "
                              "adapted to the reader's labels alone gives another class at least this probability")
@@ -234,17 +242,17 @@ def main() -> None:
         ROWS[f"a_override_{p:g}"] = f"(a) one label per template, given to its members unless the network adapted to the labels is {p:g} sure of another class"
         ROWS[f"b_override_{p:g}"] = f"(b) the app's adapt, each template label kept unless the network adapted to the first 5 minutes alone is {p:g} sure of another class"
     torch.set_num_threads(1)
-    settings = {"steps": args.steps, "keep_weight": args.keep_weight, "lr": args.lr}
+    settings = {"steps": args.steps, "keep_weight": args.keep_weight, "lr": args.lr, "parts": tuple(args.parts)}
     if args.ds1:
         names = args.records or list(DS1)
         models = fold_models(args.ds1, args.weights)
-        title = f"A simulated reader on DS1, out of fold (`{args.ds1}`), adaptation {settings | {'keep_absent': args.keep_absent}}"
+        title = f"A simulated reader on DS1, out of fold (`{args.ds1}`), adaptation {settings | {'keep_absent': args.keep_absent, 'absent_min_prob': args.absent_min_prob}}"
     else:
         names = args.records or list(DS2)
         model = load_model(args.weights, "cpu")[0]
         models = {name: model for name in names}
-        title = f"A simulated reader on DS2, `{args.weights}`, adaptation {settings | {'keep_absent': args.keep_absent}}"
-    reports, per_record, info = run(models, names, args.keep_absent, **settings)
+        title = f"A simulated reader on DS2, `{args.weights}`, adaptation {settings | {'keep_absent': args.keep_absent, 'absent_min_prob': args.absent_min_prob}}"
+    reports, per_record, info = run(models, names, args.keep_absent, args.absent_min_prob, **settings)
     command = "python -m benchmarks.bench_adapt " + " ".join(sys.argv[1:])
     text = markdown(title, command.strip(), reports, per_record, info)
     if args.ds1 and args.records is None:
