@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .aami import AAMI_CLASSES
-from .adapt import adapt_model, propagate_by_template
+from .adapt import ADAPT_PARTS, adapt_model, propagate_by_template
 from .analysis import Analysis
 from .inference import predict_inputs
 from .summary import agreement, rhythm_summary
@@ -197,12 +197,13 @@ def adapt_to_review(model: torch.nn.Module, a: Analysis, review: Review, seed: i
     card = {"record": a.record, "lead": a.lead, "beat_source": a.source, "reader_labels": int(labelled.size),
             "reader_labels_per_class": {c: int((review.reader == c).sum()) for c in AAMI_CLASSES},
             "method": "beats of templates holding reader labels take their majority label "
-                      "(adapt.propagate_by_template); the rest are labelled by a copy of the network whose LSTM "
-                      "across beats and head were fine-tuned on the reader's and the template labels "
-                      "(adapt.adapt_model: encoder fixed)"
+                      "(adapt.propagate_by_template); the rest are labelled by a copy of the network whose "
+                      + ("LSTM across beats and head were" if "beat_lstm" in ADAPT_PARTS else "head was")
+                      + " fine-tuned on the reader's and the template labels (adapt.adapt_model: the per-beat "
+                      "encoder" + ("" if "beat_lstm" in ADAPT_PARTS else " and the LSTM across beats") + " fixed)"
                       + (", and on the shipped model's labels of the classes the reader labelled nowhere "
                          "(adapt.with_absent_classes)" if KEEP_ABSENT else ""),
-            "template_labelled_beats": int(voted.size),
+            "template_labelled_beats": int(voted.size), "adapted_parts": list(ADAPT_PARTS),
             "seed": seed, "gate_kept": bool(float(adapted.af_threshold) > 0)}
     new = np.where(new != a.table["label"].to_numpy(), new, "")  # "adapted" marks the labels it changed
     review.set_adapted(new, probs, {k: v.detach().cpu().clone() for k, v in adapted.state_dict().items()}, card)

@@ -320,6 +320,22 @@ def test_adapted_model_improves_the_rest_of_the_record_and_leaves_shipped_weight
     assert (reviewed(a, review).table["label_by"][rest] == "model").all()
 
 
+def test_adaptation_trains_only_the_parts_named(shipped, a233):
+    """The per-beat encoder never moves; the head always does; the LSTM across beats only when named (experiments
+    row 48 tried the head alone). A part that is not adaptable, or parts without the head, are refused."""
+    model = shipped[0]
+    labelled = np.arange(0, len(a233.table), 20)
+    labels = np.array([INDEX[c] for c in a233.table["reference"].to_numpy()[labelled]])
+    before = dict(model.named_parameters())
+    for parts, moved in ((("head", "beat_lstm"), {"head", "beat_lstm"}), (("head",), {"head"})):
+        after = adapt_model(model, a233.waves, a233.rr, labelled, labels, steps=5, parts=parts).named_parameters()
+        changed = {k.split(".")[0] for k, v in after if not torch.equal(v, before[k])}
+        assert changed == moved, (parts, changed)
+    for parts in (("beat_lstm",), ("head", "encoder")):
+        with pytest.raises(ValueError):
+            adapt_model(model, a233.waves, a233.rr, labelled, labels, steps=1, parts=parts)
+
+
 def test_classes_the_reader_never_labelled_keep_the_shipped_labels():
     """with_absent_classes adds the beats the shipped model gives a class absent from the reader's labels. On 234
     (DS2) the first 5 minutes hold no S beat: a network fine-tuned on them alone finds none of the S beats after them,
