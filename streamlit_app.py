@@ -327,9 +327,22 @@ def relabel_template(label_key: str) -> None:
     if t is None:
         return
     members = st.session_state.shown_templates.members(int(t))
-    changed = current_review().relabel(members, st.session_state[label_key])
-    st.session_state.review_note = (f"T{int(t) + 1}: {changed:,} beat(s) relabelled {st.session_state[label_key]}"
-                                    if changed else f"T{int(t) + 1} already carries that label")
+    label = st.session_state[label_key]
+    changed, left = review_relabel_template(current_review(), members, label, network_of(members))
+    st.session_state.review_note = ((f"T{int(t) + 1}: {changed:,} beat(s) relabelled {label}"
+                                     if changed else f"T{int(t) + 1} already carries that label") + left_as_s(left))
+
+
+def network_of(members) -> np.ndarray | None:
+    """The network's own labels of ``members``, when a template labelled N is to leave its S beats to it."""
+    keep = st.session_state.get("keep_network_s", True)
+    return network_labels(st.session_state.base_analysis)[members] if keep else None
+
+
+def left_as_s(left: int) -> str:
+    return (f"; {left:,} beat(s) of it the model reads as supraventricular premature (S) keep that label: a normal "
+            f"template is a normal shape, and an S beat has it (check them with 'its beats' or relabel one by one)"
+            if left else "")
 
 
 def confirm_template() -> None:
@@ -339,9 +352,10 @@ def confirm_template() -> None:
     if t is None:
         return
     members = st.session_state.shown_templates.members(int(t))
-    label, other = confirm(current_review(), members, shown().table["label"].to_numpy()[members])
-    st.session_state.review_note = (f"T{int(t) + 1}: {members.size:,} beat(s) confirmed as {label}"
-                                    + (f" ({other:,} were labelled otherwise)" if other else ""))
+    label, other, left = confirm(current_review(), members, shown().table["label"].to_numpy()[members],
+                                 network_of(members))
+    st.session_state.review_note = (f"T{int(t) + 1}: {members.size - left:,} beat(s) confirmed as {label}"
+                                    + (f" ({other:,} were labelled otherwise)" if other else "") + left_as_s(left))
 
 
 def relabel_beat(beat: int) -> None:
@@ -357,7 +371,8 @@ def undo_review() -> None:
 def adapt_review() -> None:
     review = current_review()
     try:
-        changed = adapt_to_review(get_model()[0], st.session_state.base_analysis, review)
+        changed = adapt_to_review(get_model()[0], st.session_state.base_analysis, review,
+                                  keep_network_s=st.session_state.get("keep_network_s", True))
     except ValueError as exc:
         st.session_state.review_note = str(exc)
         return
@@ -837,11 +852,18 @@ def render_review(key: str, source: str, a: Analysis, review: Review) -> None:
                  format_func=lambda t: describe(templates, t, labels))
     r2.selectbox("label as", AAMI_CLASSES, key="template_label")
     r3.button("relabel template", on_click=relabel_template, args=("template_label",), width="stretch",
-              help="every beat of the template gets this label (yours: the model will not change it)")
+              help="every beat of the template gets this label (yours: the model will not change it); labelled N, the "
+                   "beats the model reads as supraventricular premature (S) keep S, as a Holter reader's normal template "
+                   "keeps its premature beats")
     r4.button("◀ its beats", on_click=show_template_member, args=(-1,), width="stretch",
               help="previous beat of this template on the ECG")
     r5.button("its beats ▶", on_click=show_template_member, args=(1,), width="stretch",
               help="next beat of this template on the ECG")
+    st.checkbox("a template labelled N leaves the beats the model reads as S to the model", value=True,
+                key="keep_network_s",
+                help="as a Holter reader's normal template: it says the shape is normal, and a supraventricular "
+                     "premature beat has the normal shape. Off: every beat of the template takes N (and adaptation "
+                     "spreads N to them too)")
     u0, u1, u2, u3 = st.columns([1.3, 1, 1.6, 3])
     u0.button("confirm template", on_click=confirm_template, width="stretch", key="review_confirm",
               help="you agree with this template: its beats take its most common label as yours (adaptation "
@@ -875,7 +897,8 @@ try:
         from ecgapp.holter import rhythm_report, tachogram  # noqa: E402
         from ecgapp.model import load_model  # noqa: E402
         from ecgapp.review import (Review, adapt_to_review, adapted_model_zip, confirm,  # noqa: E402
-                                   record_templates, reviewed)
+                                   network_labels, record_templates, reviewed)
+        from ecgapp.review import relabel_template as review_relabel_template  # noqa: E402
         from ecgapp.summary import agreement_frames, trust_notes  # noqa: E402
         from ecgapp.templates import (Templates, counted, describe, median_beats, template_sample,  # noqa: E402
                                       template_title)

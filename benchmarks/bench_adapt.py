@@ -34,11 +34,12 @@ import numpy as np
 import torch
 
 import train
-from ecgapp.adapt import ADAPT_LR, ADAPT_PARTS, ADAPT_STEPS, KEEP_WEIGHT, adapt_model, propagate_by_template
+import ecgapp.adapt
+from ecgapp.adapt import ADAPT_LR, ADAPT_PARTS, ADAPT_STEPS, KEEP_WEIGHT, adapt_model, keeps_network_s, propagate_by_template
 from ecgapp.beats import extract_beats
 from ecgapp.features import beat_inputs
 from ecgapp.inference import predict_logits
-from ecgapp.metrics import aami_report
+from ecgapp.metrics import aami_report, confusion_matrix, report_from_matrix
 from ecgapp.mitdb import DS1, DS2, load_record
 from ecgapp.model import load_model
 from ecgapp.aami import AAMI_CLASSES
@@ -51,7 +52,9 @@ RESULTS_DS1 = Path("benchmarks/results/adapt_ds1.md")  # one section per setting
 FIRST_S = 300.0  # (b): the reader labels the first 5 minutes
 ROWS = {
     "a_shipped": "(a) shipped model, 0 labels, on the beats (a) leaves unlabelled",
-    "a_template": "(a) one label per template, given to every member (template relabel, no network)",
+    "a_template": "(a) one label per template, given to every member (template relabel, no network); a member the "
+                  "network reads as S keeps S where the template is labelled N (adapt.KEEP_NETWORK_S)",
+    "a_overwrite": "(a) the same, the template's N label given to the network's S beats too (before experiments row 49)",
     "a_adapted": "(a) one label per template, network adapted to them",
     "a_unsplit": "(a) one label per template, given to every member, templates not split by the network's labels",
     "b_shipped": "(b) shipped model, 0 labels, on the beats after 5 minutes",
@@ -67,6 +70,14 @@ ROWS = {
 # every buffer of the decision rule (model.BeatClassifier): until this list, the fold networks lacked the on-time S
 # gate and the far-shape step, so the DS1 comparison below ran without two of the shipped rule's steps
 RULE_BUFFERS = ("logit_bias", "temperature", "af_threshold", "v_gate", "s_gate", "template_mix", "sv_run", "far_shape")
+
+
+def with_network_s(given: np.ndarray, network: np.ndarray) -> np.ndarray:
+    """Template labels ``given`` (class indices, -1 = none) with the app's exception: a beat of a template labelled N
+    that the network reads as S keeps S (``adapt.keeps_network_s``)."""
+    out = given.copy()
+    out[keeps_network_s(given, network)] = AAMI_CLASSES.index("S")
+    return out
 
 
 def split_key(split: tuple[float, int] | None) -> str:
@@ -115,7 +126,8 @@ def run(models, names, keep_absent: bool = False, absent_min_prob: float = 0.0, 
         rest_a[rep] = False
         template_label = np.full(len(templates), -1)
         template_label[templates.assignment[rep]] = y[rep]
-        propagated = template_label[templates.assignment]
+        overwritten = template_label[templates.assignment]
+        propagated = with_network_s(overwritten, shipped)
         t0 = time.perf_counter()
         logits_a = predict_logits(adapt_model(model, waves, rr, rep, y[rep], af=af, served=served, **settings),
                                   waves, rr)
@@ -126,7 +138,7 @@ def run(models, names, keep_absent: bool = False, absent_min_prob: float = 0.0, 
         logits_b = predict_logits(adapt_model(model, waves, rr, first, y[first], af=af, served=served, **settings),
                                   waves, rr)
         adapted_b = logits_b.argmax(axis=1)
-        voted, vote = propagate_by_template(templates.assignment, first, y[first])
+        voted, vote = propagate_by_template(templates.assignment, first, y[first], network=shipped)
         vote_b = adapted_b.copy()
         vote_b[voted] = vote
         vote_shipped = shipped.copy()
@@ -149,7 +161,7 @@ def run(models, names, keep_absent: bool = False, absent_min_prob: float = 0.0, 
             rest_s = known.copy()
             rest_s[rep_s] = False
             key = split_key(sp)
-            overridden[key] = (rest_s, label_s[split.assignment])
+            overridden[key] = (rest_s, with_network_s(label_s[split.assignment], shipped))
             labels_used[key] += rep_s.size
         for p in OVERRIDES:  # the template's label, unless the network adapted to the reader's labels alone is
             # at least p sure of another class
@@ -165,6 +177,7 @@ def run(models, names, keep_absent: bool = False, absent_min_prob: float = 0.0, 
         row = {"record": name, "beats": int(known.sum()), "templates": len(templates),
                "template_s": round(t_templates, 3)}
         for key, mask, pred in (("a_shipped", rest_a, shipped), ("a_template", rest_a, propagated),
+                                ("a_overwrite", rest_a, overwritten),
                                 ("a_adapted", rest_a, adapted_a), ("b_shipped", rest_b, shipped),
                                 ("b_adapted", rest_b, adapted_b), ("b_vote", rest_b, vote_b),
                                 ("b_vote_trained", rest_b, trained), ("b_vote_shipped", rest_b, vote_shipped),
@@ -179,7 +192,30 @@ def run(models, names, keep_absent: bool = False, absent_min_prob: float = 0.0, 
         print(name, len(templates), "templates", flush=True)
     reports = {k: aami_report(np.concatenate(t), np.concatenate(p)) for k, (t, p) in pooled.items()}
     return reports, per_record, {"labels": labels_used, "adapt_s_median": float(np.median(seconds)),
-                                 "adapt_s_max": float(np.max(seconds))}
+                                 "adapt_s_max": float(np.max(seconds)),
+                                 "bootstrap": {pair: patient_bootstrap(pooled, *pair) for pair in BOOTSTRAP_PAIRS}}
+
+
+BOOTSTRAP_PAIRS = (("a_overwrite", "a_template"), ("a_shipped", "a_template"), ("b_vote_shipped", "b_vote_trained"))
+BOOTSTRAP_DRAWS = 2000
+
+
+def patient_bootstrap(pooled: dict, before: str, after: str, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> dict:
+    """How far the difference between two rows of one protocol (``after`` - ``before``: SVEB F1, VEB F1, macro-F1)
+    rests on which patients were in the set: the records are drawn with replacement ``draws`` times and each draw's
+    summed confusion matrices scored. Returns {statistic: (difference on the set, sd over draws)}."""
+    ma = np.stack([confusion_matrix(t, p) for t, p in zip(*pooled[before])])
+    mb = np.stack([confusion_matrix(t, p) for t, p in zip(*pooled[after])])
+    rng = np.random.default_rng(seed)
+
+    def stats(a, b):
+        ra, rb = report_from_matrix(a), report_from_matrix(b)
+        return rb.f1["S"] - ra.f1["S"], rb.f1["V"] - ra.f1["V"], rb.macro_f1 - ra.macro_f1
+
+    whole = stats(ma.sum(axis=0), mb.sum(axis=0))
+    drawn = np.array([stats(ma[pick].sum(axis=0), mb[pick].sum(axis=0))
+                      for pick in rng.integers(0, len(ma), (draws, len(ma)))])
+    return {name: (whole[i], float(np.nanstd(drawn[:, i]))) for i, name in enumerate(("SVEB F1", "VEB F1", "macro-F1"))}
 
 
 def markdown(title: str, command: str, reports: dict, per_record: list, info: dict) -> str:
@@ -197,6 +233,11 @@ def markdown(title: str, command: str, reports: dict, per_record: list, info: di
                      f"{r.ppv['S']:.3f} | {r.f1['S']:.3f} | {r.macro_f1:.3f} |")
     lines += ["| de Chazal & Reilly 2006, patient-adaptive (IEEE TBME 53:2535; as quoted in issue 10) | 0.943 | "
               "0.962 | | 0.877 | 0.470 | | |", "",
+              f"## How much of a difference rests on which patients are in the set ({BOOTSTRAP_DRAWS:,} draws of the "
+              f"records with replacement)", "",
+              "| rows (from -> to) | SVEB F1 | VEB F1 | macro-F1 |", "| --- | ---: | ---: | ---: |",
+              *(f"| {ROWS[a]} -> {ROWS[b]} | " + " | ".join(f"{d:+.3f} ± {sd:.3f}" for d, sd in info["bootstrap"][(a, b)].values())
+                + " |" for a, b in BOOTSTRAP_PAIRS), "",
               "## Per record: S and V beats (real / found / predicted) on the beats each protocol scores", "",
               "| record | templates | " + " | ".join(f"{c} {k}" for c in ("S", "V") for k in ROWS) + " |",
               "| --- | ---: |" + " --- |" * (2 * len(ROWS))]
@@ -220,6 +261,9 @@ def main() -> None:
     parser.add_argument("--keep-absent", action="store_true",
                         help="train the adapted network also on the beats the shipped model labels as a class the "
                              "reader labelled nowhere (adapt.with_absent_classes)")
+    parser.add_argument("--template-s", choices=["keep", "overwrite"], default="keep",
+                        help="a template labelled N: the beats the network reads as S keep S (the app) or take N "
+                             "(before experiments row 49; every row then overwrites them)")
     parser.add_argument("--parts", nargs="+", default=list(ADAPT_PARTS), choices=["head", "beat_lstm"],
                         help="what the adaptation trains (experiments row 48: the head alone)")
     parser.add_argument("--absent-min-prob", type=float, default=0.0, metavar="P",
@@ -241,17 +285,18 @@ def main() -> None:
         OVERRIDES.append(p)
         ROWS[f"a_override_{p:g}"] = f"(a) one label per template, given to its members unless the network adapted to the labels is {p:g} sure of another class"
         ROWS[f"b_override_{p:g}"] = f"(b) the app's adapt, each template label kept unless the network adapted to the first 5 minutes alone is {p:g} sure of another class"
+    ecgapp.adapt.KEEP_NETWORK_S = args.template_s == "keep"
     torch.set_num_threads(1)
     settings = {"steps": args.steps, "keep_weight": args.keep_weight, "lr": args.lr, "parts": tuple(args.parts)}
     if args.ds1:
         names = args.records or list(DS1)
         models = fold_models(args.ds1, args.weights)
-        title = f"A simulated reader on DS1, out of fold (`{args.ds1}`), adaptation {settings | {'keep_absent': args.keep_absent, 'absent_min_prob': args.absent_min_prob}}"
+        title = f"A simulated reader on DS1, out of fold (`{args.ds1}`), adaptation {settings | {'keep_absent': args.keep_absent, 'absent_min_prob': args.absent_min_prob, 'template_s': args.template_s}}"
     else:
         names = args.records or list(DS2)
         model = load_model(args.weights, "cpu")[0]
         models = {name: model for name in names}
-        title = f"A simulated reader on DS2, `{args.weights}`, adaptation {settings | {'keep_absent': args.keep_absent, 'absent_min_prob': args.absent_min_prob}}"
+        title = f"A simulated reader on DS2, `{args.weights}`, adaptation {settings | {'keep_absent': args.keep_absent, 'absent_min_prob': args.absent_min_prob, 'template_s': args.template_s}}"
     reports, per_record, info = run(models, names, args.keep_absent, args.absent_min_prob, **settings)
     command = "python -m benchmarks.bench_adapt " + " ".join(sys.argv[1:])
     text = markdown(title, command.strip(), reports, per_record, info)

@@ -41,6 +41,10 @@ ADAPT_PARTS = ("head",)  # what is fine-tuned: the head alone (a light head on t
 # the app's path with the first 5 minutes labelled scored macro-F1 0.931 against 0.920 with the LSTM across beats
 # trained too, and the network alone adapted to one label per template 0.930 against 0.911 (experiments row 48;
 # `python -m benchmarks.bench_adapt --ds1 runs/hybrid/seed0 --keep-absent [--parts head beat_lstm]`)
+KEEP_NETWORK_S = True  # a template labelled N leaves the beats the network reads as S to it (``keeps_network_s``):
+# Holter software classifies a template's morphology and finds supraventricular premature beats beat by beat among
+# the normal-shaped ones. DS1, out of fold: one label per template SVEB F1 0.901 -> 0.911 (+0.011 ± 0.023 over a
+# draw of its patients); DS2, reported after: 0.840 -> 0.756 (experiments row 49, README "Review by template")
 ABSENT_MIN_PROB = 0.0  # with_absent_classes keeps the shipped labels of absent classes at any probability
 # (experiments row 47: 0.9 and 0.99 tried on DS1 out of fold)
 MAX_LABELLED = 4000  # labelled beats used per step (evenly spaced per class beyond this)
@@ -163,12 +167,21 @@ def with_absent_classes(labelled: np.ndarray, labels: np.ndarray, served: np.nda
     return np.concatenate([labelled, take]), np.concatenate([labels, served[take]])
 
 
+def keeps_network_s(given, network) -> np.ndarray:
+    """Mask of the beats whose template label ``given`` is N but which the network reads as S (``network``): such a
+    beat keeps S (KEEP_NETWORK_S). Both arrays of AAMI letters or both of class indices, one per beat."""
+    given, network = np.asarray(given), np.asarray(network)
+    n, s = ("N", "S") if given.dtype.kind == "U" else (AAMI_CLASSES.index("N"), S_INDEX)
+    return (given == n) & (network == s) if KEEP_NETWORK_S else np.zeros(given.shape, bool)
+
+
 def propagate_by_template(assignment: np.ndarray, labelled: np.ndarray, labels: np.ndarray,
-                          min_share: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
+                          min_share: float = 0.8, network: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Labels for the unlabelled beats of templates that hold labelled beats: the labelled members' majority
     label, when at least ``min_share`` of them agree (a template whose labelled beats disagree is left to the
     network). ``assignment``: each beat's template (``templates.Templates.assignment``); ``labelled``,
-    ``labels``: indices and class indices of the reader's beats. Returns (beat indices, class indices)."""
+    ``labels``: indices and class indices of the reader's beats; ``network`` (class indices, one per beat): with
+    it, a beat the network reads as S is not given N (``keeps_network_s``). Returns (beat indices, class indices)."""
     assignment = np.asarray(assignment)
     labelled = np.asarray(labelled, dtype=np.int64)
     labels = np.asarray(labels, dtype=np.int64)
@@ -181,4 +194,6 @@ def propagate_by_template(assignment: np.ndarray, labelled: np.ndarray, labels: 
     free = np.ones(assignment.size, bool)
     free[labelled] = False
     idx = np.flatnonzero(free & sure[assignment])
+    if network is not None:
+        idx = idx[~keeps_network_s(winner[assignment[idx]], np.asarray(network)[idx])]
     return idx, winner[assignment[idx]]

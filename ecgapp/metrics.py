@@ -86,7 +86,12 @@ class AamiReport:
 
 def aami_report(true, pred) -> AamiReport:
     """AAMI EC57 gross statistics of predicted vs reference class indices (0..4 = N, S, V, F, Q)."""
-    m = confusion_matrix(true, pred)
+    return report_from_matrix(confusion_matrix(true, pred))
+
+
+def report_from_matrix(m: np.ndarray) -> AamiReport:
+    """``aami_report`` of a 5 x 5 confusion matrix (rows reference, columns predicted), e.g. several records' summed."""
+    m = np.asarray(m, dtype=np.int64)
     tp = np.diag(m).astype(float)
     ref, predicted = m.sum(axis=1), m.sum(axis=0)
     se = {c: _ratio(tp[i], ref[i]) for i, c in enumerate(AAMI_CLASSES)}

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .aami import AAMI_CLASSES
-from .adapt import ADAPT_PARTS, adapt_model, propagate_by_template
+from .adapt import ADAPT_PARTS, KEEP_NETWORK_S, adapt_model, keeps_network_s, propagate_by_template
 from .analysis import Analysis
 from .inference import predict_inputs
 from .summary import agreement, rhythm_summary
@@ -115,16 +115,36 @@ class Review:
         return int((self.reader != "").sum())
 
 
-def confirm(review: Review, beats, shown) -> tuple[str, int]:
+def network_labels(a: Analysis) -> np.ndarray:
+    """The network's own label of each beat (AAMI letters): before the signal-quality check and any review."""
+    return (a.table["network_label"] if "network_label" in a.table else a.table["label"]).to_numpy().astype("<U1")
+
+
+def relabel_template(review: Review, beats, label: str, network=None) -> tuple[int, int]:
+    """The reader gives a template (``beats``: its members) ``label``: every member takes it as the reader's, one undo
+    step; but a template labelled N leaves the members the network reads as S (``network``: its letter per member) to
+    the network (``adapt.keeps_network_s``): the template says the shape is normal, and a supraventricular premature
+    beat has the normal shape. Returns (beats whose label changed, members left as the network's S)."""
+    beats = np.asarray(beats, dtype=np.int64)
+    left = (keeps_network_s(np.full(beats.size, label), network) if network is not None
+            else np.zeros(beats.size, bool))
+    return review.relabel(beats[~left], label), int(left.sum())
+
+
+def confirm(review: Review, beats, shown, network=None) -> tuple[str, int, int]:
     """The reader agrees with a group of beats (a template): each takes the group's most common shown label
-    (``shown``: the label each of ``beats`` shows now) as the reader's; one undo step. Returns (that label, how
-    many of the beats showed another)."""
-    letters, counts = np.unique(np.asarray(shown).astype(str), return_counts=True)
+    (``shown``: the label each of ``beats`` shows now) as the reader's, as in ``relabel_template`` (an N group leaves
+    the members the network reads as S to it); one undo step. Returns (that label, how many of the beats that took it
+    showed another, how many were left as the network's S)."""
+    shown = np.asarray(shown).astype(str)
+    letters, counts = np.unique(shown, return_counts=True)
     if counts.size == 0:
         raise ValueError("no beats to confirm")
     label = str(letters[np.argmax(counts)])
-    review.relabel(beats, label)
-    return label, int(counts.sum() - counts.max())
+    left = (keeps_network_s(np.full(shown.size, label), network) if network is not None
+            else np.zeros(shown.size, bool))
+    review.relabel(np.asarray(beats, dtype=np.int64)[~left], label)
+    return label, int(((shown != label) & ~left).sum()), int(left.sum())
 
 
 def shown_labels(model_labels, review: Review) -> tuple[np.ndarray, np.ndarray]:
@@ -164,16 +184,17 @@ def record_templates(a: Analysis) -> Templates:
     """The beat templates of one analysis (``templates.beat_templates`` on its model inputs), split where the
     network's own labels (``network_label``: before the signal-quality check and any review) differ inside a
     template, so the reader is asked about each part: the same templates whatever the reader has done."""
-    labels = a.table["network_label"] if "network_label" in a.table else a.table["label"]
-    return beat_templates(a.waves, a.rr, labels=labels.to_numpy())
+    return beat_templates(a.waves, a.rr, labels=network_labels(a))
 
 
-def adapt_to_review(model: torch.nn.Module, a: Analysis, review: Review, seed: int = 0) -> int:
+def adapt_to_review(model: torch.nn.Module, a: Analysis, review: Review, seed: int = 0,
+                    keep_network_s: bool = KEEP_NETWORK_S) -> int:
     """Adapt to the reader's labels of this record and store the result in ``review`` (one undo step): the other
     beats of every template holding reader labels take the labelled beats' majority label
     (``adapt.propagate_by_template``); every other beat is labelled by a copy of ``model`` fine-tuned on the
     reader's and those template labels (``adapt.adapt_model``), and with KEEP_ABSENT on the shipped model's labels of
-    the classes the reader labelled nowhere. Returns how many beats not labelled by
+    the classes the reader labelled nowhere; with ``keep_network_s`` a template's N does not reach the beats the
+    network reads as S (``adapt.keeps_network_s``). Returns how many beats not labelled by
     the reader now show a different label than before. Raises ValueError without reader labels."""
     labelled = np.flatnonzero(review.reader != "")
     if labelled.size == 0:
@@ -181,12 +202,15 @@ def adapt_to_review(model: torch.nn.Module, a: Analysis, review: Review, seed: i
     index = {c: i for i, c in enumerate(AAMI_CLASSES)}
     labels = np.array([index[c] for c in review.reader[labelled]])
     af = a.table["af"].to_numpy(bool)
-    voted, vote = propagate_by_template(record_templates(a).assignment, labelled, labels)
+    network = network_labels(a)
+    served = np.array([index[c] for c in network])
+    # a template's label reaches its other beats, but not N to those the network reads as S (adapt.KEEP_NETWORK_S)
+    voted, vote = propagate_by_template(record_templates(a).assignment, labelled, labels,
+                                        network=served if keep_network_s else None)
     train_idx, train_labels = ((np.concatenate([labelled, voted]), np.concatenate([labels, vote]))
                                if TRAIN_ON_VOTES else (labelled, labels))
-    network = a.table["network_label"] if "network_label" in a.table else a.table["label"]
-    served = np.array([index[c] for c in network.to_numpy()]) if KEEP_ABSENT else None
-    adapted = adapt_model(model, a.waves, a.rr, train_idx, train_labels, af=af, seed=seed, served=served)
+    adapted = adapt_model(model, a.waves, a.rr, train_idx, train_labels, af=af, seed=seed,
+                          served=served if KEEP_ABSENT else None)
     probs = predict_inputs(adapted, a.waves, a.rr)
     pred = probs.argmax(axis=1)
     pred[voted] = vote  # a template the reader labelled beats of: its other beats take their label
@@ -197,13 +221,15 @@ def adapt_to_review(model: torch.nn.Module, a: Analysis, review: Review, seed: i
     card = {"record": a.record, "lead": a.lead, "beat_source": a.source, "reader_labels": int(labelled.size),
             "reader_labels_per_class": {c: int((review.reader == c).sum()) for c in AAMI_CLASSES},
             "method": "beats of templates holding reader labels take their majority label "
-                      "(adapt.propagate_by_template); the rest are labelled by a copy of the network whose "
+                      "(adapt.propagate_by_template" + ("; N not to the beats the network reads as S" if keep_network_s else "")
+                      + "); the rest are labelled by a copy of the network whose "
                       + ("LSTM across beats and head were" if "beat_lstm" in ADAPT_PARTS else "head was")
                       + " fine-tuned on the reader's and the template labels (adapt.adapt_model: the per-beat "
                       "encoder" + ("" if "beat_lstm" in ADAPT_PARTS else " and the LSTM across beats") + " fixed)"
                       + (", and on the shipped model's labels of the classes the reader labelled nowhere "
                          "(adapt.with_absent_classes)" if KEEP_ABSENT else ""),
             "template_labelled_beats": int(voted.size), "adapted_parts": list(ADAPT_PARTS),
+            "template_n_leaves_network_s": bool(keep_network_s),
             "seed": seed, "gate_kept": bool(float(adapted.af_threshold) > 0)}
     new = np.where(new != a.table["label"].to_numpy(), new, "")  # "adapted" marks the labels it changed
     review.set_adapted(new, probs, {k: v.detach().cpu().clone() for k, v in adapted.state_dict().items()}, card)

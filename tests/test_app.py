@@ -623,3 +623,29 @@ def test_confirm_a_template_makes_its_beats_the_readers(served_files):
     ok(at)
     table = pd.read_csv(io.BytesIO(downloaded(at, served_files, "beats CSV")), keep_default_na=False)
     assert not (table["label_by"] == "reader").any()
+
+
+def test_a_normal_template_relabelled_n_keeps_the_models_premature_beats(served_files):
+    """209: the largest template (on-time beats of the normal shape) holds beats the model reads as supraventricular
+    premature, too few to split it. Relabelled N, its other beats become the reader's N; those stay the model's S, the
+    note says so, and the S count stays (experiments row 49: Holter practice, a normal template is a normal shape)."""
+    at = open_record("209")
+    s_before = metrics_counts(at)["S"]
+    box = at.selectbox(key="review_template")
+    box.set_value(0)
+    at.selectbox(key="template_label").select("N")
+    next(b for b in at.button if b.label == "relabel template").click()
+    ok(at)
+    note = next(i.value for i in at.info if "relabelled N" in i.value)
+    assert "keep that label" in note
+    assert metrics_counts(at)["S"] == s_before
+    table = pd.read_csv(io.BytesIO(downloaded(at, served_files, "beats CSV")), keep_default_na=False)
+    mine = table["label_by"] == "reader"
+    assert mine.sum() > 1000 and (table.loc[mine, "label"] == "N").all()
+    assert ((table["label_by"] == "model") & (table["label"] == "S")).sum() > 0
+    # the reader who wants them N too unticks the box and relabels the template again
+    at.checkbox(key="keep_network_s").uncheck()
+    next(b for b in at.button if b.label == "relabel template").click()
+    ok(at)
+    assert "keep that label" not in next(i.value for i in at.info if "relabelled N" in i.value)
+    assert int(metrics_counts(at)["S"].replace(",", "")) < int(s_before.replace(",", ""))

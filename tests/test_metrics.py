@@ -98,3 +98,24 @@ def test_empty_input():
     d = json.loads(json.dumps(report.to_dict()))
     assert d["accuracy"] is None and d["macro_F1_NSV"] is None
     report.table()  # formats without error
+
+
+def test_summed_record_matrices_score_as_the_pooled_beats_and_the_patient_bootstrap_sees_one_record_carry_a_gain():
+    """``report_from_matrix`` of per-record confusion matrices summed equals ``aami_report`` of the beats pooled; the
+    patient bootstrap of bench_adapt (records drawn with replacement) gives a small spread to a gain every record
+    shares and a large one to the same gain carried by a single record."""
+    from benchmarks.bench_adapt import patient_bootstrap
+    from ecgapp.metrics import report_from_matrix
+    rng = np.random.default_rng(0)
+    truth = [rng.choice(3, 2000, p=[0.8, 0.1, 0.1]) for _ in range(20)]
+    base = [np.where(rng.random(t.size) < 0.8, t, 0) for t in truth]
+    pooled = report_from_matrix(sum(confusion_matrix(t, p) for t, p in zip(truth, base)))
+    assert pooled.matrix.tolist() == aami_report(np.concatenate(truth), np.concatenate(base)).matrix.tolist()
+    assert pooled.f1 == aami_report(np.concatenate(truth), np.concatenate(base)).f1
+    everywhere = [np.where((t > 0) & (rng.random(t.size) < 0.5), t, p) for t, p in zip(truth, base)]
+    one = [t if i == 0 else p for i, (t, p) in enumerate(zip(truth, base))]  # record 0 all right, the rest as before
+    rows = {"base": (truth, base), "everywhere": (truth, everywhere), "one": (truth, one)}
+    shared = patient_bootstrap(rows, "base", "everywhere", draws=300)
+    single = patient_bootstrap(rows, "base", "one", draws=300)
+    assert shared["SVEB F1"][0] > 0.05 and shared["SVEB F1"][1] < shared["SVEB F1"][0] / 4
+    assert single["SVEB F1"][0] > 0 and single["SVEB F1"][1] > single["SVEB F1"][0] / 2

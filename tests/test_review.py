@@ -20,7 +20,8 @@ from ecgapp.exports import beats_csv_bytes, wfdb_annotation_bytes
 from ecgapp.metrics import aami_report
 from ecgapp.mitdb import load_record
 from ecgapp.model import BeatClassifier, ModelConfig, load_model
-from ecgapp.review import Review, adapt_to_review, adapted_model_zip, confirm, record_templates, reviewed
+from ecgapp.review import (Review, adapt_to_review, adapted_model_zip, confirm, network_labels, record_templates,
+                           relabel_template, reviewed)
 from ecgapp.adapt import adapt_model, propagate_by_template, with_absent_classes
 from ecgapp.templates import beat_templates, counted, describe, template_sample
 
@@ -399,8 +400,37 @@ def test_labels_key_names_the_labels_not_the_number_of_changes():
 
 def test_confirm_gives_the_group_its_most_common_label_as_the_readers():
     review = Review(6)
-    label, other = confirm(review, [1, 2, 3], ["V", "V", "N"])
-    assert (label, other) == ("V", 1) and review.reader.tolist() == ["", "V", "V", "V", "", ""]
+    label, other, left = confirm(review, [1, 2, 3], ["V", "V", "N"])
+    assert (label, other, left) == ("V", 1, 0) and review.reader.tolist() == ["", "V", "V", "V", "", ""]
     assert review.undo() and review.reader_count == 0
     with pytest.raises(ValueError):
         confirm(review, [], [])
+    # an N group leaves the beats the network reads as S to it; the reader's S of another beat becomes N
+    label, other, left = confirm(review, [1, 2, 3, 4], ["N", "S", "N", "S"], network=["N", "S", "N", "N"])
+    assert (label, other, left) == ("N", 1, 1) and review.reader.tolist() == ["", "N", "", "N", "N", ""]
+
+
+def test_a_template_labelled_n_keeps_the_beats_the_network_reads_as_s(shipped):
+    """209: its largest template (on time, normal shape) holds beats the network reads as S, too few to split it
+    off. Labelled N by the reader, the template's other beats become the reader's N and those stay the model's S;
+    labelled V, every member takes V. Adaptation's template labels follow the same rule (experiments row 49)."""
+    a = analyse(shipped[0], load_record("209"), source="reference")
+    t = record_templates(a)
+    network = network_labels(a)
+    big = t.members(0)
+    s_beats = big[network[big] == "S"]
+    assert 0 < s_beats.size < 0.1 * big.size
+    review = Review(len(a.table))
+    changed, left = relabel_template(review, big, "N", network[big])
+    assert left == s_beats.size and changed == big.size - left  # the reader's label, new on each of the others
+    out = reviewed(a, review).table
+    rest = np.setdiff1d(big, s_beats)
+    assert (out["label_by"].to_numpy()[rest] == "reader").all() and (out["label"].to_numpy()[rest] == "N").all()
+    assert (out["label_by"].to_numpy()[s_beats] != "reader").all()
+    assert (out["label"].to_numpy()[s_beats] == a.table["label"].to_numpy()[s_beats]).all()
+    assert relabel_template(review, big, "V", network[big]) == (big.size, 0)
+    assert review.undo() and review.undo() and review.reader_count == 0
+    # propagated template labels: N reaches the unlabelled members except those the network reads as S
+    served = np.array([INDEX[c] for c in network])
+    idx, vote = propagate_by_template(t.assignment, big[:3], np.zeros(3, int), network=served)
+    assert np.isin(s_beats, idx).sum() == 0 and np.isin(rest[3:], idx).all() and (vote[np.isin(idx, big)] == 0).all()
