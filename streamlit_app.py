@@ -335,14 +335,14 @@ def relabel_template(label_key: str) -> None:
 
 def network_of(members) -> np.ndarray | None:
     """The network's own labels of ``members``, when a template labelled N is to leave its S beats to it."""
-    keep = st.session_state.get("keep_network_s", True)
+    keep = st.session_state.get("keep_network_s", KEEP_NETWORK_S)
     return network_labels(st.session_state.base_analysis)[members] if keep else None
 
 
 def left_as_s(left: int) -> str:
-    return (f"; {left:,} beat(s) of it the model reads as supraventricular premature (S) keep that label: a normal "
-            f"template is a normal shape, and an S beat has it (check them with 'its beats' or relabel one by one)"
-            if left else "")
+    return (f"; {left:,} beat(s) of it the model reads as supraventricular premature (S) keep that label: a "
+            f"normal template is a normal shape, and an S beat has it (check them one by one, or untick the box "
+            f"under the gallery and relabel the template again to make them N too)" if left else "")
 
 
 def confirm_template() -> None:
@@ -372,7 +372,7 @@ def adapt_review() -> None:
     review = current_review()
     try:
         changed = adapt_to_review(get_model()[0], st.session_state.base_analysis, review,
-                                  keep_network_s=st.session_state.get("keep_network_s", True))
+                                  keep_network_s=st.session_state.get("keep_network_s", KEEP_NETWORK_S))
     except ValueError as exc:
         st.session_state.review_note = str(exc)
         return
@@ -859,11 +859,12 @@ def render_review(key: str, source: str, a: Analysis, review: Review) -> None:
               help="previous beat of this template on the ECG")
     r5.button("its beats ▶", on_click=show_template_member, args=(1,), width="stretch",
               help="next beat of this template on the ECG")
-    st.checkbox("a template labelled N leaves the beats the model reads as S to the model", value=True,
+    st.checkbox("a template labelled N leaves the beats the model reads as S to the model", value=KEEP_NETWORK_S,
                 key="keep_network_s",
                 help="as a Holter reader's normal template: it says the shape is normal, and a supraventricular "
-                     "premature beat has the normal shape. Off: every beat of the template takes N (and adaptation "
-                     "spreads N to them too)")
+                     "premature beat has the normal shape, so the model's S beats in it stay S (and adaptation does "
+                     "not spread N to them). Off by default: on the MIT-BIH training patients it did not help on "
+                     "average, and on the test patients most such S beats were false (README, experiments row 49)")
     u0, u1, u2, u3 = st.columns([1.3, 1, 1.6, 3])
     u0.button("confirm template", on_click=confirm_template, width="stretch", key="review_confirm",
               help="you agree with this template: its beats take its most common label as yours (adaptation "
@@ -899,6 +900,7 @@ try:
         from ecgapp.review import (Review, adapt_to_review, adapted_model_zip, confirm,  # noqa: E402
                                    network_labels, record_templates, reviewed)
         from ecgapp.review import relabel_template as review_relabel_template  # noqa: E402
+        from ecgapp.adapt import KEEP_NETWORK_S  # noqa: E402
         from ecgapp.summary import agreement_frames, trust_notes  # noqa: E402
         from ecgapp.templates import (Templates, counted, describe, median_beats, template_sample,  # noqa: E402
                                       template_title)

@@ -52,9 +52,9 @@ RESULTS_DS1 = Path("benchmarks/results/adapt_ds1.md")  # one section per setting
 FIRST_S = 300.0  # (b): the reader labels the first 5 minutes
 ROWS = {
     "a_shipped": "(a) shipped model, 0 labels, on the beats (a) leaves unlabelled",
-    "a_template": "(a) one label per template, given to every member (template relabel, no network); a member the "
-                  "network reads as S keeps S where the template is labelled N (adapt.KEEP_NETWORK_S)",
-    "a_overwrite": "(a) the same, the template's N label given to the network's S beats too (before experiments row 49)",
+    "a_template": "(a) one label per template, given to every member (template relabel, no network)",
+    "a_keep_s": "(a) the same, but a member the network reads as S keeps S where the template is labelled N "
+                "(experiments row 49: the app's box, off by default)",
     "a_adapted": "(a) one label per template, network adapted to them",
     "a_unsplit": "(a) one label per template, given to every member, templates not split by the network's labels",
     "b_shipped": "(b) shipped model, 0 labels, on the beats after 5 minutes",
@@ -73,8 +73,8 @@ RULE_BUFFERS = ("logit_bias", "temperature", "af_threshold", "v_gate", "s_gate",
 
 
 def with_network_s(given: np.ndarray, network: np.ndarray) -> np.ndarray:
-    """Template labels ``given`` (class indices, -1 = none) with the app's exception: a beat of a template labelled N
-    that the network reads as S keeps S (``adapt.keeps_network_s``)."""
+    """Template labels ``given`` (class indices, -1 = none) where a beat of a template labelled N that the network
+    reads as S keeps S (``adapt.keeps_network_s``: experiments row 49, the app's box)."""
     out = given.copy()
     out[keeps_network_s(given, network)] = AAMI_CLASSES.index("S")
     return out
@@ -126,8 +126,8 @@ def run(models, names, keep_absent: bool = False, absent_min_prob: float = 0.0, 
         rest_a[rep] = False
         template_label = np.full(len(templates), -1)
         template_label[templates.assignment[rep]] = y[rep]
-        overwritten = template_label[templates.assignment]
-        propagated = with_network_s(overwritten, shipped)
+        propagated = template_label[templates.assignment]
+        kept_s = with_network_s(propagated, shipped)
         t0 = time.perf_counter()
         logits_a = predict_logits(adapt_model(model, waves, rr, rep, y[rep], af=af, served=served, **settings),
                                   waves, rr)
@@ -138,7 +138,8 @@ def run(models, names, keep_absent: bool = False, absent_min_prob: float = 0.0, 
         logits_b = predict_logits(adapt_model(model, waves, rr, first, y[first], af=af, served=served, **settings),
                                   waves, rr)
         adapted_b = logits_b.argmax(axis=1)
-        voted, vote = propagate_by_template(templates.assignment, first, y[first], network=shipped)
+        voted, vote = propagate_by_template(templates.assignment, first, y[first],
+                                            network=shipped if ecgapp.adapt.KEEP_NETWORK_S else None)
         vote_b = adapted_b.copy()
         vote_b[voted] = vote
         vote_shipped = shipped.copy()
@@ -161,7 +162,7 @@ def run(models, names, keep_absent: bool = False, absent_min_prob: float = 0.0, 
             rest_s = known.copy()
             rest_s[rep_s] = False
             key = split_key(sp)
-            overridden[key] = (rest_s, with_network_s(label_s[split.assignment], shipped))
+            overridden[key] = (rest_s, label_s[split.assignment])
             labels_used[key] += rep_s.size
         for p in OVERRIDES:  # the template's label, unless the network adapted to the reader's labels alone is
             # at least p sure of another class
@@ -177,7 +178,7 @@ def run(models, names, keep_absent: bool = False, absent_min_prob: float = 0.0, 
         row = {"record": name, "beats": int(known.sum()), "templates": len(templates),
                "template_s": round(t_templates, 3)}
         for key, mask, pred in (("a_shipped", rest_a, shipped), ("a_template", rest_a, propagated),
-                                ("a_overwrite", rest_a, overwritten),
+                                ("a_keep_s", rest_a, kept_s),
                                 ("a_adapted", rest_a, adapted_a), ("b_shipped", rest_b, shipped),
                                 ("b_adapted", rest_b, adapted_b), ("b_vote", rest_b, vote_b),
                                 ("b_vote_trained", rest_b, trained), ("b_vote_shipped", rest_b, vote_shipped),
@@ -196,7 +197,7 @@ def run(models, names, keep_absent: bool = False, absent_min_prob: float = 0.0, 
                                  "bootstrap": {pair: patient_bootstrap(pooled, *pair) for pair in BOOTSTRAP_PAIRS}}
 
 
-BOOTSTRAP_PAIRS = (("a_overwrite", "a_template"), ("a_shipped", "a_template"), ("b_vote_shipped", "b_vote_trained"))
+BOOTSTRAP_PAIRS = (("a_template", "a_keep_s"), ("a_shipped", "a_template"), ("b_vote_shipped", "b_vote_trained"))
 BOOTSTRAP_DRAWS = 2000
 
 
@@ -261,9 +262,9 @@ def main() -> None:
     parser.add_argument("--keep-absent", action="store_true",
                         help="train the adapted network also on the beats the shipped model labels as a class the "
                              "reader labelled nowhere (adapt.with_absent_classes)")
-    parser.add_argument("--template-s", choices=["keep", "overwrite"], default="keep",
-                        help="a template labelled N: the beats the network reads as S keep S (the app) or take N "
-                             "(before experiments row 49; every row then overwrites them)")
+    parser.add_argument("--template-s", choices=["keep", "overwrite"], default="overwrite",
+                        help="in (b), a template labelled N: its beats the network reads as S take N (the app's "
+                             "default) or keep S (experiments row 49, the app's box)")
     parser.add_argument("--parts", nargs="+", default=list(ADAPT_PARTS), choices=["head", "beat_lstm"],
                         help="what the adaptation trains (experiments row 48: the head alone)")
     parser.add_argument("--absent-min-prob", type=float, default=0.0, metavar="P",

@@ -41,10 +41,11 @@ ADAPT_PARTS = ("head",)  # what is fine-tuned: the head alone (a light head on t
 # the app's path with the first 5 minutes labelled scored macro-F1 0.931 against 0.920 with the LSTM across beats
 # trained too, and the network alone adapted to one label per template 0.930 against 0.911 (experiments row 48;
 # `python -m benchmarks.bench_adapt --ds1 runs/hybrid/seed0 --keep-absent [--parts head beat_lstm]`)
-KEEP_NETWORK_S = True  # a template labelled N leaves the beats the network reads as S to it (``keeps_network_s``):
-# Holter software classifies a template's morphology and finds supraventricular premature beats beat by beat among
-# the normal-shaped ones. DS1, out of fold: one label per template SVEB F1 0.901 -> 0.911 (+0.011 ± 0.023 over a
-# draw of its patients); DS2, reported after: 0.840 -> 0.756 (experiments row 49, README "Review by template")
+KEEP_NETWORK_S = False  # whether a template labelled N leaves the beats the network reads as S to it
+# (``keeps_network_s``), as Holter software classifies a template's morphology and finds supraventricular premature
+# beats beat by beat. Off: on DS1, out of fold, one label per template gained +0.011 SVEB F1 with seed 0's fold
+# networks but -0.001 on average over seeds 0-4 (experiments rows 49, 49b); DS2, reported once, 0.840 -> 0.756. The app
+# offers it as a box the reader may tick
 ABSENT_MIN_PROB = 0.0  # with_absent_classes keeps the shipped labels of absent classes at any probability
 # (experiments row 47: 0.9 and 0.99 tried on DS1 out of fold)
 MAX_LABELLED = 4000  # labelled beats used per step (evenly spaced per class beyond this)
@@ -168,11 +169,12 @@ def with_absent_classes(labelled: np.ndarray, labels: np.ndarray, served: np.nda
 
 
 def keeps_network_s(given, network) -> np.ndarray:
-    """Mask of the beats whose template label ``given`` is N but which the network reads as S (``network``): such a
-    beat keeps S (KEEP_NETWORK_S). Both arrays of AAMI letters or both of class indices, one per beat."""
+    """Mask of the beats whose template label ``given`` is N but which the network reads as S (``network``): the beats
+    a template's N leaves to the network where a template is read as a shape (KEEP_NETWORK_S, the app's box). Both
+    arrays of AAMI letters or both of class indices, one per beat."""
     given, network = np.asarray(given), np.asarray(network)
     n, s = ("N", "S") if given.dtype.kind == "U" else (AAMI_CLASSES.index("N"), S_INDEX)
-    return (given == n) & (network == s) if KEEP_NETWORK_S else np.zeros(given.shape, bool)
+    return (given == n) & (network == s)
 
 
 def propagate_by_template(assignment: np.ndarray, labelled: np.ndarray, labels: np.ndarray,

@@ -625,12 +625,15 @@ def test_confirm_a_template_makes_its_beats_the_readers(served_files):
     assert not (table["label_by"] == "reader").any()
 
 
-def test_a_normal_template_relabelled_n_keeps_the_models_premature_beats(served_files):
+def test_a_normal_template_relabelled_n_can_keep_the_models_premature_beats(served_files):
     """209: the largest template (on-time beats of the normal shape) holds beats the model reads as supraventricular
-    premature, too few to split it. Relabelled N, its other beats become the reader's N; those stay the model's S, the
-    note says so, and the S count stays (experiments row 49: Holter practice, a normal template is a normal shape)."""
+    premature, too few to split it. With the box ticked (off by default: experiments rows 49 and 49b), relabelled N,
+    its other beats become the reader's N; those stay the model's S, the note says so, and the S count stays. Unticked
+    and relabelled again, every beat is N."""
     at = open_record("209")
     s_before = metrics_counts(at)["S"]
+    assert at.checkbox(key="keep_network_s").value is False
+    at.checkbox(key="keep_network_s").check()
     box = at.selectbox(key="review_template")
     box.set_value(0)
     at.selectbox(key="template_label").select("N")

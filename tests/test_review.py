@@ -412,8 +412,9 @@ def test_confirm_gives_the_group_its_most_common_label_as_the_readers():
 
 def test_a_template_labelled_n_keeps_the_beats_the_network_reads_as_s(shipped):
     """209: its largest template (on time, normal shape) holds beats the network reads as S, too few to split it
-    off. Labelled N by the reader, the template's other beats become the reader's N and those stay the model's S;
-    labelled V, every member takes V. Adaptation's template labels follow the same rule (experiments row 49)."""
+    off. Labelled N by the reader with the network's labels given (the app's box, experiments row 49), the template's
+    other beats become the reader's N and those stay the model's S; labelled V, every member takes V. Adaptation's
+    template labels follow the same rule when given the network's labels."""
     a = analyse(shipped[0], load_record("209"), source="reference")
     t = record_templates(a)
     network = network_labels(a)
