@@ -7,8 +7,8 @@ its beats look like here. ``adapt_model`` fine-tunes a copy of the network on th
 - the part that reads across beats (the LSTM across neighbours, the head: ``ADAPT_PARTS``) is trained on the labelled
   beats (cross-entropy, classes weighted by the inverse square root of their share, as in training), 100 full-batch
   Adam steps (the head alone, a light head on the fixed network, was no better on DS1 out of fold over five sets of
-  fold networks: experiments rows 48, 48b); optionally (``keep_weight``) the beats nobody labelled are held to the shipped network's own
-  probabilities by a KL term (off: on DS1, out of fold, it only held the corrections back);
+  fold networks: experiments rows 48, 48b); optionally (``keep_weight``) the beats nobody labelled are held to the
+  shipped network's own probabilities by a KL term (off: on DS1, out of fold, it only held the corrections back);
 - the AF gate stays unless the reader labelled supraventricular beats where it acts, the on-time V gate
   unless the reader labelled ventricular beats that come on time, and the on-time S gate unless the reader labelled
   supraventricular beats that are neither early nor fast (the reader's reading of the rhythm wins over the rule's).

@@ -126,9 +126,14 @@ def relabel_template(review: Review, beats, label: str, network=None) -> tuple[i
     the network (``adapt.keeps_network_s``): the template says the shape is normal, and a supraventricular premature
     beat has the normal shape. Returns (beats whose label changed, members left as the network's S)."""
     beats = np.asarray(beats, dtype=np.int64)
-    left = (keeps_network_s(np.full(beats.size, label), network) if network is not None
-            else np.zeros(beats.size, bool))
+    left = _left_to_network(label, network, beats.size)
     return review.relabel(beats[~left], label), int(left.sum())
+
+
+def _left_to_network(label: str, network, n: int) -> np.ndarray:
+    """Which of n beats a group label ``label`` leaves to the network (its S beats under an N; none without
+    ``network``, the network's letter per beat)."""
+    return keeps_network_s(np.full(n, label), network) if network is not None else np.zeros(n, bool)
 
 
 def confirm(review: Review, beats, shown, network=None) -> tuple[str, int, int]:
@@ -141,8 +146,7 @@ def confirm(review: Review, beats, shown, network=None) -> tuple[str, int, int]:
     if counts.size == 0:
         raise ValueError("no beats to confirm")
     label = str(letters[np.argmax(counts)])
-    left = (keeps_network_s(np.full(shown.size, label), network) if network is not None
-            else np.zeros(shown.size, bool))
+    left = _left_to_network(label, network, shown.size)
     review.relabel(np.asarray(beats, dtype=np.int64)[~left], label)
     return label, int(((shown != label) & ~left).sum()), int(left.sum())
 
