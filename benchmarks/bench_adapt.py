@@ -20,7 +20,10 @@ Writes benchmarks/results/adapt.md (and prints it).
 
 The adaptation's settings are chosen on DS1, never on DS2: ``--ds1 runs/hybrid/seed0`` runs the same protocols
 on every DS1 record with the cross-validation fold's network that never saw that record (train.py writes
-``fold<f>.pt``), and appends a section per setting to benchmarks/results/adapt_ds1.md.
+``fold<f>.pt``), and appends a section per setting to benchmarks/results/adapt_ds1.md; several directories
+(``--ds1 runs/hybrid/seed0 ... runs/hybrid/seed4``: the fold networks of several seeds) add a table of the main
+rows per set of fold networks, since a DS1 difference of 0.01 can turn with the networks that read it (experiments
+rows 48b, 49b).
 """
 
 from __future__ import annotations
@@ -249,13 +252,32 @@ def markdown(title: str, command: str, reports: dict, per_record: list, info: di
     return "\n".join(lines) + "\n"
 
 
+SEED_ROWS = ("a_template", "a_keep_s", "a_adapted", "b_vote_shipped", "b_vote_trained")
+
+
+def seed_summary(title: str, command: str, by_folds: dict) -> str:
+    """A markdown table of the main rows' SVEB F1 and macro-F1 for each set of fold networks (``by_folds``: directory
+    -> the reports of ``run``), with their mean: how far a setting's DS1 figure moves with the networks that read it."""
+    names = list(by_folds)
+    lines = [f"# {title}", "", f"`{command}`", "",
+             "| row | " + " | ".join(f"`{n}` SVEB F1 / macro-F1" for n in names) + " | mean SVEB F1 / macro-F1 |",
+             "| --- |" + " ---: |" * (len(names) + 1)]
+    for key in SEED_ROWS:
+        got = [(by_folds[n][key].f1["S"], by_folds[n][key].macro_f1) for n in names]
+        mean = np.mean(np.array(got, dtype=float), axis=0)
+        lines.append(f"| {ROWS[key]} | " + " | ".join(f"{s:.3f} / {m:.3f}" for s, m in got)
+                     + f" | {mean[0]:.3f} / {mean[1]:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", default="weights/hybrid")
     parser.add_argument("--records", nargs="*", default=None, help="default: DS2 (DS1 with --ds1)")
-    parser.add_argument("--ds1", type=Path, default=None, metavar="FOLDS",
+    parser.add_argument("--ds1", type=Path, nargs="+", default=None, metavar="FOLDS",
                         help="choose on DS1 instead: each DS1 record with the fold network that never saw it "
-                             "(e.g. runs/hybrid/seed0, whose fold<f>.pt train.py writes)")
+                             "(e.g. runs/hybrid/seed0, whose fold<f>.pt train.py writes); several directories (the "
+                             "fold networks of several seeds) add a table of the main rows per directory")
     parser.add_argument("--steps", type=int, default=ADAPT_STEPS)
     parser.add_argument("--keep-weight", type=float, default=KEEP_WEIGHT)
     parser.add_argument("--lr", type=float, default=ADAPT_LR)
@@ -289,24 +311,38 @@ def main() -> None:
     ecgapp.adapt.KEEP_NETWORK_S = args.template_s == "keep"
     torch.set_num_threads(1)
     settings = {"steps": args.steps, "keep_weight": args.keep_weight, "lr": args.lr, "parts": tuple(args.parts)}
-    if args.ds1:
-        names = args.records or list(DS1)
-        models = fold_models(args.ds1, args.weights)
-        title = f"A simulated reader on DS1, out of fold (`{args.ds1}`), adaptation {settings | {'keep_absent': args.keep_absent, 'absent_min_prob': args.absent_min_prob, 'template_s': args.template_s}}"
-    else:
+    described = settings | {"keep_absent": args.keep_absent, "absent_min_prob": args.absent_min_prob,
+                            "template_s": args.template_s}
+    command = ("python -m benchmarks.bench_adapt " + " ".join(sys.argv[1:])).strip()
+    if not args.ds1:
         names = args.records or list(DS2)
         model = load_model(args.weights, "cpu")[0]
-        models = {name: model for name in names}
-        title = f"A simulated reader on DS2, `{args.weights}`, adaptation {settings | {'keep_absent': args.keep_absent, 'absent_min_prob': args.absent_min_prob, 'template_s': args.template_s}}"
-    reports, per_record, info = run(models, names, args.keep_absent, args.absent_min_prob, **settings)
-    command = "python -m benchmarks.bench_adapt " + " ".join(sys.argv[1:])
-    text = markdown(title, command.strip(), reports, per_record, info)
-    if args.ds1 and args.records is None:
-        with RESULTS_DS1.open("a") as out:
-            out.write(text + "\n")
-    elif args.records is None:
-        RESULTS.write_text(text)
-    print(text)
+        reports, per_record, info = run({name: model for name in names}, names, args.keep_absent,
+                                        args.absent_min_prob, **settings)
+        text = markdown(f"A simulated reader on DS2, `{args.weights}`, adaptation {described}", command, reports,
+                        per_record, info)
+        if args.records is None:
+            RESULTS.write_text(text)
+        print(text)
+        return
+    names = args.records or list(DS1)
+    by_folds = {}
+    for folds in args.ds1:
+        reports, per_record, info = run(fold_models(folds, args.weights), names, args.keep_absent,
+                                        args.absent_min_prob, **settings)
+        by_folds[str(folds)] = reports
+        text = markdown(f"A simulated reader on DS1, out of fold (`{folds}`), adaptation {described}", command,
+                        reports, per_record, info)
+        if args.records is None:
+            with RESULTS_DS1.open("a") as out:
+                out.write(text + "\n")
+        print(text)
+    if len(by_folds) > 1:
+        text = seed_summary(f"DS1 out of fold, per set of fold networks, adaptation {described}", command, by_folds)
+        if args.records is None:
+            with RESULTS_DS1.open("a") as out:
+                out.write(text + "\n")
+        print(text)
 
 
 if __name__ == "__main__":

@@ -119,3 +119,19 @@ def test_summed_record_matrices_score_as_the_pooled_beats_and_the_patient_bootst
     single = patient_bootstrap(rows, "base", "one", draws=300)
     assert shared["SVEB F1"][0] > 0.05 and shared["SVEB F1"][1] < shared["SVEB F1"][0] / 4
     assert single["SVEB F1"][0] > 0 and single["SVEB F1"][1] > single["SVEB F1"][0] / 2
+
+
+def test_the_per_seed_summary_lists_each_set_of_fold_networks_and_their_mean():
+    """bench_adapt's table over several sets of fold networks (rows 48b and 49b): one column per set, the mean last."""
+    from benchmarks.bench_adapt import SEED_ROWS, seed_summary
+    from ecgapp.metrics import report_from_matrix
+    good, poor = np.diag([90, 8, 10, 0, 0]), np.diag([90, 8, 10, 0, 0])
+    poor[1, 1], poor[1, 0] = 4, 4  # half the S beats read N
+    text = seed_summary("t", "cmd", {"seed0": {k: report_from_matrix(good) for k in SEED_ROWS},
+                                     "seed1": {k: report_from_matrix(poor) for k in SEED_ROWS}})
+    row = next(line for line in text.splitlines() if line.startswith("| (a) one label per template, given"))
+    cells = [c.strip() for c in row.split("|")[2:-1]]
+    s_poor = report_from_matrix(poor).f1["S"]
+    assert cells[0].startswith("1.000 /") and cells[1].startswith(f"{s_poor:.3f} /")
+    assert cells[2].startswith(f"{(1 + s_poor) / 2:.3f} /")
+    assert "`seed0`" in text and "`seed1`" in text
