@@ -852,9 +852,8 @@ def render_review(key: str, source: str, a: Analysis, review: Review) -> None:
                  format_func=lambda t: describe(templates, t, labels))
     r2.selectbox("label as", AAMI_CLASSES, key="template_label")
     r3.button("relabel template", on_click=relabel_template, args=("template_label",), width="stretch",
-              help="every beat of the template gets this label (yours: the model will not change it); labelled N, the "
-                   "beats the model reads as supraventricular premature (S) keep S, as a Holter reader's normal template "
-                   "keeps its premature beats")
+              help="every beat of the template gets this label (yours: the model will not change it), unless the "
+                   "box below is ticked and the label is N: then the beats the model reads as S keep S")
     r4.button("◀ its beats", on_click=show_template_member, args=(-1,), width="stretch",
               help="previous beat of this template on the ECG")
     r5.button("its beats ▶", on_click=show_template_member, args=(1,), width="stretch",
@@ -899,7 +898,7 @@ try:
         from ecgapp.model import load_model  # noqa: E402
         from ecgapp.review import (Review, adapt_to_review, adapted_model_zip, confirm,  # noqa: E402
                                    network_labels, record_templates, reviewed)
-        from ecgapp.review import relabel_template as review_relabel_template  # noqa: E402
+        from ecgapp.review import relabel_template as review_relabel_template  # noqa: E402 (the app has its own)
         from ecgapp.adapt import KEEP_NETWORK_S  # noqa: E402
         from ecgapp.summary import agreement_frames, trust_notes  # noqa: E402
         from ecgapp.templates import (Templates, counted, describe, median_beats, template_sample,  # noqa: E402

@@ -37,8 +37,8 @@ import numpy as np
 import torch
 
 import train
-import ecgapp.adapt
-from ecgapp.adapt import ADAPT_LR, ADAPT_PARTS, ADAPT_STEPS, KEEP_WEIGHT, adapt_model, keeps_network_s, propagate_by_template
+from ecgapp.adapt import (ADAPT_LR, ADAPT_PARTS, ADAPT_STEPS, KEEP_NETWORK_S, KEEP_WEIGHT, adapt_model, keeps_network_s,
+                          propagate_by_template)
 from ecgapp.beats import extract_beats
 from ecgapp.features import beat_inputs
 from ecgapp.inference import predict_logits
@@ -100,9 +100,12 @@ def fold_models(folds: Path, weights: str) -> dict[str, torch.nn.Module]:
     return out
 
 
-def run(models, names, keep_absent: bool = False, absent_min_prob: float = 0.0, **settings) -> tuple[dict, list, dict]:
+def run(models, names, keep_absent: bool = False, absent_min_prob: float = 0.0, keep_network_s: bool = KEEP_NETWORK_S,
+        **settings) -> tuple[dict, list, dict]:
     """``models``: record name -> network; ``settings``: passed to ``adapt.adapt_model``; ``keep_absent``: each
-    adaptation is also given the shipped model's labels (``served``: classes the reader labelled nowhere stay)."""
+    adaptation is also given the shipped model's labels (``served``: classes the reader labelled nowhere stay), only
+    those it gives at least ``absent_min_prob`` (experiments row 47); ``keep_network_s``: in (b), a template's N does
+    not reach the beats the network reads as S (row 49)."""
     torch.manual_seed(0)
     pooled = {k: ([], []) for k in ROWS}
     labels_used = {"a": 0, "b": 0} | {split_key(sp): 0 for sp in SPLITS}
@@ -115,10 +118,9 @@ def run(models, names, keep_absent: bool = False, absent_min_prob: float = 0.0, 
         known = y >= 0
         logits, af = predict_logits(model, waves, rr, return_af=True)
         shipped = logits.argmax(axis=1)
-        served = shipped if keep_absent else None
         prob = np.exp(logits - logits.max(axis=1, keepdims=True))
-        settings = settings | {"served_prob": (prob / prob.sum(axis=1, keepdims=True)).max(axis=1),
-                               "absent_min_prob": absent_min_prob}
+        sure = (prob / prob.sum(axis=1, keepdims=True)).max(axis=1) >= absent_min_prob
+        served = np.where(sure, shipped, -1) if keep_absent else None  # -1: not trained on
         t0 = time.perf_counter()
         network = np.asarray(AAMI_CLASSES)[shipped]  # the app's templates: split where the network's labels differ
         templates = beat_templates(waves, rr, labels=network)
@@ -142,7 +144,7 @@ def run(models, names, keep_absent: bool = False, absent_min_prob: float = 0.0, 
                                   waves, rr)
         adapted_b = logits_b.argmax(axis=1)
         voted, vote = propagate_by_template(templates.assignment, first, y[first],
-                                            network=shipped if ecgapp.adapt.KEEP_NETWORK_S else None)
+                                            network=shipped if keep_network_s else None)
         vote_b = adapted_b.copy()
         vote_b[voted] = vote
         vote_shipped = shipped.copy()
@@ -308,7 +310,6 @@ def main() -> None:
         OVERRIDES.append(p)
         ROWS[f"a_override_{p:g}"] = f"(a) one label per template, given to its members unless the network adapted to the labels is {p:g} sure of another class"
         ROWS[f"b_override_{p:g}"] = f"(b) the app's adapt, each template label kept unless the network adapted to the first 5 minutes alone is {p:g} sure of another class"
-    ecgapp.adapt.KEEP_NETWORK_S = args.template_s == "keep"
     torch.set_num_threads(1)
     settings = {"steps": args.steps, "keep_weight": args.keep_weight, "lr": args.lr, "parts": tuple(args.parts)}
     described = settings | {"keep_absent": args.keep_absent, "absent_min_prob": args.absent_min_prob,
@@ -318,7 +319,7 @@ def main() -> None:
         names = args.records or list(DS2)
         model = load_model(args.weights, "cpu")[0]
         reports, per_record, info = run({name: model for name in names}, names, args.keep_absent,
-                                        args.absent_min_prob, **settings)
+                                        args.absent_min_prob, args.template_s == "keep", **settings)
         text = markdown(f"A simulated reader on DS2, `{args.weights}`, adaptation {described}", command, reports,
                         per_record, info)
         if args.records is None:
@@ -329,7 +330,7 @@ def main() -> None:
     by_folds = {}
     for folds in args.ds1:
         reports, per_record, info = run(fold_models(folds, args.weights), names, args.keep_absent,
-                                        args.absent_min_prob, **settings)
+                                        args.absent_min_prob, args.template_s == "keep", **settings)
         by_folds[str(folds)] = reports
         text = markdown(f"A simulated reader on DS1, out of fold (`{folds}`), adaptation {described}", command,
                         reports, per_record, info)

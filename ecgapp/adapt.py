@@ -46,8 +46,6 @@ KEEP_NETWORK_S = False  # whether a template labelled N leaves the beats the net
 # beats beat by beat. Off: on DS1, out of fold, one label per template gained +0.011 SVEB F1 with seed 0's fold
 # networks but -0.001 on average over seeds 0-4 (experiments rows 49, 49b); DS2, reported once, 0.840 -> 0.756. The app
 # offers it as a box the reader may tick
-ABSENT_MIN_PROB = 0.0  # with_absent_classes keeps the shipped labels of absent classes at any probability
-# (experiments row 47: 0.9 and 0.99 tried on DS1 out of fold)
 MAX_LABELLED = 4000  # labelled beats used per step (evenly spaced per class beyond this)
 MAX_KEEP = 1500  # unlabelled beats held to the shipped network per step (evenly spaced)
 
@@ -72,7 +70,6 @@ def adaptable_parameters(model: nn.Module, parts: tuple[str, ...] = ADAPT_PARTS)
 def adapt_model(model: nn.Module, waves: np.ndarray, rr: np.ndarray, labelled: np.ndarray, labels: np.ndarray,
                 steps: int = ADAPT_STEPS, lr: float = ADAPT_LR, keep_weight: float = KEEP_WEIGHT,
                 seed: int = 0, af: np.ndarray | None = None, served: np.ndarray | None = None,
-                served_prob: np.ndarray | None = None, absent_min_prob: float = ABSENT_MIN_PROB,
                 parts: tuple[str, ...] = ADAPT_PARTS) -> nn.Module:
     """A copy of ``model`` fine-tuned on this record's labelled beats (see the module docstring).
 
@@ -81,9 +78,8 @@ def adapt_model(model: nn.Module, waves: np.ndarray, rr: np.ndarray, labelled: n
     ``af``: the shipped model's AF mask (``inference.predict_logits(..., return_af=True)``), to tell whether
     the reader labelled S where the gate acts; ``served``: the shipped model's own labels (class indices, one per
     beat, decision rule included): the unlabelled beats it labels as a class absent from ``labels`` are trained on
-    with that label too (``with_absent_classes``), so the adapted network keeps what the reader did not speak to;
-    ``served_prob``: the shipped model's probability of its label, per beat (0-1): with ``absent_min_prob`` above 0,
-    only the beats it is at least that sure of are kept so; ``parts``: what is trained (``adaptable_parameters``).
+    with that label too (``with_absent_classes``; -1 marks a beat not to use so), so the adapted network keeps what
+    the reader did not speak to; ``parts``: what is trained (``adaptable_parameters``).
     Returns the adapted model in eval mode on ``model``'s device.
     """
     labelled = np.asarray(labelled, dtype=np.int64)
@@ -107,7 +103,7 @@ def adapt_model(model: nn.Module, waves: np.ndarray, rr: np.ndarray, labelled: n
     index = adapted.context_index(n, device)
     reader_labelled, reader_labels = labelled, labels
     if served is not None:
-        labelled, labels = with_absent_classes(labelled, labels, served, served_prob, absent_min_prob)
+        labelled, labels = with_absent_classes(labelled, labels, served)
     # the labelled beats: at most MAX_LABELLED, spread over time within each class
     present = np.unique(labels)
     keep = np.concatenate([_spread(np.flatnonzero(labels == c), MAX_LABELLED // present.size) for c in present])
@@ -150,12 +146,10 @@ def adapt_model(model: nn.Module, waves: np.ndarray, rr: np.ndarray, labelled: n
     return adapted.eval()
 
 
-def with_absent_classes(labelled: np.ndarray, labels: np.ndarray, served: np.ndarray,
-                        confidence: np.ndarray | None = None, min_prob: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def with_absent_classes(labelled: np.ndarray, labels: np.ndarray, served: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``labelled``, ``labels`` (the reader's beats and class indices) plus every other beat that ``served`` (the
-    shipped model's labels, one class index per beat) gives a class the reader labelled nowhere, with that label;
-    with ``confidence`` (the shipped model's probability of that label, per beat) only the beats where it is at
-    least ``min_prob``.
+    shipped model's labels, one class index per beat; -1: not to be used) gives a class the reader labelled nowhere,
+    with that label.
     Fine-tuned on labels that lack a class, the network forgets it: on DS1, out of fold, a reader labelling the first 5
     minutes of 201, which hold no PVC, left none of the 196 PVCs the shipped model found after them
     (benchmarks/results/adapt_ds1.md); the reader's labels say nothing about that class, so the shipped model's
@@ -163,8 +157,6 @@ def with_absent_classes(labelled: np.ndarray, labels: np.ndarray, served: np.nda
     served = np.asarray(served)
     others = np.setdiff1d(np.arange(served.size), labelled)
     take = others[np.isin(served[others], np.setdiff1d(np.arange(len(AAMI_CLASSES)), labels))]
-    if confidence is not None and min_prob > 0:
-        take = take[np.asarray(confidence)[take] >= min_prob]
     return np.concatenate([labelled, take]), np.concatenate([labels, served[take]])
 
 
